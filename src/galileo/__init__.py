@@ -1,0 +1,22 @@
+"""Galileo: experiments on distributed web-service clusters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from galileo.errors import GalileoError
+from galileo.settings import Settings
+
+if TYPE_CHECKING:
+    from galileo.control.galileo import Galileo
+
+__all__ = ["Galileo", "GalileoError", "Settings"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:  # lazy: importing galileo stays light
+    if name == "Galileo":
+        from galileo.control.galileo import Galileo
+
+        return Galileo
+    raise AttributeError(name)

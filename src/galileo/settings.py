@@ -1,0 +1,157 @@
+"""One ``Settings`` object, built at the edge (CLI, app factory) from ``galileo_*`` environment
+variables and an optional ``.env`` file, then passed down. Nothing deeper reads the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from galileo.errors import ConfigError
+
+LABEL_PREFIX = "galileo_label_"
+# Seed-style label variables (``galileo_zone=eu``) accepted as labels. Only these: a label is
+# published in Redis for everyone to read, so nothing outside this list (e.g. a password) can leak.
+SEED_LABEL_ALLOW_LIST = ("zone", "region", "cluster", "rack", "role", "site", "arch")
+
+ExpdbDriver = Literal["sqlite", "mysql", "postgresql"]
+
+
+class Settings(BaseSettings):
+    """Galileo configuration. Every field maps to ``galileo_<field>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="galileo_", env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    # -- Redis (the bus). With neither url nor host set, an embedded Redis is started.
+    redis_url: str | None = None
+    redis_host: str | None = None
+    redis_port: int = 6379
+    redis_password: SecretStr | None = None
+    redis_db: int = 0
+    namespace: str = Field(default="galileo", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+
+    # -- local state (embedded Redis socket, SQLite file)
+    data_dir: Path = Path(".galileo")
+
+    # -- experiment database
+    expdb_driver: ExpdbDriver = "sqlite"
+    expdb_url: str | None = None
+    expdb_sqlite_path: Path | None = None
+    expdb_mysql_host: str = "localhost"
+    expdb_mysql_port: int = 3306
+    expdb_mysql_db: str = "galileo"
+    expdb_mysql_user: str = "root"
+    expdb_mysql_password: SecretStr | None = None
+    expdb_postgresql_host: str = "localhost"
+    expdb_postgresql_port: int = 5432
+    expdb_postgresql_db: str = "galileo"
+    expdb_postgresql_user: str = "postgres"
+    expdb_postgresql_password: SecretStr | None = None
+
+    # -- worker
+    worker_name: str = Field(default_factory=socket.gethostname)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    # -------------------------------------------------------------- constructors
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``) and ``.env``.
+
+        Raises ``ConfigError`` with one sentence naming the bad variable."""
+        env = dict(os.environ if environ is None else environ)
+        try:
+            if environ is None:
+                settings = cls()
+            else:
+                settings = cls.model_validate(
+                    {k[len("galileo_"):].lower(): v for k, v in env.items()
+                     if k.lower().startswith("galileo_") and not k.lower().startswith(LABEL_PREFIX)},
+                )
+        except Exception as e:  # pydantic.ValidationError
+            raise ConfigError(_describe_settings_error(e)) from None
+        labels = labels_from_env(env)
+        if labels:
+            settings.labels = {**labels, **settings.labels}
+        return settings
+
+    # -------------------------------------------------------------- derived
+    @property
+    def embedded_redis(self) -> bool:
+        """True when no Redis is configured and Galileo runs its own."""
+        return not self.redis_url and not self.redis_host
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.data_dir.resolve() / "redis.sock"
+
+    def redis_connection_url(self) -> str:
+        """The URL to reach Redis (for the embedded one: its unix socket)."""
+        if self.redis_url:
+            return self.redis_url
+        if self.redis_host:
+            auth = ""
+            if self.redis_password is not None:
+                auth = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
+            return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        return f"unix://{self.embedded_redis_socket}?db={self.redis_db}"
+
+    def expdb_connection_url(self) -> str:
+        """SQLAlchemy URL of the experiment database."""
+        if self.expdb_url:
+            return self.expdb_url
+        if self.expdb_driver == "sqlite":
+            path = self.expdb_sqlite_path or (self.data_dir / "galileo.sqlite")
+            return f"sqlite:///{Path(path).resolve()}"
+        if self.expdb_driver == "mysql":
+            pw = self.expdb_mysql_password
+            auth = self.expdb_mysql_user + (":" + quote(pw.get_secret_value(), safe="") if pw else "")
+            return (f"mysql+pymysql://{auth}@{self.expdb_mysql_host}:{self.expdb_mysql_port}/"
+                    f"{self.expdb_mysql_db}")
+        pw = self.expdb_postgresql_password
+        auth = self.expdb_postgresql_user + (":" + quote(pw.get_secret_value(), safe="") if pw else "")
+        return (f"postgresql+psycopg://{auth}@{self.expdb_postgresql_host}:"
+                f"{self.expdb_postgresql_port}/{self.expdb_postgresql_db}")
+
+    def redacted_expdb_url(self) -> str:
+        """The expdb URL with any password replaced by ``***`` (for logs and summaries)."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.expdb_connection_url()).render_as_string(hide_password=True)
+
+
+def labels_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Worker labels: every ``galileo_label_<name>`` plus the allow-listed seed variables."""
+    labels: dict[str, str] = {}
+    for key, value in environ.items():
+        low = key.lower()
+        if low.startswith(LABEL_PREFIX) and len(low) > len(LABEL_PREFIX):
+            labels[low[len(LABEL_PREFIX):]] = value
+        elif low.startswith("galileo_") and low[len("galileo_"):] in SEED_LABEL_ALLOW_LIST:
+            labels.setdefault(low[len("galileo_"):], value)
+    return labels
+
+
+def _describe_settings_error(e: Exception) -> str:
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        parts = []
+        for err in errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"galileo_{loc}: {err.get('msg', 'invalid value')}")
+        return "invalid configuration: " + "; ".join(parts)
+    return f"invalid configuration: {e}"

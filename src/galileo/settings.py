@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     worker_name: str = Field(default_factory=socket.gethostname)
     labels: dict[str, str] = Field(default_factory=dict)
 
+    # -- scheduling lab: directory holding the Metis data tables (relative paths: to the cwd)
+    sched_data_dir: Path = Path("../shared/metis-data")
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")

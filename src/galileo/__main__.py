@@ -1,0 +1,5 @@
+"""``python -m galileo`` = the ``galileo`` command."""
+
+from galileo.cli.main import run
+
+run()

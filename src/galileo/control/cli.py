@@ -1,0 +1,97 @@
+"""Controller commands: ``galileo shell``, ``controller``, ``rtbl``, ``ping``, ``workers``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from galileo.control.galileo import Galileo
+
+SourceOpt = Annotated[
+    Path | None,
+    typer.Option("--source", "-s", help="Run this script, then exit (parsed fully first)."),
+]
+
+
+def _galileo() -> Galileo:
+    from galileo.cli.main import load_settings
+    from galileo.control.galileo import Galileo
+
+    return Galileo(load_settings())
+
+
+def _line_shell(dialect_name: str, source: Path | None) -> None:
+    from rich.console import Console
+
+    from galileo.control import instructions as ins
+    from galileo.control import shell
+
+    dialect = ins.Dialect(dialect_name)
+    console = Console()
+    with _galileo() as g:
+        if source is not None:
+            shell.run_line_script(g, dialect, source, console)
+        else:
+            shell.run_line_shell(g, dialect, console)
+
+
+def shell_command(source: SourceOpt = None) -> None:
+    """Python (IPython) shell with g, show, rtbl, exp pre-bound; --source runs a .py script."""
+    from rich.console import Console
+
+    from galileo.control import shell
+
+    with _galileo() as g:
+        namespace = shell.python_namespace(g, Console())
+        if source is not None:
+            shell.run_python_script(source, namespace)
+        else:
+            shell.run_python_shell(namespace)
+
+
+def controller_command(source: SourceOpt = None) -> None:
+    """Instruction shell (exp>): spawn, rps, close, hosts, clients, ping, exp start/stop, …"""
+    _line_shell("controller", source)
+
+
+def rtbl_command(source: SourceOpt = None) -> None:
+    """Routing-table shell (rtbl>): set SERVICE HOSTS WEIGHTS, unset, list, clear, updates, …"""
+    _line_shell("rtbl", source)
+
+
+def ping_command(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for replies.")] = 2.0,
+) -> None:
+    """Round-trip time to every live worker."""
+    from rich.console import Console
+
+    from galileo.control.render import ping_table
+    from galileo.errors import WorkerError
+
+    with _galileo() as g:
+        rtts = g.ping(timeout)
+        Console().print(ping_table(rtts))
+        silent = sorted(w for w, rtt in rtts.items() if rtt is None)
+        if silent:
+            raise WorkerError(f"no reply from worker(s) {', '.join(silent)}")
+
+
+def workers_command() -> None:
+    """List live workers."""
+    from rich.console import Console
+
+    from galileo.control.render import workers_table
+
+    with _galileo() as g:
+        Console().print(workers_table(g.workers()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("shell")(shell_command)
+    app.command("controller")(controller_command)
+    app.command("rtbl")(rtbl_command)
+    app.command("ping")(ping_command)
+    app.command("workers")(workers_command)

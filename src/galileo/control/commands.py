@@ -1,0 +1,122 @@
+"""Send :mod:`galileo.protocol` commands to workers and collect their replies.
+
+A command goes out on each worker's pub/sub channel; each worker ``LPUSH``es one
+:class:`~galileo.protocol.Reply` to ``keys.reply(corr)``, which we ``BLPOP``. Pub/sub drops
+messages nobody listens to, so a publish that reached no subscriber is retried until the
+deadline (a worker may be registering right now) and then reported as silent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import msgspec
+import redis
+
+from galileo.errors import BusError, WorkerError
+from galileo.protocol import Command, Keys, Reply, decode_reply, encode, new_id
+
+from .events import as_bytes
+
+REPUBLISH_INTERVAL_S = 0.05
+
+
+@dataclass
+class Replies:
+    """Replies from every worker a command went to; ``sent_ns`` is the wall clock at send."""
+
+    corr: str
+    sent_ns: int
+    by_worker: dict[str, Reply] = field(default_factory=dict)
+    received_mono_ns: dict[str, int] = field(default_factory=dict)
+    silent: list[str] = field(default_factory=list)
+
+    def failed(self) -> dict[str, str]:
+        """Workers that answered ``ok=False`` and their error."""
+        return {w: (r.error or "refused") for w, r in self.by_worker.items() if not r.ok}
+
+    def raise_for_problems(self, what: str) -> None:
+        """Raise ``WorkerError`` naming silent or refusing workers."""
+        if self.silent:
+            raise WorkerError(f"{what}: no reply from worker(s) {', '.join(sorted(self.silent))}")
+        failed = self.failed()
+        if failed:
+            detail = "; ".join(f"{w}: {e}" for w, e in sorted(failed.items()))
+            raise WorkerError(f"{what}: worker(s) refused ({detail})")
+
+
+class Commander:
+    """Publishes commands and waits for replies over one Redis connection."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._keys = keys
+
+    def send(self, commands: dict[str, Command], timeout: float, wait: bool = True,
+             corr: str | None = None) -> Replies:
+        """Publish ``commands[worker]`` to each worker; with ``wait``, collect their replies.
+
+        Every command must carry the same ``corr`` (use :meth:`new_corr`)."""
+        corr = corr or _corr_of(commands)
+        replies = Replies(corr=corr, sent_ns=time.time_ns())
+        deadline = time.monotonic() + timeout
+        unheard = self._publish(commands, deadline)
+        replies.silent.extend(unheard)
+        if wait:
+            self.collect(replies, [w for w in commands if w not in unheard], deadline)
+        return replies
+
+    @staticmethod
+    def new_corr() -> str:
+        return new_id()
+
+    def _publish(self, commands: dict[str, Command], deadline: float) -> list[str]:
+        pending = {w: encode(c) for w, c in commands.items()}
+        while True:
+            try:
+                for worker in list(pending):
+                    if int(self._r.publish(self._keys.worker_commands(worker), pending[worker])):
+                        del pending[worker]
+            except redis.RedisError as e:
+                raise BusError(f"cannot publish a command to the workers: {e}") from None
+            if not pending or time.monotonic() >= deadline:
+                return sorted(pending)
+            time.sleep(REPUBLISH_INTERVAL_S)
+
+    def collect(self, replies: Replies, workers: Iterable[str], deadline: float,
+                on_reply: Callable[[Reply], None] | None = None) -> Replies:
+        """BLPOP replies for ``replies.corr`` until every worker answered or ``deadline``."""
+        expected = set(workers) - set(replies.by_worker)
+        key = self._keys.reply(replies.corr)
+        try:
+            while expected:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                item = self._r.blpop([key], timeout=max(left, 0.01))
+                if item is None:
+                    break
+                try:
+                    reply = decode_reply(as_bytes(item[1]))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue
+                replies.by_worker[reply.worker] = reply
+                replies.received_mono_ns[reply.worker] = time.monotonic_ns()
+                expected.discard(reply.worker)
+                if on_reply is not None:
+                    on_reply(reply)
+            if not expected:
+                self._r.delete(key)
+        except redis.RedisError as e:
+            raise BusError(f"lost Redis while waiting for worker replies: {e}") from None
+        replies.silent.extend(sorted(expected - set(replies.silent)))
+        return replies
+
+
+def _corr_of(commands: dict[str, Command]) -> str:
+    corrs = {c.corr for c in commands.values()}
+    if len(corrs) != 1:
+        raise ValueError("all commands of one send must share one correlation id")
+    return corrs.pop()

@@ -1,0 +1,51 @@
+"""Append :class:`~galileo.protocol.Event` entries to the events stream (the recorder stores
+them), and small helpers for Redis reply values."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+
+from galileo.errors import BusError
+from galileo.protocol import Event, EventField, EventKind, Keys, encode
+
+
+class EventLog:
+    """Writes events tagged with the running experiment (if any)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._keys = keys
+
+    def current_experiment(self) -> str | None:
+        value = self._r.get(self._keys.current_experiment)
+        return value.decode() if isinstance(value, bytes) else None
+
+    def build(self, kind: EventKind, name: str = "", data: dict[str, Any] | None = None,
+              exp_id: str | None = None) -> Event:
+        return Event(kind=kind, ts_ns=time.time_ns(),
+                     exp_id=exp_id if exp_id is not None else self.current_experiment(),
+                     name=name, data=data or {})
+
+    def append(self, kind: EventKind, name: str = "", data: dict[str, Any] | None = None,
+               exp_id: str | None = None, pipe: Any = None) -> Event:
+        """XADD one event; on ``pipe`` when given (executed by the caller)."""
+        event = self.build(kind, name, data, exp_id)
+        target = pipe if pipe is not None else self._r
+        try:
+            target.xadd(self._keys.events, {EventField: encode(event)})
+        except redis.RedisError as e:
+            raise BusError(f"cannot append a {kind.value} event: {e}") from None
+        return event
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply value as ``str``."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    """A Redis reply value as ``bytes`` (for the msgpack decoders)."""
+    return value.encode() if isinstance(value, str) else value

@@ -1,0 +1,92 @@
+"""Turning raw stream entries into one write batch (decode at the edge, skip what is malformed)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from galileo.protocol import (
+    Event,
+    EventField,
+    Trace,
+    TraceField,
+    decode_event,
+    decode_trace_batch,
+)
+from galileo.storage.schema import EXP_ID_LEN
+from galileo.storage.traces import trace_problem
+
+log = logging.getLogger(__name__)
+
+# (entry id, fields) as redis-py returns them; fields is empty/None for a deleted entry
+RawEntry = tuple[bytes | None, dict[bytes, bytes] | None]
+
+
+@dataclass
+class Batch:
+    """Everything decoded from one read, written in one transaction, then acknowledged."""
+
+    traces: list[Trace] = field(default_factory=list)
+    events: list[tuple[str, Event]] = field(default_factory=list)  # (source id, event)
+    done: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    malformed: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    dropped_traces: int = 0  # well-formed batches can still hold a trace that does not fit
+
+    @property
+    def entries(self) -> int:
+        return sum(map(len, self.done.values())) + sum(map(len, self.malformed.values()))
+
+    def add(self, kind: str, stream: str, entries: list[RawEntry]) -> None:
+        """Decode ``entries`` of ``stream`` (``kind`` is ``traces`` or ``events``)."""
+        for entry_id, fields in entries:
+            if entry_id is None:  # deleted while pending: nothing to ack by id
+                continue
+            try:
+                if kind == "traces":
+                    self._add_traces(stream, entry_id, fields)
+                else:
+                    self._add_event(stream, entry_id, fields)
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as e:
+                log.warning("skipping malformed entry %s of %s: %s",
+                            _text(entry_id), stream, _reason(e))
+                self.malformed[stream].append(entry_id)
+                continue
+            self.done[stream].append(entry_id)
+
+    def _add_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:
+        batch = decode_trace_batch(fields[TraceField])
+        for trace in batch.traces:
+            problem = trace_problem(trace)
+            if problem is None:
+                self.traces.append(trace)
+            else:
+                self.dropped_traces += 1
+                log.warning("dropping trace %r in entry %s of %s: %s",
+                            trace.request_id[:64], _text(entry_id), stream, problem)
+
+    def _add_event(self, stream: str, entry_id: bytes, fields: Any) -> None:
+        event = decode_event(fields[EventField])
+        if (event.exp_id is not None and len(event.exp_id) > EXP_ID_LEN) or len(event.name) > 255:
+            raise msgspec.ValidationError("exp_id or name too long")
+        try:
+            json.dumps(event.data)
+        except (TypeError, ValueError) as e:
+            raise msgspec.ValidationError(f"data is not JSON: {e}") from None
+        self.events.append((f"{stream}/{_text(entry_id)}", event))
+
+
+def _text(entry_id: bytes | str) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"missing field {e.args[0]!r}"
+    if isinstance(e, TypeError):
+        return "no fields"
+    return str(e)

@@ -1,0 +1,36 @@
+"""``galileo recorder``: run the recorder until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``recorder`` command to ``app``."""
+
+    @app.command("recorder")
+    def recorder(
+        consumer: str = typer.Option(None, help="Consumer name (default: <host>-<pid>)."),
+        report_every: float = typer.Option(10.0, "--report-every", min=0.5,
+                                           help="Seconds between progress lines."),
+        claim_idle: float = typer.Option(30.0, "--claim-idle", min=0.0,
+                                         help="Take over entries a dead recorder left "
+                                              "pending this many seconds."),
+    ) -> None:
+        """Record traces and events from the bus into the experiment database."""
+        import signal
+        import threading
+
+        from galileo.cli.main import load_settings
+        from galileo.recorder.recorder import Recorder
+
+        settings = load_settings()
+        stop = threading.Event()
+
+        def _stop(signum: int, _frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        with Recorder(settings, consumer=consumer, claim_idle_s=claim_idle) as rec:
+            rec.run(stop, report_interval_s=report_every)

@@ -1,0 +1,294 @@
+"""The recorder: Redis Streams (traces, events) → experiment database, losslessly.
+
+Each pass (:meth:`Recorder.run_once`) reads, in this order, the entries still pending for this
+consumer (a previous pass failed to write them), entries idle for ``claim_idle_s`` in a dead
+consumer's list (``XAUTOCLAIM``), and new entries (``XREADGROUP >``). Everything read is written
+in ONE database transaction; only after the commit are the entries acknowledged and deleted
+(``XACK`` + ``XDEL``). A crash between commit and ack replays the entries later, which is
+harmless: traces are keyed by ``request_id`` and events by their stream entry id. A malformed
+entry is logged with its id, counted, acknowledged and deleted so that it never blocks the stream.
+
+Experiment events keep the ``experiments`` table current (start → RUNNING, stop → FINISHED),
+and a trace that arrives without an experiment id but was sent while an experiment ran (the
+worker had not yet seen it start) is tagged with that experiment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import redis
+
+from galileo import bus
+from galileo.errors import BusError, StorageError
+from galileo.protocol import Event, EventKind, Keys, Trace
+from galileo.recorder._entries import Batch, RawEntry
+from galileo.settings import Settings
+from galileo.storage import ExpDB, ExperimentStatus, Transaction
+
+log = logging.getLogger(__name__)
+
+CLAIM_IDLE_S: Final = 30.0  # an entry pending this long in another consumer is taken over
+CLAIM_CHECK_INTERVAL_S: Final = 5.0
+READ_COUNT: Final = 20  # entries per stream per read (a trace entry holds up to 500 traces)
+RUN_BLOCK_MS: Final = 1000
+BACKOFF_MIN_S: Final = 0.2
+BACKOFF_MAX_S: Final = 5.0
+REPORT_INTERVAL_S: Final = 10.0
+KNOWN_WINDOWS: Final = 32  # experiment time windows remembered for tagging traces
+
+
+@dataclass
+class RecorderStats:
+    entries: int = 0
+    traces_written: int = 0
+    traces_duplicate: int = 0
+    events_written: int = 0
+    malformed: int = 0  # entries skipped
+    dropped_traces: int = 0  # traces in good entries that did not fit the schema
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Recorder:
+    """Moves traces and events from the bus into the experiment database."""
+
+    def __init__(self, settings: Settings, expdb: ExpDB | None = None,
+                 consumer: str | None = None, *, claim_idle_s: float = CLAIM_IDLE_S,
+                 read_count: int = READ_COUNT) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.namespace)
+        self.consumer = consumer or default_consumer_name()
+        self.claim_idle_s = claim_idle_s
+        self.read_count = read_count
+        self.stats = RecorderStats()
+        self._expdb = expdb
+        self._owns_expdb = expdb is None
+        self._redis: redis.Redis | None = None
+        self._groups_ready = False
+        self._next_claim = 0.0
+        self._windows: dict[str, list[int | None]] | None = None  # exp_id -> [start, end]
+        self._streams = {self.keys.events: "events", self.keys.traces: "traces"}
+
+    # ------------------------------------------------------------------ connections
+    @property
+    def expdb(self) -> ExpDB:
+        if self._expdb is None:
+            self._expdb = ExpDB.from_settings(self.settings)
+        return self._expdb
+
+    def _client(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = bus.connect(self.settings)
+        return self._redis
+
+    def close(self) -> None:
+        """Close the Redis client and (if this recorder opened it) the database."""
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+        if self._owns_expdb and self._expdb is not None:
+            self._expdb.close()
+            self._expdb = None
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure_groups(self, client: redis.Redis) -> None:
+        if self._groups_ready:
+            return
+        for stream in self._streams:
+            try:
+                client.xgroup_create(stream, Keys.RECORDER_GROUP, id="0", mkstream=True)
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+        self._groups_ready = True
+
+    # ------------------------------------------------------------------ one pass
+    def run_once(self, block_ms: int = 0) -> int:
+        """Process what is available (waiting up to ``block_ms`` for new entries, 0 = not at
+        all); return the number of stream entries handled. Raises ``BusError``/``StorageError``
+        (nothing is acknowledged then: the entries are retried by the next pass)."""
+        try:
+            client = self._client()
+            self._ensure_groups(client)
+            handled = self._handle(client, self._read(client, "0", None))
+            if time.monotonic() >= self._next_claim:
+                self._next_claim = time.monotonic() + min(CLAIM_CHECK_INTERVAL_S,
+                                                          self.claim_idle_s)
+                handled += self._handle(client, self._claim(client))
+            return handled + self._handle(client, self._read(client, ">", block_ms or None))
+        except redis.ResponseError as e:
+            if "NOGROUP" in str(e):  # the stream was deleted: recreate group next pass
+                self._groups_ready = False
+            raise BusError(f"Redis at {bus.describe(self.settings)} refused a command: {e}") from e
+        except redis.RedisError as e:
+            self._drop_client()
+            raise BusError(f"cannot reach Redis at {bus.describe(self.settings)}: {e}") from e
+
+    def drain(self) -> int:
+        """Burst mode: process everything available now and return the entries handled."""
+        total = 0
+        while handled := self.run_once(0):
+            total += handled
+        return total
+
+    def _drop_client(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+        self._groups_ready = False
+
+    def _read(self, client: redis.Redis, start: str,
+              block_ms: int | None) -> Iterator[tuple[str, list[RawEntry]]]:
+        streams: dict[Any, Any] = dict.fromkeys(self._streams, start)
+        reply: Any = client.xreadgroup(Keys.RECORDER_GROUP, self.consumer, streams,
+                                       count=self.read_count, block=block_ms)
+        for stream, entries in reply or []:
+            yield (stream.decode() if isinstance(stream, bytes) else stream), entries
+
+    def _claim(self, client: redis.Redis) -> Iterator[tuple[str, list[RawEntry]]]:
+        idle_ms = int(self.claim_idle_s * 1000)
+        for stream in self._streams:
+            reply: Any = client.xautoclaim(stream, Keys.RECORDER_GROUP, self.consumer, idle_ms,
+                                           start_id="0-0", count=self.read_count)
+            entries = reply[1] if reply else []
+            if entries:
+                log.info("claimed %d stale entries of %s", len(entries), stream)
+                yield stream, entries
+
+    def _handle(self, client: redis.Redis,
+                reads: Iterator[tuple[str, list[RawEntry]]]) -> int:
+        batch = Batch()
+        for stream, entries in sorted(reads, key=lambda r: self._streams[r[0]] != "events"):
+            batch.add(self._streams[stream], stream, entries)
+        if batch.malformed:
+            self._acknowledge(client, batch.malformed)
+            self.stats.malformed += sum(map(len, batch.malformed.values()))
+        if batch.done:
+            self._write(batch)
+            self._acknowledge(client, batch.done)
+        self.stats.entries += batch.entries
+        return batch.entries
+
+    def _acknowledge(self, client: redis.Redis, ids: dict[str, list[bytes]]) -> None:
+        pipe = client.pipeline(transaction=False)
+        for stream, entry_ids in ids.items():
+            if entry_ids:
+                pipe.xack(stream, Keys.RECORDER_GROUP, *entry_ids)
+                pipe.xdel(stream, *entry_ids)
+        pipe.execute()
+
+    # ------------------------------------------------------------------ database
+    def _write(self, batch: Batch) -> None:
+        windows = self._known_windows()
+        with self.expdb.transaction() as tx:
+            for _, event in batch.events:
+                _apply_experiment_event(tx, event, windows)
+            events_written = tx.insert_events([e for _, e in batch.events],
+                                              [s for s, _ in batch.events])
+            traces = [_tagged(t, windows) for t in batch.traces]
+            written = tx.insert_traces(traces)
+        self.stats.events_written += events_written
+        self.stats.traces_written += written
+        self.stats.traces_duplicate += len(traces) - written
+        self.stats.dropped_traces += batch.dropped_traces
+        while len(windows) > KNOWN_WINDOWS:
+            windows.pop(next(iter(windows)))
+
+    def _known_windows(self) -> dict[str, list[int | None]]:
+        if self._windows is None:
+            running = self.expdb.list_experiments(status=ExperimentStatus.RUNNING)
+            self._windows = {e.id: [int((e.start or e.created) * 1e9), None] for e in running}
+        return self._windows
+
+    # ------------------------------------------------------------------ forever
+    def run(self, stop: threading.Event, *, block_ms: int = RUN_BLOCK_MS,
+            report_interval_s: float = REPORT_INTERVAL_S) -> None:
+        """Record until ``stop`` is set; unreachable Redis or database → log, back off, retry."""
+        backoff = BACKOFF_MIN_S
+        next_report = time.monotonic() + report_interval_s
+        last = RecorderStats()
+        where = self._expdb.redacted_url if self._expdb else self.settings.redacted_expdb_url()
+        log.info("recorder %s: %s, %s → %s", self.consumer, self.keys.traces, self.keys.events,
+                 where)
+        while not stop.is_set():
+            try:
+                self.run_once(block_ms)
+                backoff = BACKOFF_MIN_S
+            except (BusError, StorageError) as e:
+                log.warning("%s; retrying in %.1f s", e, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            except Exception:  # never crash: log with traceback, back off, retry
+                log.exception("recorder pass failed; retrying in %.1f s", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            if time.monotonic() >= next_report:
+                last = self._report(last, report_interval_s)
+                next_report = time.monotonic() + report_interval_s
+        log.info("recorder %s stopped: %s", self.consumer, self.stats)
+
+    def _report(self, last: RecorderStats, interval_s: float) -> RecorderStats:
+        s = self.stats
+        log.info("recorded %d traces (%.0f/s), %d events, %d duplicates, %d malformed entries",
+                 s.traces_written, (s.traces_written - last.traces_written) / interval_s,
+                 s.events_written, s.traces_duplicate, s.malformed)
+        return RecorderStats(**vars(s))
+
+
+def _apply_experiment_event(tx: Transaction, event: Event,
+                            windows: dict[str, list[int | None]]) -> None:
+    """Keep the experiments row in step with a start/stop event (idempotent on replay)."""
+    if event.kind not in (EventKind.EXPERIMENT_START, EventKind.EXPERIMENT_STOP):
+        return
+    if not event.exp_id:
+        log.warning("%s event without exp_id ignored for the experiments table", event.kind)
+        return
+    at = event.ts_ns / 1e9
+    current = tx.get_experiment(event.exp_id)
+    if event.kind == EventKind.EXPERIMENT_START:
+        if current is not None and current.end is not None and current.end >= at:
+            return  # a replayed start of an experiment that has already ended
+        tx.start(event.exp_id, at=at, name=str(event.data.get("name") or ""),
+                 creator=str(event.data.get("creator") or ""), create=True)
+        windows[event.exp_id] = [event.ts_ns, None]
+        return
+    status = _terminal_status(event.data.get("status"))
+    message = event.data.get("message")
+    tx.finish(event.exp_id, status, None if message is None else str(message), at=at,
+              create=True)
+    windows.setdefault(event.exp_id, [None, None])[1] = event.ts_ns
+
+
+def _terminal_status(value: object) -> ExperimentStatus:
+    try:
+        status = ExperimentStatus(str(value).upper())
+    except ValueError:
+        return ExperimentStatus.FINISHED
+    return status if status not in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING) else (
+        ExperimentStatus.FINISHED)
+
+
+def _tagged(trace: Trace, windows: dict[str, list[int | None]]) -> Trace:
+    """``trace`` with the id of the experiment running when it was sent, if it had none."""
+    if trace.exp_id is not None:
+        return trace
+    for exp_id, (start, end) in windows.items():
+        if start is not None and start <= trace.sent_ns and (end is None or trace.sent_ns < end):
+            trace.exp_id = exp_id
+            return trace
+    return trace

@@ -1,0 +1,150 @@
+"""``galileo sched …``: simulator fidelity and scheduler comparisons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from galileo.scheduling.dataset import Dataset
+    from galileo.scheduling.experiment import Result
+
+DataDirOpt = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Metis data directory (default: setting galileo_sched_data_dir).")]
+TableOpt = Annotated[Path | None, typer.Option(
+    "--table", help="Complete interference table (.npz, e.g. from `galileo profile`).")]
+SyntheticOpt = Annotated[int | None, typer.Option(
+    "--synthetic", help="Use the seeded synthetic interference model with this seed.")]
+
+
+def _dataset(data_dir: Path | None, table: Path | None, synthetic: int | None) -> Dataset:
+    from galileo.cli.main import load_settings
+    from galileo.scheduling.dataset import load_dataset, synthetic_dataset
+
+    settings = load_settings()
+    cache = settings.data_dir / "sched-cache"
+    if synthetic is not None:
+        return synthetic_dataset(synthetic, cache)
+    return load_dataset(data_dir or settings.sched_data_dir, table, cache)
+
+
+def fidelity(data_dir: DataDirOpt = None, table: TableOpt = None,
+             synthetic: SyntheticOpt = None) -> None:
+    """Compare the RF simulator with the exact table: per-container MAE, node-throughput error."""
+    from rich.console import Console
+
+    from galileo.scheduling.sim import fidelity as measure
+
+    ds = _dataset(data_dir, table, synthetic)
+    stats = measure(ds.sim("table"), ds.sim("rf"))
+    console = Console()
+    console.print(f"RF simulator ({len(ds.train.alloc)} training rows) vs table "
+                  f"({int(stats['compositions'])} compositions):")
+    for key, value in stats.items():
+        if key != "compositions":
+            console.print(f"  {key:<26} {value:.4f}")
+
+
+def compare(
+    nodes: Annotated[int, typer.Option(min=1, help="Cluster size (nodes of 8 slots).")] = 81,
+    batch: Annotated[int, typer.Option(min=1, help="Containers per batch.")] = 200,
+    rows: Annotated[str, typer.Option(help="Batch rows, e.g. 0-29 or 0,3,5-7.")] = "0-29",
+    schedulers: Annotated[str | None, typer.Option(help="Comma-separated names (default all).")]
+    = None,
+    sim: Annotated[str, typer.Option(help="Simulator: table or rf.")] = "table",
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the table as CSV.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG (bars + RL curves).")] = None,
+    budget: Annotated[float, typer.Option(min=0.01, help="RL training-budget multiplier.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed for the learning schedulers.")] = 0,
+    medea_time_limit: Annotated[float, typer.Option(min=0.1, help="Medea ILP limit (s).")] = 10.0,
+    checkpoint_dir: Annotated[Path | None, typer.Option(
+        help="Save/resume RL training here.")] = None,
+    data_dir: DataDirOpt = None, table: TableOpt = None, synthetic: SyntheticOpt = None,
+) -> None:
+    """Run schedulers on the same batches and print mean ± std throughput and costs."""
+    from galileo.errors import ValidationError
+    from galileo.scheduling.data import parse_rows
+    from galileo.scheduling.experiment import compare as run
+    from galileo.scheduling.experiment import plot as draw
+    from galileo.scheduling.experiment import write_csv
+    from galileo.scheduling.schedulers import Cluster, Context, parse_schedulers
+
+    names = parse_schedulers(schedulers)
+    row_ids = parse_rows(rows)
+    if sim not in ("table", "rf"):
+        raise ValidationError(f"--sim {sim!r}: choose table or rf")
+    ds = _dataset(data_dir, table, synthetic)
+    all_batches = ds.batches(batch)
+    if max(row_ids) >= len(all_batches):
+        raise ValidationError(f"--rows {rows}: only rows 0-{len(all_batches) - 1} exist for "
+                              f"batch size {batch}")
+    cluster = Cluster(nodes)
+    simulator = ds.sim(sim)
+    with _progress() as progress:
+        def ctx_for(name: str) -> Context:
+            return Context(simulator, ds.rules, seed=seed, checkpoint_dir=checkpoint_dir,
+                           budget=budget, progress=progress.callback(name),
+                           extra={"medea_time_limit_s": medea_time_limit})
+
+        results = run(names, ctx_for, all_batches[row_ids], cluster)
+    title = f"{nodes} nodes, batch {batch}, rows {rows}, {sim} sim"
+    _print_table(results, title)
+    if csv is not None:
+        write_csv(results, csv)
+    if plot is not None:
+        draw(results, plot, title)
+
+
+class _Progress:
+    """Rich progress bars, one per training scheduler, fed by ``Context.progress``."""
+
+    def __init__(self) -> None:
+        from rich.progress import Progress
+
+        self.bars = Progress(transient=False)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Progress:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.stop()
+
+    def callback(self, name: str) -> Any:
+        def update(episode: int, total: int, tput: float) -> None:
+            if name not in self.tasks:
+                self.tasks[name] = self.bars.add_task(f"training {name}", total=total)
+            self.bars.update(self.tasks[name], completed=episode,
+                             description=f"training {name} (tput {tput:.3f})")
+        return update
+
+
+def _progress() -> _Progress:
+    return _Progress()
+
+
+def _print_table(results: list[Result], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("scheduler", "tput (mean ± std)", "violations", "latency (s)", "train (s)",
+                "note"):
+        t.add_column(col, justify="left" if col in ("scheduler", "note") else "right",
+                     no_wrap=col != "note")
+    for r in results:
+        t.add_row(r.scheduler, f"{r.mean_tput:.4f} ± {r.std_tput:.4f}", f"{r.violations:.1f}",
+                  f"{r.latency_s:.4f}", f"{r.train_s:.1f}", r.note)
+    Console().print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sched`` sub-app (``fidelity``, ``compare``)."""
+    sched = typer.Typer(help="Scheduling lab: interference simulators and schedulers.",
+                        no_args_is_help=True)
+    sched.command("fidelity")(fidelity)
+    sched.command("compare")(compare)
+    app.add_typer(sched, name="sched")

@@ -1,0 +1,153 @@
+"""The one scheduler interface and what every scheduler shares.
+
+``place(batch, cluster) -> placement``: ``batch`` is a length-7 vector of container counts,
+the placement is an ``int64`` matrix (nodes × 7) whose column sums equal the batch and whose row
+sums stay within the node capacity. Schedulers that learn override :meth:`Scheduler.fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from galileo.errors import ValidationError
+from galileo.scheduling.compositions import (
+    N_APPS,
+    NODE_CAPACITY,
+    POW,
+    FloatArray,
+    IntArray,
+    all_compositions,
+    code_to_index,
+)
+from galileo.scheduling.data import Rule
+from galileo.scheduling.sim import Simulator
+
+Progress = Callable[[int, int, float], None]  # (episode, total, tput)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """``n_nodes`` identical nodes holding at most ``capacity`` containers each."""
+
+    n_nodes: int
+    capacity: int = NODE_CAPACITY
+
+
+@dataclass
+class Context:
+    """What a scheduler may consult: the simulator it optimises against, the rules, a seed."""
+
+    sim: Simulator
+    rules: list[Rule]
+    seed: int = 0
+    checkpoint_dir: Path | None = None
+    budget: float = 1.0  # training-budget multiplier for the learning schedulers
+    progress: Progress | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingCurve:
+    """Throughput per training episode and the wall-clock seconds at which it was reached."""
+
+    episodes: list[int] = field(default_factory=list)
+    tput: list[float] = field(default_factory=list)
+    wall_s: list[float] = field(default_factory=list)
+
+
+class Scheduler:
+    """Base class: subclasses implement :meth:`place`; ``train_s`` counts fitting time."""
+
+    name = "scheduler"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.train_s = 0.0
+        self.curve = TrainingCurve()
+        self.last_note = ""  # e.g. "optimal" / "time limit", summarised by the comparison
+
+    def fit(self, cluster: Cluster, batches: IntArray) -> None:
+        """Train on ``batches`` for ``cluster`` (nothing to do for heuristics)."""
+
+    def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
+        raise NotImplementedError
+
+
+def app_sequence(batch: IntArray) -> IntArray:
+    """Containers in arrival order: all app-0 containers first, then app-1, … (as upstream)."""
+    return np.repeat(np.arange(N_APPS), np.asarray(batch, dtype=np.int64))
+
+
+def check_placement(placement: IntArray, batch: IntArray, cluster: Cluster) -> None:
+    """Raise when ``placement`` misses containers or overfills a node."""
+    p = np.asarray(placement)
+    if p.shape != (cluster.n_nodes, N_APPS):
+        raise ValidationError(f"placement has shape {p.shape}, expected ({cluster.n_nodes}, 7)")
+    if (p < 0).any() or not np.array_equal(p.sum(0), np.asarray(batch)):
+        raise ValidationError(f"placement places {p.sum(0).tolist()}, batch is "
+                              f"{np.asarray(batch).tolist()}")
+    if (p.sum(1) > cluster.capacity).any():
+        raise ValidationError(f"placement puts {int(p.sum(1).max())} containers on one node, "
+                              f"capacity is {cluster.capacity}")
+
+
+def check_fits(batch: IntArray, cluster: Cluster) -> None:
+    """Raise when the batch cannot fit into the cluster at all."""
+    if int(np.sum(batch)) > cluster.n_nodes * cluster.capacity:
+        raise ValidationError(f"a batch of {int(np.sum(batch))} containers does not fit on "
+                              f"{cluster.n_nodes} nodes of capacity {cluster.capacity}")
+
+
+def violation_table(rules: list[Rule]) -> FloatArray:
+    """Weighted rule violations of every composition (weight 1 per container over/under)."""
+    comps = all_compositions()
+    out = np.zeros(len(comps))
+    for r in rules:
+        present = comps[:, r.app_s] > 0
+        if r.kind == "max":
+            amount = np.maximum(0, comps[:, r.app_c] - r.threshold)
+        else:
+            amount = np.maximum(0, r.threshold - comps[:, r.app_c])
+        out += np.where(present, amount, 0)
+    return out
+
+
+def violations(placement: IntArray, rules: list[Rule]) -> float:
+    """Total weighted rule violations of a placement."""
+    idx = code_to_index()[np.asarray(placement, dtype=np.int64) @ POW]
+    return float(violation_table(rules)[idx].sum())
+
+
+def gain_table(values: FloatArray) -> FloatArray:
+    """``gain[i, a]``: change of a per-composition value when one app-``a`` container joins
+    composition ``i`` (-inf when it would exceed capacity)."""
+    comps = all_compositions()
+    codes = comps @ POW
+    out = np.full((len(comps), N_APPS), -np.inf)
+    for a in range(N_APPS):
+        ok = comps.sum(1) < NODE_CAPACITY
+        nxt = code_to_index()[codes[ok] + POW[a]]
+        out[ok, a] = values[nxt] - values[ok]
+    return out
+
+
+def sequential_place(batch: IntArray, cluster: Cluster,
+                     choose: Callable[[IntArray, IntArray, int], int],
+                     initial: IntArray | None = None) -> IntArray:
+    """Place containers one by one (onto ``initial`` if given); ``choose(state_idx, loads, app)``
+    returns a node index."""
+    comps = all_compositions()
+    codes = comps @ POW
+    start = np.zeros((cluster.n_nodes, N_APPS), dtype=np.int64) if initial is None else initial
+    check_fits(np.asarray(batch) + start.sum(0), cluster)
+    state = code_to_index()[start @ POW].astype(np.int64)  # composition index per node
+    loads = start.sum(1)
+    for app in app_sequence(batch):
+        node = choose(state, loads, int(app))
+        state[node] = code_to_index()[codes[state[node]] + POW[app]]
+        loads[node] += 1
+    return comps[state].copy()

@@ -1,0 +1,16 @@
+"""The experiment database (expdb): schema and repositories on SQLAlchemy Core.
+
+SQL only -- this package knows nothing about Redis. Use :class:`ExpDB`::
+
+    db = ExpDB.from_settings(settings)          # or ExpDB("postgresql+psycopg://...")
+    db.insert_traces(batch)                     # duplicates (same request_id) are ignored
+    with db.transaction() as tx:                # several writes, one commit
+        tx.insert_events(events)
+        tx.start(exp_id, create=True)
+"""
+
+from galileo.storage.expdb import ExpDB, Transaction
+from galileo.storage.experiments import Experiment, new_experiment_id
+from galileo.storage.schema import ExperimentStatus
+
+__all__ = ["ExpDB", "Experiment", "ExperimentStatus", "Transaction", "new_experiment_id"]

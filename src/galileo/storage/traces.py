@@ -1,0 +1,84 @@
+"""Trace rows: the hot path (batched insert that ignores duplicate request ids) and queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from galileo.protocol import Trace
+from galileo.storage._bulk import TRACE_COLUMNS, bulk_insert_traces
+from galileo.storage.schema import traces as traces_table
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table) -> sa.Insert:
+    """``INSERT`` into ``table`` that skips rows whose primary/unique key already exists."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect in ("mysql", "mariadb"):
+        return table.insert().prefix_with("IGNORE")
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+
+
+def trace_row(t: Trace) -> dict[str, Any]:
+    """The column values of one trace, by column name."""
+    return dict(zip(TRACE_COLUMNS, msgspec.structs.astuple(t), strict=True))
+
+
+def insert_traces(conn: sa.Connection, traces: Sequence[Trace]) -> int:
+    """Insert ``traces`` in bulk; duplicates by ``request_id`` are ignored.
+
+    Returns the rows newly inserted when the driver reports it, else the rows attempted."""
+    return bulk_insert_traces(conn, traces)
+
+
+def _where_exp(stmt: Any, exp_id: str | None) -> Any:
+    return stmt if exp_id is None else stmt.where(traces_table.c.exp_id == exp_id)
+
+
+def select_traces(conn: sa.Connection, exp_id: str | None = None, *, limit: int | None = None,
+                  offset: int = 0) -> list[dict[str, Any]]:
+    """Traces as dicts, ordered by send time (then request id), optionally of one experiment."""
+    stmt = _where_exp(sa.select(traces_table), exp_id)
+    stmt = stmt.order_by(traces_table.c.sent_ns, traces_table.c.request_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def count_traces(conn: sa.Connection, exp_id: str | None = None) -> int:
+    """How many traces (of one experiment, or all)."""
+    stmt = _where_exp(sa.select(sa.func.count()).select_from(traces_table), exp_id)
+    return int(conn.execute(stmt).scalar_one())
+
+
+_INT32: Final = 2**31
+_INT64: Final = 2**63
+_STRING_LIMITS: Final = {c.name: c.type.length for c in traces_table.columns
+                         if isinstance(c.type, sa.String) and c.type.length}
+_INT_LIMITS: Final = {c.name: _INT64 if isinstance(c.type, sa.BigInteger) else _INT32
+                      for c in traces_table.columns if isinstance(c.type, sa.Integer)}
+
+
+def trace_problem(t: Trace) -> str | None:
+    """Why ``t`` cannot be stored (a value too long or out of range), or None when it fits.
+
+    Checked before inserting so that one bad trace never makes a whole batch fail forever."""
+    if not t.request_id:
+        return "empty request_id"
+    for name, limit in _STRING_LIMITS.items():
+        value = getattr(t, name)
+        if value is not None and len(value) > limit:
+            return f"{name} longer than {limit} characters"
+    for name, bound in _INT_LIMITS.items():
+        if not -bound <= getattr(t, name) < bound:
+            return f"{name} out of range"
+    return None

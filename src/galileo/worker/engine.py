@@ -1,0 +1,102 @@
+"""The load engine of one worker process: its client groups, routing and trace context.
+
+Commands reach it already split to this process's share (:mod:`galileo.worker.split`); it runs
+them on the process's event loop and returns the reply data. Nothing here touches Redis except
+through the trace sink it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from galileo.balancing import SmoothWeightedRoundRobin
+from galileo.errors import NotFoundError, ValidationError
+from galileo.load.group import ClientGroup, TraceContext, TraceSink
+from galileo.protocol import (
+    Burst,
+    CloseGroup,
+    GroupStats,
+    Pause,
+    Resume,
+    RoutingRecord,
+    SetRate,
+    SpawnGroup,
+)
+
+log = logging.getLogger(__name__)
+
+GroupCommand = SpawnGroup | SetRate | Pause | Resume | Burst | CloseGroup
+
+
+class Engine:
+    """Client groups of one process (``apply`` a command, ``take_stats`` each second)."""
+
+    def __init__(self, worker: str, emit: TraceSink) -> None:
+        self.context = TraceContext(worker)
+        self.groups: dict[str, ClientGroup] = {}
+        self._emit = emit
+        self._routes: dict[str, SmoothWeightedRoundRobin] = {}
+
+    # ------------------------------------------------------------------ state
+    def resolve(self, service: str) -> str | None:
+        rr = self._routes.get(service)
+        return rr.next() if rr is not None else None
+
+    def set_route(self, service: str, record: RoutingRecord | None) -> None:
+        if record is None:
+            self._routes.pop(service, None)
+        else:
+            self._routes[service] = SmoothWeightedRoundRobin(record.hosts, record.weights)
+
+    def set_context(self, exp_id: str | None, tracing: bool) -> None:
+        self.context.exp_id = exp_id
+        self.context.tracing = tracing
+
+    # ------------------------------------------------------------------ commands
+    async def apply(self, cmd: GroupCommand) -> dict[str, Any]:
+        """Run one (split) command; raises ``GalileoError`` with a clear sentence on refusal."""
+        if isinstance(cmd, SpawnGroup):
+            self._spawn(cmd)
+            return {}
+        group = self.groups.get(cmd.gid)
+        if group is None:
+            raise NotFoundError(f"unknown group {cmd.gid!r} on worker {self.context.worker}")
+        if isinstance(cmd, SetRate):
+            group.set_rate(cmd.rps, cmd.ramp_s)
+        elif isinstance(cmd, Pause):
+            group.pause()
+        elif isinstance(cmd, Resume):
+            group.resume()
+        elif isinstance(cmd, Burst):
+            ok, errors = await group.burst(cmd.n)
+            return {"done": ok, "errors": errors}
+        elif isinstance(cmd, CloseGroup):
+            del self.groups[cmd.gid]
+            await group.close()
+        return {}
+
+    def _spawn(self, cmd: SpawnGroup) -> None:
+        if cmd.gid in self.groups:
+            raise ValidationError(f"group {cmd.gid!r} already exists on worker "
+                                  f"{self.context.worker}")
+        group = ClientGroup(
+            gid=cmd.gid, service=cmd.service, clients=cmd.clients, request=cmd.request,
+            arrival=cmd.arrival, rps=cmd.rps, resolve=self.resolve, context=self.context,
+            emit=self._emit, max_inflight=cmd.max_inflight, timeout_s=cmd.timeout_s,
+        )
+        self.groups[cmd.gid] = group
+        group.start()
+
+    def take_stats(self, second: int) -> list[GroupStats]:
+        return [g.take_stats(second) for g in self.groups.values()]
+
+    async def close(self) -> None:
+        """Close every group (in-flight requests are traced as cancelled)."""
+        for gid in list(self.groups):
+            await self.groups.pop(gid).close()
+
+    @staticmethod
+    def now_ns() -> int:
+        return time.time_ns()

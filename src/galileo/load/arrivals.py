@@ -84,7 +84,9 @@ class ArrivalProcess:
     def _distribution(
         self, name: str | None, params: Sequence[float], seed: int | None
     ) -> Callable[[], float]:
-        if not name or name.startswith("_") or not name.endswith("variate") and name not in _MEANS:
+        if not name or name.startswith("_") or (
+            not name.endswith("variate") and name not in _MEANS
+        ):
             raise ValidationError(
                 f"arrival distribution {name!r} is not a random.Random method such as "
                 "'lognormvariate' or 'uniform'"

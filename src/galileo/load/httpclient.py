@@ -172,10 +172,7 @@ class HttpClient:
             cb(0, 0, _ERR_CANCELLED)
             return
         idle = self._idle.get(target)
-        if idle:
-            conn = idle.pop()
-        else:
-            conn = self._open(target)
+        conn = idle.pop() if idle else self._open(target)
         self._busy.add(conn)
         conn.send(data, cb, time.monotonic_ns() + self.timeout_ns)
         if self._sweeper is None:
@@ -230,7 +227,9 @@ class HttpClient:
                 self._ssl = _ssl.create_default_context()
             ssl_ctx = self._ssl
         try:
-            await self._get_loop().create_connection(lambda: conn, addr.host, addr.port, ssl=ssl_ctx)
+            await self._get_loop().create_connection(
+                lambda: conn, addr.host, addr.port, ssl=ssl_ctx
+            )
         except asyncio.CancelledError:
             conn.fail(_ERR_CANCELLED)
         except (OSError, _ssl.SSLError):

@@ -28,7 +28,7 @@ class _ServerProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.server.connections += 1
-        self.server.transports.add(transport)
+        self.server.transports.add(self.transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:

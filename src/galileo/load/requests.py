@@ -54,7 +54,9 @@ def load_generator(name: str, args: dict[str, Any]) -> RequestGenerator:
         raise ValidationError(f"request generator {name!r} cannot be loaded: {e}") from None
     gen = factory(**args)
     if not callable(getattr(gen, "next_request", None)):
-        raise ValidationError(f"request generator {name!r} returned an object without next_request()")
+        raise ValidationError(
+            f"request generator {name!r} returned an object without next_request()"
+        )
     result: RequestGenerator = gen
     return result
 

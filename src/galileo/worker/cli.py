@@ -10,8 +10,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker_command(
-        name: Annotated[str | None, typer.Option("--name", "-n",
-                        help="Worker name (default: galileo_worker_name or the host name).")] = None,
+        name: Annotated[str | None, typer.Option(
+            "--name", "-n", help="Worker name (default: galileo_worker_name or the host name)."
+        )] = None,
         processes: Annotated[int | None, typer.Option("--processes", "-p", min=1,
                              help="Load processes (default: number of cores).")] = None,
     ) -> None:

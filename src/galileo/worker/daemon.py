@@ -149,7 +149,9 @@ class Worker:
 
     # ------------------------------------------------------------------ control state
     async def _read_control(self) -> None:
-        exp, tracing = await self._client.mget(self.keys.current_experiment, self.keys.tracing)
+        values: list[bytes | None] = await self._client.mget(  # type: ignore[assignment]
+            self.keys.current_experiment, self.keys.tracing)
+        exp, tracing = values
         state = (exp.decode() if exp else None, (tracing or b"on").lower() != b"off")
         if state != self._control:
             self._control = state
@@ -172,7 +174,7 @@ class Worker:
                 continue
             if msg is None or msg.get("type") != "message":
                 continue
-            channel, data = msg["channel"], msg["data"]
+            channel, data = msg["channel"], bytes(msg["data"])
             if channel == cmd_channel:
                 self._on_command(data)
             elif channel == rtbl_channel:

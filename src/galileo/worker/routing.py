@@ -49,7 +49,8 @@ class RoutingCache:
             log.warning("cannot read the routing table: %s", e)
 
     async def reload_all(self) -> None:
-        members = await self._client.smembers(self._keys.rtbl_services)
+        members: set[bytes] = await self._client.smembers(  # type: ignore[assignment]
+            self._keys.rtbl_services)
         services = {m.decode(errors="replace") for m in members} | set(self.raw)
         await self.reload(sorted(services))
 
@@ -62,7 +63,8 @@ class RoutingCache:
                 log.warning("ignoring routing update: %s", e)
         if not valid:
             return
-        values = await self._client.mget([k for _, k in valid])
+        values: list[bytes | None] = await self._client.mget(  # type: ignore[assignment]
+            [k for _, k in valid])
         for (service, key), raw in zip(valid, values, strict=True):
             if raw == self.raw.get(service):
                 continue

@@ -90,7 +90,8 @@ class TraceWriter:
         traces, self._traces = self._traces, []
         for i in range(0, len(traces), TRACE_BATCH_MAX):
             chunk = traces[i:i + TRACE_BATCH_MAX]
-            self._pending.append((encode(TraceBatch(worker=self._worker, traces=chunk)), len(chunk)))
+            batch = encode(TraceBatch(worker=self._worker, traces=chunk))
+            self._pending.append((batch, len(chunk)))
             self._pending_count += len(chunk)
         while self._pending_count > self._max and self._pending:
             _, n = self._pending.popleft()

@@ -116,7 +116,7 @@ def describe(settings: Settings) -> str:
     if settings.redis_url:
         from redis.connection import parse_url
 
-        parsed = parse_url(settings.redis_url)
+        parsed = parse_url(settings.redis_url)  # type: ignore[no-untyped-call]
         if "path" in parsed:
             return str(parsed["path"])
         return f"{parsed.get('host', 'localhost')}:{parsed.get('port', 6379)}"

@@ -83,7 +83,8 @@ class Settings(BaseSettings):
             else:
                 settings = cls.model_validate(
                     {k[len("galileo_"):].lower(): v for k, v in env.items()
-                     if k.lower().startswith("galileo_") and not k.lower().startswith(LABEL_PREFIX)},
+                     if k.lower().startswith("galileo_")
+                     and not k.lower().startswith(LABEL_PREFIX)},
                 )
         except Exception as e:  # pydantic.ValidationError
             raise ConfigError(_describe_settings_error(e)) from None
@@ -121,12 +122,10 @@ class Settings(BaseSettings):
             path = self.expdb_sqlite_path or (self.data_dir / "galileo.sqlite")
             return f"sqlite:///{Path(path).resolve()}"
         if self.expdb_driver == "mysql":
-            pw = self.expdb_mysql_password
-            auth = self.expdb_mysql_user + (":" + quote(pw.get_secret_value(), safe="") if pw else "")
+            auth = _auth(self.expdb_mysql_user, self.expdb_mysql_password)
             return (f"mysql+pymysql://{auth}@{self.expdb_mysql_host}:{self.expdb_mysql_port}/"
                     f"{self.expdb_mysql_db}")
-        pw = self.expdb_postgresql_password
-        auth = self.expdb_postgresql_user + (":" + quote(pw.get_secret_value(), safe="") if pw else "")
+        auth = _auth(self.expdb_postgresql_user, self.expdb_postgresql_password)
         return (f"postgresql+psycopg://{auth}@{self.expdb_postgresql_host}:"
                 f"{self.expdb_postgresql_port}/{self.expdb_postgresql_db}")
 
@@ -135,6 +134,12 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         return make_url(self.expdb_connection_url()).render_as_string(hide_password=True)
+
+
+def _auth(user: str, password: SecretStr | None) -> str:
+    if password is None:
+        return quote(user, safe="")
+    return quote(user, safe="") + ":" + quote(password.get_secret_value(), safe="")
 
 
 def labels_from_env(environ: Mapping[str, str]) -> dict[str, str]:

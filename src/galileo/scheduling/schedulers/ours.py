@@ -41,7 +41,8 @@ class Ours(Scheduler):
     def __init__(self, ctx: Context, ilp_time_limit_s: float = ILP_TIME_LIMIT_S,
                  local_search_s: float = LOCAL_SEARCH_S) -> None:
         super().__init__(ctx)
-        self.ilp_time_limit_s = ilp_time_limit_s
+        limit = ctx.extra.get("ours_ilp_time_limit_s", ilp_time_limit_s)
+        self.ilp_time_limit_s = float(limit)  # type: ignore[arg-type]
         self.local_search_s = local_search_s
         self.greedy = Greedy(ctx)
         self.last_optimal = False

@@ -1,0 +1,95 @@
+"""Controller against the real in-process ``galileo.worker.Worker`` and a real HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from galileo.control import Galileo
+from galileo.errors import WorkerError
+from galileo.settings import Settings
+
+worker_mod = pytest.importorskip("galileo.worker")
+
+
+class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def service() -> Iterator[str]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    srv.daemon_threads = True
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+@pytest.fixture
+def real_worker(settings: Settings, g: Galileo) -> Iterator[str]:
+    loop = asyncio.new_event_loop()
+    holder: dict[str, object] = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        worker = worker_mod.Worker(settings, name="real1", processes=1)
+        holder["worker"] = worker
+        loop.run_until_complete(worker.run())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    _until(lambda: [w.name for w in g.workers()] == ["real1"])
+    yield "real1"
+    loop.call_soon_threadsafe(holder["worker"].request_stop)  # type: ignore[attr-defined]
+    thread.join(timeout=10)
+    loop.close()
+
+
+def test_spawn_burst_rate_pause_close(g: Galileo, real_worker: str, service: str) -> None:
+    g.rtbl.set("api", service)
+    assert g.ping()[real_worker] is not None
+    group = g.spawn("api", 2, hosts="real*")
+    assert group.workers == [real_worker]
+    assert group.request(6).wait(timeout=10) == {"done": 6, "errors": 0}
+
+    change = group.rps(40)
+    assert change.shares == {real_worker: 40.0}
+    assert 0 <= change.max_latency_ms < 1000
+    _until(lambda: any(r.sent > 0 and r.target_rps > 0 for r in group.stats(5)), timeout=6)
+    row = next(r for r in group.stats(5) if r.sent > 0)
+    assert row.workers == [real_worker] and row.errors == 0
+    assert row.from_actual.p50_ms is not None
+
+    group.pause()
+    assert g.group(group.gid).paused
+    group.resume()
+    _until(lambda: [w.clients for w in g.workers()] == [2])  # refreshed by the heartbeat
+    group.close()
+    assert g.groups() == []
+    with pytest.raises(WorkerError, match="unknown group"):
+        group.pause()

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from galileo.errors import ValidationError
+from galileo.scheduling.dataset import Dataset
+from galileo.scheduling.schedulers import (
+    SCHEDULERS,
+    Cluster,
+    Context,
+    check_placement,
+    make_scheduler,
+    parse_schedulers,
+)
+from galileo.scheduling.schedulers.base import violation_table
+from galileo.scheduling.schedulers.medea import Medea
+from galileo.scheduling.schedulers.policy import TreePolicy
+from galileo.scheduling.schedulers.rl_agents import VanillaRL
+
+CLUSTER = Cluster(9)
+FAST = {"medea_time_limit_s": 1.0, "ours_ilp_time_limit_s": 0.5}
+
+
+def _ctx(ds: Dataset, **kw: object) -> Context:
+    return Context(ds.sim("table"), ds.rules, seed=0, budget=0.05, extra=dict(FAST), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_every_scheduler_places_everything_within_capacity(synthetic: Dataset, name: str) -> None:
+    batches = synthetic.batches(20)[:2]
+    scheduler = make_scheduler(name, _ctx(synthetic))
+    scheduler.fit(CLUSTER, batches)
+    for batch in batches:
+        placement = scheduler.place(batch, CLUSTER)
+        check_placement(placement, batch, CLUSTER)
+        assert placement.sum(1).max() <= 8
+
+
+def test_ours_is_at_least_greedy(synthetic: Dataset) -> None:
+    ctx = _ctx(synthetic)
+    sim = ctx.sim
+    greedy, ours = make_scheduler("greedy", ctx), make_scheduler("ours", ctx)
+    for batch in synthetic.batches(40)[:3]:
+        assert sim.throughput(ours.place(batch, CLUSTER)) >= sim.throughput(
+            greedy.place(batch, CLUSTER)) - 1e-12
+
+
+def test_medea_solution_satisfies_its_constraints(synthetic: Dataset) -> None:
+    medea = Medea(_ctx(synthetic), time_limit_s=2.0)
+    batch = synthetic.batches(20)[0]
+    placement = medea.place(batch, CLUSTER)
+    check_placement(placement, batch, CLUSTER)
+    loads = placement.sum(1)
+    assert (np.diff(loads) <= 0).all()  # symmetry breaking: loads non-increasing
+    table = violation_table(synthetic.rules)
+    from galileo.scheduling.compositions import index_of
+
+    assert table[index_of(placement)].sum() == pytest.approx(medea.last_violations, abs=1e-6)
+
+
+def test_rl_improves_over_its_first_episode(synthetic: Dataset) -> None:
+    ctx = Context(synthetic.sim("table"), synthetic.rules, seed=3, budget=0.4)
+    agent = VanillaRL(ctx)
+    batches = synthetic.batches(20)[:1]
+    agent.fit(CLUSTER, batches)
+    curve = agent.curve.tput
+    assert len(curve) >= 20
+    assert np.mean(curve[-5:]) > curve[0]
+
+
+def test_tree_policy_checkpoint_roundtrip(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "p.npz"
+    a, b = TreePolicy((3, 3), 8, seed=1), TreePolicy((3, 3), 8, seed=2)
+    a.save(path, update=7)
+    assert int(b.load(path)["update"]) == 7
+    np.testing.assert_array_equal(a.nets[1].params["w1"], b.nets[1].params["w1"])
+
+
+def test_unknown_scheduler_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="unknown scheduler 'foo'"):
+        parse_schedulers("greedy,foo")
+
+
+def test_cli_compare_writes_csv_and_plot(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from galileo.cli.main import app
+
+    out = Path(str(tmp_path))
+    result = CliRunner().invoke(app, [
+        "sched", "compare", "--synthetic", "1", "--nodes", "9", "--batch", "20", "--rows", "0-1",
+        "--schedulers", "round-robin,greedy,ours", "--csv", str(out / "r.csv"),
+        "--plot", str(out / "r.png")])
+    assert result.exit_code == 0, result.output
+    lines = (out / "r.csv").read_text().splitlines()
+    assert lines[0] == "scheduler,mean_tput,std_tput,violations,latency_s,train_s"
+    assert [ln.split(",")[0] for ln in lines[1:]] == ["round-robin", "greedy", "ours"]
+    assert (out / "r.png").stat().st_size > 0
+
+
+def test_cli_bad_rows_fail_with_one_sentence() -> None:
+    from galileo.cli.main import app
+
+    result = CliRunner().invoke(app, ["sched", "compare", "--synthetic", "0", "--rows", "5-2"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ValidationError)
+    assert "5-2" in str(result.exception)

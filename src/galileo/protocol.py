@@ -15,6 +15,8 @@ groups for data (traces, stats, events), lists for replies (a controller ``BLPOP
 from __future__ import annotations
 
 import re
+import secrets
+import time
 import uuid
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -44,6 +46,15 @@ def check_name(kind: str, value: str) -> str:
             "(starting with a letter or digit)"
         )
     return value
+
+
+def new_experiment_id(now_s: float | None = None) -> str:
+    """A fresh experiment id like ``202405171342-k3x9`` (local-time minute + 4 random chars)."""
+    stamp = time.strftime("%Y%m%d%H%M", time.localtime(time.time() if now_s is None else now_s))
+    return stamp + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(4))
+
+
+_ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def new_id() -> str:

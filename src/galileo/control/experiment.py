@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-import time
-
 import redis
 
 from galileo.errors import ValidationError
-from galileo.protocol import EventKind, Keys, check_name
+from galileo.protocol import EventKind, Keys, check_name, new_experiment_id
 
 from .events import EventLog
 
 EXP_EVENT = "exp"
 TRACING_EVENT = "tracing"
-
-
-def new_experiment_id(now: float | None = None) -> str:
-    """``YYYYmmddHHMM-xxxx`` (local time, 4 random hex digits)."""
-    stamp = time.strftime("%Y%m%d%H%M", time.localtime(now))
-    return f"{stamp}-{secrets.token_hex(2)}"
 
 
 class ExperimentControl:

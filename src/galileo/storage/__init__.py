@@ -10,7 +10,8 @@ SQL only -- this package knows nothing about Redis. Use :class:`ExpDB`::
 """
 
 from galileo.storage.expdb import ExpDB, Transaction
-from galileo.storage.experiments import Experiment, new_experiment_id
+from galileo.protocol import new_experiment_id
+from galileo.storage.experiments import Experiment
 from galileo.storage.schema import ExperimentStatus
 
 __all__ = ["ExpDB", "Experiment", "ExperimentStatus", "Transaction", "new_experiment_id"]

@@ -61,7 +61,7 @@ class ExpDB:
         self.engine = create_engine(url)
         if create_tables:
             with storage_errors(url):
-                metadata.create_all(self.engine)
+                _create_tables(self.engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExpDB:
@@ -158,3 +158,15 @@ class ExpDB:
         """Delete the experiment and all its rows; False when nothing matched."""
         with self.transaction() as tx:
             return _exps.delete_experiment(tx.conn, exp_id)
+
+
+def _create_tables(engine: sa.Engine, attempts: int = 5) -> None:
+    """``create_all``, tolerating another process creating the same tables at the same time
+    (its CREATE wins between our existence check and our CREATE: we just check again)."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as e:
+            if "exist" not in str(e).lower() or attempt == attempts - 1:
+                raise

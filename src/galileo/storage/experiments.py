@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import string
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -11,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from galileo.errors import NotFoundError, ValidationError
+from galileo.protocol import new_experiment_id
 from galileo.storage.schema import EXPERIMENT_TABLES, ExperimentStatus
 from galileo.storage.schema import experiments as experiments_table
 
-_ID_ALPHABET = string.ascii_lowercase + string.digits
 TERMINAL_STATUSES = frozenset(
     {ExperimentStatus.FINISHED, ExperimentStatus.FAILED, ExperimentStatus.CANCELLED}
 )
@@ -39,12 +37,6 @@ class Experiment:
         values: dict[str, Any] = dict(row)
         values["status"] = ExperimentStatus(values["status"])
         return cls(**values)
-
-
-def new_experiment_id(now_s: float | None = None) -> str:
-    """A fresh id like ``202405171342-k3x9`` (local time minute + 4 random characters)."""
-    stamp = time.strftime("%Y%m%d%H%M", time.localtime(time.time() if now_s is None else now_s))
-    return stamp + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(4))
 
 
 def _now(at: float | None) -> float:

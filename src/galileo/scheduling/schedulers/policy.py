@@ -9,6 +9,7 @@ episodes), so each episode may have its own container sequence (``-1`` pads the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +77,8 @@ class Trace:
     mask: list[list[np.ndarray]] = field(default_factory=list)
     actions: list[list[np.ndarray]] = field(default_factory=list)
     episode: list[list[np.ndarray]] = field(default_factory=list)
+    step: list[list[np.ndarray]] = field(default_factory=list)
+    gains: np.ndarray | None = None  # episodes × steps: value added by each decision
 
 
 class TreePolicy:
@@ -89,15 +92,20 @@ class TreePolicy:
                      for i, b in enumerate(branching)]
 
     def rollout(self, seqs: IntArray, rng: np.random.Generator | None,
-                forced: IntArray | None = None) -> tuple[IntArray, Trace]:
+                forced: IntArray | None = None,
+                slot_value: Callable[[np.ndarray], np.ndarray] | None = None,
+                ) -> tuple[IntArray, Trace]:
         """Run ``len(seqs)`` episodes; ``rng=None`` picks the most likely action, ``forced``
-        (episodes × steps slot indices) replays given placements. Returns slot counts."""
+        (episodes × steps slot indices) replays given placements. With ``slot_value`` (value of
+        slot compositions) the trace records each decision's gain. Returns slot counts."""
         n_ep, steps = seqs.shape
         counts = np.zeros((n_ep, self.n_slots, N_APPS))
         remaining = np.stack([np.bincount(s[s >= 0], minlength=N_APPS) for s in seqs]).astype(float)
         total = np.maximum(remaining.sum(1, keepdims=True), 1.0)
-        trace = Trace([[] for _ in self.branching], [[] for _ in self.branching],
-                      [[] for _ in self.branching], [[] for _ in self.branching])
+        levels = range(len(self.branching))
+        trace = Trace(*([[] for _ in levels] for _ in range(5)))
+        if slot_value is not None:
+            trace.gains = np.zeros((n_ep, steps))
         for t in range(steps):
             live = np.flatnonzero(seqs[:, t] >= 0)
             if not len(live):
@@ -105,7 +113,13 @@ class TreePolicy:
             apps = seqs[live, t]
             slot = self._descend(counts[live], apps, remaining[live] / total[live], rng,
                                  None if forced is None else forced[live, t], trace, live)
+            for level in levels:
+                trace.step[level].append(np.full(len(live), t))
+            before = counts[live, slot].copy()
             counts[live, slot, apps] += 1
+            if slot_value is not None and trace.gains is not None:
+                trace.gains[live, t] = (slot_value(counts[live, slot].astype(np.int64))
+                                        - slot_value(before.astype(np.int64)))
             remaining[live, apps] -= 1
         return counts.astype(np.int64), trace
 
@@ -140,13 +154,15 @@ class TreePolicy:
         return base
 
     def learn(self, trace: Trace, adv: np.ndarray) -> None:
-        """REINFORCE step for every level; ``adv`` holds one advantage per episode."""
+        """REINFORCE step for every level; ``adv`` holds one advantage per episode, or one per
+        episode and step (episodes × steps)."""
         for level, net in enumerate(self.nets):
             if not trace.x[level]:
                 continue
             ep = np.concatenate(trace.episode[level])
+            a = adv[ep] if adv.ndim == 1 else adv[ep, np.concatenate(trace.step[level])]
             net.update(np.concatenate(trace.x[level]), np.concatenate(trace.mask[level]),
-                       np.concatenate(trace.actions[level]), adv[ep])
+                       np.concatenate(trace.actions[level]), a)
 
     def save(self, path: Path, **meta: object) -> None:
         """Write every level's parameters (and ``meta``) to one ``.npz``."""

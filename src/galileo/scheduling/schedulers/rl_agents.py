@@ -42,9 +42,10 @@ class VanillaRL(Scheduler):
             return np.asarray(sim.node_tput[index_of(counts)].sum(1) / batches[row].sum())
 
         ckpt = self._checkpoint(cluster, batches)
-        self.train_s = train(Run(self.policy, batches, reward,
-                                 max(1, int(VANILLA_UPDATES * self.ctx.budget)), self.ctx.seed,
-                                 self.curve, self.ctx.progress, ckpt))
+        run = Run(self.policy, batches, reward, max(1, int(VANILLA_UPDATES * self.ctx.budget)),
+                  self.ctx.seed, self.curve, self.ctx.progress, ckpt)  # type: ignore[arg-type]
+        run.slot_value = lambda c: np.asarray(sim.node_tput[index_of(c)])
+        self.train_s = train(run)
 
     def _checkpoint(self, cluster: Cluster, batches: IntArray) -> object:
         if self.ctx.checkpoint_dir is None:

@@ -70,9 +70,11 @@ class SubSchedulers:
             def reward(counts: IntArray, row: int, b: IntArray = batches) -> np.ndarray:
                 return np.asarray(sim.node_tput[index_of(counts)].sum(1) / b[row].sum())
 
-            train(Run(self.policies[i], batches, reward,
+            run = Run(self.policies[i], batches, reward,
                       max(1, int(SUB_UPDATES * self.ctx.budget)), self.ctx.seed + i,
-                      self._curve(), None, self._path(i)))
+                      self._curve(), None, self._path(i))  # type: ignore[arg-type]
+            run.slot_value = lambda c: np.asarray(sim.node_tput[index_of(c)])
+            train(run)
         self.train_s = time.monotonic() - t0
         return self.train_s
 

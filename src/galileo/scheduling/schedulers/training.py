@@ -34,6 +34,16 @@ class Run:
     checkpoint: Path | None = None
     forced: Callable[[int, int], IntArray | None] | None = None  # demos: (update, row) -> actions
     after: Hook | None = None  # called after each update (e.g. the optimal-episode buffer)
+    slot_value: Callable[[np.ndarray], np.ndarray] | None = None  # per-step gains (node slots)
+
+
+def step_advantages(gains: np.ndarray) -> np.ndarray:
+    """Reward-to-go of per-decision gains, baselined per step across the group's episodes
+    (they share one container sequence, so step t means the same container everywhere)."""
+    to_go = np.cumsum(gains[:, ::-1], axis=1)[:, ::-1]
+    centred = to_go - to_go.mean(0, keepdims=True)
+    std = centred.std()
+    return centred / std if std > 1e-9 else np.zeros_like(centred)
 
 
 def advantages(rewards: np.ndarray) -> np.ndarray:
@@ -51,9 +61,9 @@ def train(run: Run) -> float:
         row = u % len(run.batches)
         seqs = sequences(run.batches[row: row + 1], GROUP)
         forced = run.forced(u, row) if run.forced else None
-        counts, trace = run.policy.rollout(seqs, rng, forced)
+        counts, trace = run.policy.rollout(seqs, rng, forced, run.slot_value)
         rewards = run.reward(counts, row)
-        adv = advantages(rewards)
+        adv = advantages(rewards) if trace.gains is None else step_advantages(trace.gains)
         if forced is not None:  # demonstrations: imitate, the better ones more
             adv = (rewards - rewards.min()) / max(float(np.ptp(rewards)), 1e-9) + 0.5
         run.policy.learn(trace, adv)

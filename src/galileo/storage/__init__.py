@@ -9,8 +9,8 @@ SQL only -- this package knows nothing about Redis. Use :class:`ExpDB`::
         tx.start(exp_id, create=True)
 """
 
-from galileo.storage.expdb import ExpDB, Transaction
 from galileo.protocol import new_experiment_id
+from galileo.storage.expdb import ExpDB, Transaction
 from galileo.storage.experiments import Experiment
 from galileo.storage.schema import ExperimentStatus
 

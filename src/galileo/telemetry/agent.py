@@ -137,7 +137,7 @@ class Agent:
 
     def register(self) -> None:
         """Publish the node info and join the namespace's node set."""
-        info = node_info()
+        info: dict[Any, Any] = dict(node_info())
         with self.redis.pipeline() as pipe:
             pipe.delete(self.keys.telemd_info(self.node))
             pipe.hset(self.keys.telemd_info(self.node), mapping=info)
@@ -147,7 +147,8 @@ class Agent:
     def subscribe(self) -> None:
         """Listen on ``telemcmd/<node>`` (confirmed before returning)."""
         if self._pubsub is None:
-            self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = self.redis.pubsub(  # type: ignore[no-untyped-call]
+                ignore_subscribe_messages=True)
             self._pubsub.subscribe(self.keys.telemd_commands(self.node))
             deadline = time.monotonic() + 5.0
             while not self._pubsub.subscribed and time.monotonic() < deadline:

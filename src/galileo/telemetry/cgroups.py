@@ -72,12 +72,17 @@ def discover_containers(root: Path) -> dict[str, tuple[str, Path]]:
         if not base.is_dir():
             continue
         for path in base.rglob("*"):
-            if not path.is_dir() or "pod" in path.name and not path.name.startswith(_KUBE_PREFIXES):
+            if not path.is_dir() or _is_pod(path.name):
                 continue
-            if path.name.startswith(_KUBE_PREFIXES) or path.parent.name.startswith("pod"):
+            if path.name.startswith(_KUBE_PREFIXES) or _is_pod(path.parent.name):
                 cid = _container_id(path)
                 found[f"kubernetes:{cid}"] = ("kubernetes_", path)
     return found
+
+
+def _is_pod(name: str) -> bool:
+    """A pod-level cgroup (``pod<uid>`` or ``kubepods-…-pod<uid>.slice``), not a container."""
+    return "pod" in name.removeprefix("kubepods") and not name.startswith(_KUBE_PREFIXES)
 
 
 @dataclass
@@ -214,8 +219,10 @@ class ProcessInstrument(Instrument):
         self._prev.pop(name, None)
 
     def unwatch(self, name: str) -> None:
-        for table in (self.targets, self._procs, self._next_resolve, self._prev):
-            table.pop(name, None)  # type: ignore[attr-defined]
+        self.targets.pop(name, None)
+        self._procs.pop(name, None)
+        self._next_resolve.pop(name, None)
+        self._prev.pop(name, None)
 
     def reset(self) -> None:
         self._prev.clear()

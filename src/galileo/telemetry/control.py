@@ -80,7 +80,7 @@ class Telemd:
             agent = self._r.hget(self._keys.telemd_info(node), "agent")
             ours = agent is not None and _text(agent) == TELEMD_AGENT
             word = f"{command.value} {corr}" if ours else command.value
-            heard = int(self._r.publish(self._keys.telemd_commands(node), word))  # type: ignore[arg-type]
+            heard = int(self._r.publish(self._keys.telemd_commands(node), word))
             if ours and heard:
                 waiting.append(node)
             elif ours:
@@ -95,7 +95,7 @@ class Telemd:
         left = set(nodes)
         while left:
             remaining = deadline - time.monotonic()
-            got = self._r.blpop([self._keys.reply(corr)], timeout=max(remaining, 0.01))
+            got: Any = self._r.blpop([self._keys.reply(corr)], timeout=max(remaining, 0.01))
             if got is None:
                 raise WorkerError(f"telemd {command.value}: no reply from node(s) "
                                   f"{', '.join(sorted(left))} within {timeout:g} s")

@@ -18,7 +18,7 @@ import numpy as np
 from galileo.scheduling.compositions import N_APPS, IntArray
 
 HIDDEN = 128
-LEARNING_RATE = 3e-3
+LEARNING_RATE = 2e-2
 ENTROPY_BONUS = 0.01
 
 

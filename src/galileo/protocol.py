@@ -176,6 +176,33 @@ class Keys:
 
     RECORDER_GROUP: Final = "recorder"
 
+    # experiment jobs (runners, see ``galileo.experiments``) -----------------
+    SEED_INSTRUCTIONS: Final = "galileo:experiments:instructions"
+    """Seed list (deliberately WITHOUT the namespace, as in the seed README): ``LPUSH`` a JSON
+    ``{"instructions": "...", "exp_id"?, "creator"?, "name"?}``; ``galileo bridge`` pops it."""
+
+    @property
+    def job_queue(self) -> str:
+        """Celery queue (broker-side name) that experiment tasks of this namespace go to."""
+        return f"{self.ns}.experiments"
+
+    @property
+    def jobs_running(self) -> str:
+        """Hash: experiment id → runner name, for every experiment a runner is executing."""
+        return f"{self.ns}:jobs:running"
+
+    def job_heartbeat(self, exp_id: str) -> str:
+        """String refreshed by the runner executing ``exp_id``; expires when that runner dies."""
+        return f"{self.ns}:job:{check_name('experiment id', exp_id)}:heartbeat"
+
+    def job_cancel(self, exp_id: str) -> str:
+        """String set to request a cooperative stop of a running experiment."""
+        return f"{self.ns}:job:{check_name('experiment id', exp_id)}:cancel"
+
+    def job_groups(self, exp_id: str) -> str:
+        """Set of the client group ids an experiment spawned (closed if its runner dies)."""
+        return f"{self.ns}:job:{check_name('experiment id', exp_id)}:groups"
+
 
 # --------------------------------------------------------------------------- request specs
 class RequestSpec(msgspec.Struct, kw_only=True, frozen=True):
@@ -402,6 +429,8 @@ class EventKind(StrEnum):
     GROUP_CLOSE = "group_close"
     TRACING = "tracing"
     WORKER_LOST = "worker_lost"
+    EXPERIMENT_STAGE = "experiment_stage"  # a scenario stage / script line began
+    THRESHOLD = "threshold"  # a threshold verdict at the end of a scenario
 
 
 class Event(msgspec.Struct, kw_only=True):

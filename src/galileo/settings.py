@@ -60,8 +60,20 @@ class Settings(BaseSettings):
     worker_name: str = Field(default_factory=socket.gethostname)
     labels: dict[str, str] = Field(default_factory=dict)
 
+    # -- experiment runners (Celery). No broker_url: the bus Redis (embedded: its unix socket).
+    broker_url: str | None = None
+    result_backend: str | None = None  # not needed: status and results live in the expdb
+    runner_heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    runner_heartbeat_ttl_s: float = Field(default=5.0, gt=0)
+
     # -- scheduling lab: directory holding the Metis data tables (relative paths: to the cwd)
     sched_data_dir: Path = Path("../shared/metis-data")
+
+    # -- REST API (``galileo api``) and gRPC service (``galileo grpc``)
+    api_port: int = 5001
+    api_token: SecretStr | None = None  # when set, every API call needs ``Bearer <token>``
+    api_cors_origins: str = ""  # comma-separated allowed origins (``*`` for any); none by default
+    grpc_port: int = 50051
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
@@ -113,6 +125,18 @@ class Settings(BaseSettings):
                 auth = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
             return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
         return f"unix://{self.embedded_redis_socket}?db={self.redis_db}"
+
+    def broker_connection_url(self) -> str:
+        """Celery broker URL: ``broker_url``, else the bus Redis (``redis+socket://`` for a unix
+        socket, which is what kombu accepts)."""
+        if self.broker_url:
+            return self.broker_url
+        url = self.redis_connection_url()
+        if url.startswith("unix://"):
+            path, _, query = url[len("unix://"):].partition("?")
+            db = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("db", "0")
+            return f"redis+socket://{path}?virtual_host={db}"
+        return url
 
     def expdb_connection_url(self) -> str:
         """SQLAlchemy URL of the experiment database."""

@@ -61,13 +61,13 @@ def test_medea_solution_satisfies_its_constraints(synthetic: Dataset) -> None:
 
 
 def test_rl_improves_over_its_first_episode(synthetic: Dataset) -> None:
-    ctx = Context(synthetic.sim("table"), synthetic.rules, seed=3, budget=0.4)
+    ctx = Context(synthetic.sim("table"), synthetic.rules, seed=3, budget=1.0)
     agent = VanillaRL(ctx)
     batches = synthetic.batches(20)[:1]
     agent.fit(CLUSTER, batches)
     curve = agent.curve.tput
     assert len(curve) >= 20
-    assert np.mean(curve[-5:]) > curve[0]
+    assert np.mean(curve[-10:]) > curve[0] + 0.02
 
 
 def test_tree_policy_checkpoint_roundtrip(tmp_path: object) -> None:

@@ -98,3 +98,5 @@ register_service(
     "Classifies 8x8 digit images (scikit-learn digits) at POST /classify.",
     "galileo.apps.classify:install",
 )
+
+import galileo.apps.workloads  # noqa: E402, F401 - registers kv, checksum, ycsb, scenedetect, superres

@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "galileo.experiments.cli",
     "galileo.telemetry.cli",
     "galileo.web.cli",
+    "galileo.grpc.cli",
 )
 
 

@@ -73,7 +73,8 @@ def load_table(path: Path) -> InterferenceTable:
             alloc = np.asarray(data["alloc"], dtype=np.float64)[:, :N_APPS]
             rps = np.asarray(data["rps"], dtype=np.float64)[:, :N_APPS]
     except (KeyError, ValueError, OSError) as e:
-        raise ValidationError(f"interference table {path} is not a valid .npz with alloc/rps: {e}")
+        raise ValidationError(
+            f"interference table {path} is not a valid .npz with alloc/rps: {e}") from None
     if alloc.shape != rps.shape or alloc.ndim != 2 or alloc.shape[1] != N_APPS:
         raise ValidationError(f"interference table {path} needs alloc and rps of shape (rows, ≥7)")
     counts = np.rint(alloc).astype(np.int64)
@@ -83,7 +84,7 @@ def load_table(path: Path) -> InterferenceTable:
 
 
 def load_rules(path: Path) -> list[Rule]:
-    """Read ``interference_applist.csv`` (apps 1..7, ``less_or_lager`` 0 = at most, 1 = at least)."""
+    """Read ``interference_applist.csv`` (apps 1..7; ``less_or_lager`` 0 = at most, 1 = least)."""
     if not path.is_file():
         raise ConfigError(f"rule file {path} does not exist")
     rules = []
@@ -153,7 +154,8 @@ def parse_rows(spec: str) -> list[int]:
         try:
             a, b = int(lo), int(hi) if sep else int(lo)
         except ValueError:
-            raise ValidationError(f"--rows {spec!r}: expected ranges like 0-29 or 0,3,5-7") from None
+            raise ValidationError(
+                f"--rows {spec!r}: expected ranges like 0-29 or 0,3,5-7") from None
         if a < 0 or b < a:
             raise ValidationError(f"--rows {spec!r}: range {part.strip()} is empty or negative")
         rows.extend(range(a, b + 1))

@@ -54,11 +54,11 @@ class Simulator:
 
     def container_rps(self, counts: IntArray) -> FloatArray:
         """Per-container rps of each node (… × 7)."""
-        return self.rps[self._indices(counts)]
+        return np.asarray(self.rps[self._indices(counts)], dtype=np.float64)
 
     def node_throughput(self, counts: IntArray) -> FloatArray:
         """Normalised node throughput ``sum count * rps`` of each node."""
-        return self.node_tput[self._indices(counts)]
+        return np.asarray(self.node_tput[self._indices(counts)], dtype=np.float64)
 
     def throughput(self, placement: IntArray) -> float:
         """Average per-container normalised throughput of a placement (nodes × 7)."""

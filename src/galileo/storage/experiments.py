@@ -31,6 +31,7 @@ class Experiment:
     status: ExperimentStatus
     status_message: str | None
     progress: float
+    stage: str | None = None
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> Experiment:

@@ -42,6 +42,8 @@ experiments: Final = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, default=ExperimentStatus.QUEUED.value),
     sa.Column("status_message", sa.Text, nullable=True),
     sa.Column("progress", sa.Double, nullable=False, default=0.0),
+    # the stage a running experiment is in (scenario stage or script line), for status views
+    sa.Column("stage", sa.String(255), nullable=True),
 )
 
 traces: Final = sa.Table(
@@ -90,6 +92,8 @@ telemetry: Final = sa.Table(
     sa.Column("ts_ns", sa.BigInteger, nullable=False),
     sa.Column("value", sa.Double, nullable=False),
     sa.Index("ix_telemetry_exp_id_ts_ns", "exp_id", "ts_ns"),
+    # one value per series and instant: a replayed stream entry is not stored twice
+    sa.Index("ux_telemetry_sample", "node", "metric", "subsystem", "ts_ns", unique=True),
 )
 
 nodeinfo: Final = sa.Table(
@@ -102,5 +106,15 @@ nodeinfo: Final = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# what an experiment was run from: the scenario or script and the settings (no secrets), as JSON
+metadata_table: Final = sa.Table(
+    "metadata",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("exp_id", sa.String(EXP_ID_LEN), nullable=False, index=True),
+    sa.Column("key", sa.String(NAME_LEN), nullable=False),
+    sa.Column("value", sa.JSON, nullable=True),
+)
+
 # tables whose rows belong to one experiment (deleted with it)
-EXPERIMENT_TABLES: Final = (traces, events, telemetry, nodeinfo)
+EXPERIMENT_TABLES: Final = (traces, events, telemetry, nodeinfo, metadata_table)

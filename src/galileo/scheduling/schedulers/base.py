@@ -150,4 +150,4 @@ def sequential_place(batch: IntArray, cluster: Cluster,
         node = choose(state, loads, int(app))
         state[node] = code_to_index()[codes[state[node]] + POW[app]]
         loads[node] += 1
-    return comps[state].copy()
+    return np.asarray(comps[state], dtype=np.int64).copy()

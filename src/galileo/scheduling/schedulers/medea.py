@@ -46,7 +46,7 @@ class Medea(Scheduler):
         x = np.rint(res.x[: model.nx]).astype(np.int64).reshape(cluster.n_nodes, N_APPS)
         self.last_violations = float(res.x[model.v_slice] @ model.c[model.v_slice])
         self.last_note = "optimal" if self.last_optimal else "time limit"
-        return x
+        return np.asarray(x, dtype=np.int64)
 
 
 class _Model:

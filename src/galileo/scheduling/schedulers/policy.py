@@ -103,7 +103,8 @@ class TreePolicy:
         remaining = np.stack([np.bincount(s[s >= 0], minlength=N_APPS) for s in seqs]).astype(float)
         total = np.maximum(remaining.sum(1, keepdims=True), 1.0)
         levels = range(len(self.branching))
-        trace = Trace(*([[] for _ in levels] for _ in range(5)))
+        trace = Trace([[] for _ in levels], [[] for _ in levels], [[] for _ in levels],
+                      [[] for _ in levels], [[] for _ in levels])
         if slot_value is not None:
             trace.gains = np.zeros((n_ep, steps))
         for t in range(steps):

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -43,11 +44,11 @@ class VanillaRL(Scheduler):
 
         ckpt = self._checkpoint(cluster, batches)
         run = Run(self.policy, batches, reward, max(1, int(VANILLA_UPDATES * self.ctx.budget)),
-                  self.ctx.seed, self.curve, self.ctx.progress, ckpt)  # type: ignore[arg-type]
+                  self.ctx.seed, self.curve, self.ctx.progress, ckpt)
         run.slot_value = lambda c: np.asarray(sim.node_tput[index_of(c)])
         self.train_s = train(run)
 
-    def _checkpoint(self, cluster: Cluster, batches: IntArray) -> object:
+    def _checkpoint(self, cluster: Cluster, batches: IntArray) -> Path | None:
         if self.ctx.checkpoint_dir is None:
             return None
         tag = f"{self.name}-{cluster.n_nodes}-{int(batches.sum(1).max())}-{self.ctx.sim.name}"
@@ -57,7 +58,7 @@ class VanillaRL(Scheduler):
         if not hasattr(self, "policy"):
             self.fit(cluster, np.asarray(batch)[None])
         counts, _ = self.policy.rollout(sequences(np.asarray(batch)[None]), None)
-        return counts[0]
+        return np.asarray(counts[0], dtype=np.int64)
 
 
 class DivideConquer(VanillaRL):
@@ -87,7 +88,7 @@ class DivideConquer(VanillaRL):
         self.train_s = time.monotonic() - t0
 
     def _reward(self, alloc: IntArray, row: int) -> np.ndarray:
-        return self.evaluate(alloc) / self.batches[row].sum()
+        return np.asarray(self.evaluate(alloc) / self.batches[row].sum(), dtype=np.float64)
 
     def evaluate(self, alloc: IntArray) -> np.ndarray:
         """Total node throughput of each allocation (episodes × sub-clusters × 7)."""
@@ -96,7 +97,7 @@ class DivideConquer(VanillaRL):
         return np.asarray(tput.reshape(alloc.shape[0], -1).sum(1))
 
     def _placement(self, alloc: IntArray) -> IntArray:
-        return self.subs.place_many(alloc).reshape(-1, N_APPS)
+        return np.asarray(self.subs.place_many(alloc).reshape(-1, N_APPS), dtype=np.int64)
 
     def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
         if not hasattr(self, "high"):

@@ -1,0 +1,268 @@
+"""The engine: runs one job (scenario or script) against the cluster through ``Galileo``.
+
+``run_job`` marks the experiment (every trace carries its id), executes, checks for a stop
+request every ``CANCEL_CHECK_INTERVAL_S``, always quiesces its groups (rates to 0, closed), marks
+the end with its status and message, and evaluates the scenario's thresholds from the stored
+traces of THIS experiment."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from galileo.control import instructions as ins
+from galileo.control.executor import Executor
+from galileo.control.experiment import EXP_EVENT
+from galileo.errors import GalileoError, ValidationError
+from galileo.protocol import EventKind
+from galileo.storage import ExperimentStatus
+
+from . import store
+from .context import Cancelled, JobContext
+from .jobs import Job
+from .model import CANCEL_CHECK_INTERVAL_S
+from .profiles import mean_rate
+from .scenario import Scenario
+from .thresholds import Observed, Threshold, Verdict, evaluate
+
+log = logging.getLogger(__name__)
+RECORDER_WAIT_S = 10.0
+WORKER_CHECK_INTERVAL_S = 1.0
+
+
+@dataclass
+class Outcome:
+    status: ExperimentStatus
+    message: str
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def thresholds_passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+
+def run_job(job: Job, ctx: JobContext, *, name: str = "", creator: str = "") -> Outcome:
+    """Run ``job`` to its end (finished, cancelled or failed) and record the outcome."""
+    owner = _begin(ctx, name, creator)
+    status, message = ExperimentStatus.FINISHED, "finished"
+    try:
+        ctx.check()
+        if job.scenario is not None:
+            _run_scenario(job.scenario, ctx)
+        else:
+            _run_script(job.steps, ctx)
+    except Cancelled:
+        status, message = ExperimentStatus.CANCELLED, "stopped on request; data kept"
+    except GalileoError as e:
+        status, message = ExperimentStatus.FAILED, str(e)
+    except Exception as e:  # a bug or a foreign error: the experiment must not stay RUNNING
+        log.exception("experiment %s failed", ctx.exp_id)
+        status, message = ExperimentStatus.FAILED, f"{type(e).__name__}: {e}"
+    finally:
+        try:
+            ctx.quiesce()
+        except Exception:  # best effort; the status below matters more
+            log.exception("experiment %s: cleanup failed", ctx.exp_id)
+    if job.scenario is not None:
+        time.sleep(min(job.scenario.drain_s, 5.0))
+    _end(ctx, owner, status, message)
+    verdicts: list[Verdict] = []
+    if job.scenario is not None and status != ExperimentStatus.FAILED:
+        verdicts, note = _thresholds(job.scenario, ctx, owner)
+        message = _summary(message, verdicts, note)
+    ctx.db.finish(ctx.exp_id, status, message)
+    store.put_metadata(ctx.db, ctx.exp_id, {
+        "groups": {n: g.gid for n, g in ctx.groups.items()},
+        "verdicts": [v.format() for v in verdicts],
+        "thresholds_passed": all(v.passed for v in verdicts)})
+    return Outcome(status, message, verdicts)
+
+
+def _begin(ctx: JobContext, name: str, creator: str) -> bool:
+    """Mark the experiment as the cluster's current one; False when another one runs (then
+    this one's traces are attached by group id at the end)."""
+    try:
+        ctx.g.experiment.start(ctx.exp_id, name=name, creator=creator)
+        return True
+    except ValidationError:
+        ctx.report(message="another experiment is current; traces attached by group id")
+        return False
+
+
+def _end(ctx: JobContext, owner: bool, status: ExperimentStatus, message: str) -> None:
+    g, keys = ctx.g, ctx.g.keys
+    if owner and g.experiment.current() == ctx.exp_id:
+        g.events.append(EventKind.EXPERIMENT_STOP, ctx.exp_id,
+                        {"status": status.value, "message": message}, exp_id=ctx.exp_id)
+        g.redis.delete(keys.current_experiment)
+        g.redis.publish(keys.control_events, EXP_EVENT)
+    g.redis.delete(keys.job_cancel(ctx.exp_id), keys.job_groups(ctx.exp_id))
+
+
+# ---------------------------------------------------------------------- scenario
+@dataclass(order=True)
+class _Action:
+    at_s: float
+    order: int
+    label: str = field(compare=False)
+    apply: Callable[[], None] = field(compare=False)
+
+
+def _routing(sc: Scenario, ctx: JobContext) -> list[_Action]:
+    rtbl = ctx.g.rtbl
+    for service, route in sc.routing.items():
+        rtbl.set(service, route.hosts, route.weights)
+    actions = []
+    for i, ch in enumerate(sc.routing_changes):
+        if ch.remove:
+            def apply(s: str = ch.service) -> None:
+                rtbl.remove(s)
+        else:
+            def apply(s: str = ch.service, h: list[str] | None = ch.hosts,
+                      w: list[float] | None = ch.weights) -> None:
+                rtbl.set(s, h or [], w)
+        actions.append(_Action(ch.at, 10_000 + i, f"routing change {i + 1} ({ch.service})",
+                               apply))
+    return actions
+
+
+def _spawn(sc: Scenario, ctx: JobContext) -> list[_Action]:
+    actions = []
+    for wi, w in enumerate(sc.workloads):
+        plan = sorted(w.plan(), key=lambda c: c.at_s)
+        first = plan[0] if plan and plan[0].at_s == 0 and plan[0].ramp_s == 0 else None
+        ctx.report(stage=f"spawning {w.name}")
+        group = ctx.track(ctx.g.spawn(
+            w.service, w.clients, hosts=w.hosts, worker_labels=w.worker_labels or None,
+            request=w.request.spec(), arrival=w.arrival_spec(),  # type: ignore[arg-type]
+            rps=first.rps if first else 0.0, max_inflight=w.max_inflight,
+            timeout_s=w.timeout_s), w.name)
+        for ci, change in enumerate(plan):
+            if change is first:
+                continue
+            def apply(grp=group, c=change) -> None:  # type: ignore[no-untyped-def]
+                grp.rps(c.rps, ramp=c.ramp_s)
+            actions.append(_Action(change.at_s, wi * 1000 + ci, f"{w.name}: {change.label}",
+                                   apply))
+    return actions
+
+
+def _run_scenario(sc: Scenario, ctx: JobContext) -> None:
+    duration = sc.length_s
+    pending = sorted(_routing(sc, ctx) + _spawn(sc, ctx))
+    ctx.report(stage=", ".join(f"{w.name}: {w.plan()[0].label}" for w in sc.workloads
+                               if w.plan()))
+    workers = {w for grp in ctx.groups.values() for w in grp.workers}
+    t0 = time.monotonic()
+    next_worker_check = t0 + WORKER_CHECK_INTERVAL_S
+    while True:
+        ctx.check()
+        elapsed = time.monotonic() - t0
+        while pending and pending[0].at_s <= elapsed:
+            action = pending.pop(0)
+            action.apply()
+            ctx.report(stage=action.label)
+        if elapsed >= duration:
+            ctx.report(progress=1.0)
+            return
+        ctx.report(progress=elapsed / duration)
+        if time.monotonic() >= next_worker_check:
+            workers = _check_workers(ctx, workers)
+            next_worker_check = time.monotonic() + WORKER_CHECK_INTERVAL_S
+        wait = min(CANCEL_CHECK_INTERVAL_S, duration - elapsed,
+                   (pending[0].at_s - elapsed) if pending else CANCEL_CHECK_INTERVAL_S)
+        time.sleep(max(wait, 0.0))
+
+
+def _check_workers(ctx: JobContext, expected: set[str]) -> set[str]:
+    """Record a ``worker_lost`` event for every hosting worker that disappeared."""
+    alive = {w.name for w in ctx.g.workers()}
+    for lost in sorted(expected - alive):
+        ctx.g.events.append(EventKind.WORKER_LOST, lost, {"experiment": ctx.exp_id},
+                            exp_id=ctx.exp_id)
+        ctx.report(message=f"worker {lost} was lost")
+    return expected & alive
+
+
+# ---------------------------------------------------------------------- script
+def _run_script(steps: list[ins.Step], ctx: JobContext) -> None:
+    total = sum(s.instruction.seconds for s in steps if isinstance(s.instruction, ins.Sleep))
+    done = 0.0
+    g = ctx.g
+    executor = Executor(g, ins.Dialect.CONTROLLER, console=Console(file=io.StringIO()),
+                        sleep=lambda s: ctx.sleep(s))
+    for step in steps:
+        ctx.check()
+        i = step.instruction
+        ctx.report(stage=f"line {step.line}: {i.format()}")
+        if isinstance(i, ins.ExpStart | ins.ExpStop):
+            continue  # the runner marks the experiment itself
+        if isinstance(i, ins.Exit):
+            break
+        if isinstance(i, ins.Sleep) and total > 0:
+            ctx.sleep(i.seconds, progress_from=done / total,
+                      progress_to=(done + i.seconds) / total)
+            done += i.seconds
+            continue
+        executor.execute(i)
+    ctx.report(progress=1.0)
+
+
+# ---------------------------------------------------------------------- thresholds
+def _wait_recorded(ctx: JobContext) -> str:
+    """Wait (bounded) until the recorder stored every request the groups sent."""
+    sent = sum(s.sent for grp in ctx.groups.values() for s in grp.stats(seconds=86_400))
+    deadline = time.monotonic() + RECORDER_WAIT_S
+    stored = store.count_group_traces(ctx.db, ctx.gids())
+    while stored < sent and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stored = store.count_group_traces(ctx.db, ctx.gids())
+    if stored < sent:
+        return f"{sent - stored} of {sent} requests not recorded (is a recorder running?)"
+    return ""
+
+
+def _thresholds(sc: Scenario, ctx: JobContext, owner: bool) -> tuple[list[Verdict], str]:
+    if not ctx.groups:
+        return [], ""
+    note = _wait_recorded(ctx)
+    if not owner:
+        store.tag_traces(ctx.db, ctx.exp_id, ctx.gids())
+    verdicts: list[Verdict] = []
+    duration = sc.length_s
+    total_target = 0.0
+    for w in sc.workloads:
+        target = mean_rate(w.plan(), duration)
+        total_target += target
+        group = ctx.groups.get(w.name)
+        if w.thresholds and group is not None:
+            verdicts += evaluate(w.name, [Threshold.parse(t) for t in w.thresholds],
+                                 _observed(ctx, [group.gid], duration, target))
+    if sc.thresholds:
+        verdicts += evaluate("global", [Threshold.parse(t) for t in sc.thresholds],
+                             _observed(ctx, ctx.gids(), duration, total_target))
+    for v in verdicts:
+        ctx.g.events.append(EventKind.THRESHOLD, v.threshold,
+                            {"scope": v.scope, "observed": v.observed, "limit": v.limit,
+                             "passed": v.passed}, exp_id=ctx.exp_id)
+    return verdicts, note
+
+
+def _observed(ctx: JobContext, gids: list[str], duration: float, target: float) -> Observed:
+    n, errors, lat, _first, _last = store.trace_summary(ctx.db, ctx.exp_id, gids)
+    return Observed(n, errors, lat, duration, target)
+
+
+def _summary(message: str, verdicts: list[Verdict], note: str) -> str:
+    parts = [message]
+    if verdicts:
+        failed = sum(not v.passed for v in verdicts)
+        parts.append(f"{len(verdicts) - failed}/{len(verdicts)} thresholds passed")
+    if note:
+        parts.append(note)
+    return "; ".join(parts)

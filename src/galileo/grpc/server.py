@@ -1,0 +1,154 @@
+"""The gRPC ``ExperimentService`` (seed 004, extended) over the experiment service facade.
+
+Errors map to status codes with Galileo's one-sentence message: ValidationError →
+INVALID_ARGUMENT, NotFoundError → NOT_FOUND, Bus/Storage/ConfigError → UNAVAILABLE, any other
+GalileoError → FAILED_PRECONDITION.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from typing import Any, Final, TypeVar
+
+import grpc  # type: ignore[import-untyped]
+from galileo.errors import (
+    BusError,
+    ConfigError,
+    GalileoError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
+from galileo.grpc.stubs import pb2, pb2_grpc
+from galileo.storage import Experiment
+from galileo.web.resources import ExperimentsAPI, StatusView
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIST_LIMIT: Final = 50
+MAX_LIST_LIMIT: Final = 1000
+SERVER_THREADS: Final = 16
+
+_CODES: Final = (
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (ValidationError, grpc.StatusCode.INVALID_ARGUMENT),
+    (BusError, grpc.StatusCode.UNAVAILABLE),
+    (StorageError, grpc.StatusCode.UNAVAILABLE),
+    (ConfigError, grpc.StatusCode.UNAVAILABLE),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def code_for(error: GalileoError) -> Any:
+    for cls, code in _CODES:
+        if isinstance(error, cls):
+            return code
+    return grpc.StatusCode.FAILED_PRECONDITION
+
+
+def _mapped(fn: F) -> F:
+    """Turn a GalileoError raised by an RPC handler into ``context.abort(code, message)``."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return fn(self, request, context)
+        except GalileoError as e:
+            context.abort(code_for(e), str(e))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _status_value(status: Any) -> str:
+    return str(getattr(status, "value", status))
+
+
+def status_answer(view: StatusView) -> str:
+    """The seed's one-line answer: ``Experiment 125 is in state RUNNING; progress 40%; …``."""
+    return view.describe()
+
+
+def info(exp: Experiment) -> Any:
+    return pb2.ExperimentInfo(
+        id=exp.id, name=exp.name, creator=exp.creator, status=_status_value(exp.status),
+        status_message=exp.status_message or "", progress=exp.progress, created=exp.created,
+        start=exp.start or 0.0, end=exp.end or 0.0)
+
+
+def status_message(view: StatusView) -> Any:
+    return pb2.ExperimentStatus(id=view.id, status=_status_value(view.status),
+                                progress=view.progress, stage=view.stage or "",
+                                message=view.message or "", answer=status_answer(view))
+
+
+class ExperimentServicer(pb2_grpc.ExperimentServiceServicer):  # type: ignore[misc]
+    """RPC handlers; each delegates to the experiment service."""
+
+    def __init__(self, service: ExperimentsAPI) -> None:
+        self.service = service
+
+    @_mapped
+    def StartExperiment(self, request: Any, context: Any) -> Any:
+        if not request.scenario and not request.script:
+            raise ValidationError("StartExperiment needs a 'scenario' (YAML) or a 'script'")
+        if request.scenario and request.script:
+            raise ValidationError("StartExperiment takes a 'scenario' or a 'script', not both")
+        exp = self.service.submit(script=request.script or None,
+                                  scenario=request.scenario or None, exp_id=request.id or None,
+                                  name=request.name, creator=request.creator)
+        answer = (f"Started experiment id {exp.id}, name {exp.name or '-'}, "
+                  f"status {_status_value(exp.status)}")
+        return pb2.Answer(answer=answer, experiment=info(exp))
+
+    @_mapped
+    def StopExperiment(self, request: Any, context: Any) -> Any:
+        exp = self.service.cancel(_require_id(request.id))
+        answer = (f"Stopped experiment id {exp.id}, name {exp.name or '-'}, "
+                  f"status {_status_value(exp.status)}")
+        return pb2.Answer(answer=answer, experiment=info(exp))
+
+    @_mapped
+    def GetExperimentStatus(self, request: Any, context: Any) -> Any:
+        return status_message(self.service.status(_require_id(request.id)))
+
+    @_mapped
+    def ListExperiments(self, request: Any, context: Any) -> Any:
+        if not 0 <= request.limit <= MAX_LIST_LIMIT or request.offset < 0:
+            raise ValidationError(f"ListExperiments: limit must be 0..{MAX_LIST_LIMIT} and "
+                                  "offset >= 0")
+        exps = self.service.list(status=request.status or None, creator=request.creator or None,
+                                 limit=request.limit or DEFAULT_LIST_LIMIT, offset=request.offset)
+        return pb2.ExperimentList(experiments=[info(e) for e in exps])
+
+    def WatchExperiment(self, request: Any, context: Any) -> Iterator[Any]:
+        try:
+            for view in self.service.watch(_require_id(request.id)):
+                if not context.is_active():
+                    return
+                yield status_message(view)
+        except GalileoError as e:
+            context.abort(code_for(e), str(e))
+
+
+def _require_id(exp_id: str) -> str:
+    if not exp_id:
+        raise ValidationError("the experiment id is empty: give one with -i/--id")
+    return exp_id
+
+
+def create_server(service: ExperimentsAPI, port: int, host: str = "[::]",
+                  threads: int = SERVER_THREADS) -> tuple[Any, int]:
+    """A server (not started yet) and the port it bound (``port=0``: a free one)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
+    pb2_grpc.add_ExperimentServiceServicer_to_server(ExperimentServicer(service), server)
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise ConfigError(f"cannot bind the gRPC service to {host}:{port} (port in use?)")
+    return server, int(bound)

@@ -1,0 +1,104 @@
+"""What the API talks to: the experiment service, the controller and the expdb.
+
+Each is built on first use (not at import, not at app creation: ``galileo api --help`` and the
+OpenAPI schema need neither Redis nor a database) and closed when the app shuts down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from galileo.settings import Settings
+
+if TYPE_CHECKING:
+    from galileo.control import Galileo
+    from galileo.storage import ExpDB, Experiment
+
+
+class StatusView(Protocol):
+    """``ExperimentService.status`` answer: where an experiment is now."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> Any: ...
+    @property
+    def progress(self) -> float: ...
+    @property
+    def stage(self) -> str | None: ...
+    @property
+    def message(self) -> str | None: ...
+    def describe(self) -> str: ...
+
+
+class ExperimentsAPI(Protocol):
+    """The part of ``galileo.experiments.service.ExperimentService`` the API uses."""
+
+    def submit(self, *, script: str | None = None, scenario: str | dict[str, Any] | None = None,
+               exp_id: str | None = None, name: str = "", creator: str = "") -> Experiment: ...
+    def cancel(self, exp_id: str) -> Experiment: ...
+    def status(self, exp_id: str) -> StatusView: ...
+    def get(self, exp_id: str) -> Experiment: ...
+    def list(self, *, status: str | None = None, creator: str | None = None, limit: int = 50,
+             offset: int = 0) -> list[Experiment]: ...
+    def delete(self, exp_id: str) -> None: ...
+    def watch(self, exp_id: str, interval_s: float = 0.5) -> Iterator[StatusView]: ...
+    def close(self) -> None: ...
+
+
+class Resources:
+    """Lazily built, thread-safe handles shared by all requests of one app (or gRPC server)."""
+
+    def __init__(self, settings: Settings, *, service: ExperimentsAPI | None = None,
+                 galileo: Galileo | None = None, expdb: ExpDB | None = None) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._service = service
+        self._galileo = galileo
+        self._expdb = expdb
+        self._owned: list[Any] = []
+
+    def expdb(self) -> ExpDB:
+        with self._lock:
+            if self._expdb is None:
+                from galileo.storage import ExpDB
+
+                self._expdb = ExpDB.from_settings(self.settings)
+                self._owned.append(self._expdb)
+            return self._expdb
+
+    def service(self) -> ExperimentsAPI:
+        expdb = self.expdb()
+        with self._lock:
+            if self._service is None:
+                from galileo.experiments.service import ExperimentService
+
+                self._service = ExperimentService(self.settings, expdb)
+                self._owned.insert(0, self._service)
+            return self._service
+
+    def galileo(self) -> Galileo:
+        with self._lock:
+            if self._galileo is None:
+                from galileo.control import Galileo
+
+                self._galileo = Galileo(self.settings)
+                self._owned.append(self._galileo)
+            return self._galileo
+
+    def close(self) -> None:
+        """Close what this object built (injected handles belong to the caller)."""
+        with self._lock:
+            owned, self._owned = self._owned, []
+            if self._service in owned:
+                self._service = None
+            if self._galileo in owned:
+                self._galileo = None
+            if self._expdb in owned:
+                self._expdb = None
+        for thing in owned:
+            with contextlib.suppress(Exception):
+                thing.close()

@@ -1,0 +1,203 @@
+"""Request and response bodies of the REST API: a create schema and a public schema per resource.
+
+Create schemas validate the shape of the input (types, ranges, name patterns); Galileo itself then
+validates the content (instruction lines, scenario fields, host:port) and answers 400 with one
+sentence when it is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from galileo.protocol import ArrivalKind
+from galileo.storage.schema import ExperimentStatus
+
+# the names Galileo accepts in Redis keys (``protocol.check_name``), bounded by the expdb columns
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
+EXP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, examples=["echo"])]
+ExpId = Annotated[str, Field(pattern=EXP_ID_PATTERN, examples=["202405171342-k3x9"])]
+Rate = Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False, description="requests/s")]
+Seconds = Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)]
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: one sentence saying what was wrong."""
+
+    detail: str
+
+
+# --------------------------------------------------------------------------- experiments
+class ExperimentCreate(BaseModel):
+    """Submit an experiment: an instruction ``script`` or a YAML/JSON ``scenario`` (exactly one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    script: str | None = Field(default=None, max_length=1_000_000,
+                               examples=["spawn echo 2\nrps * echo 10\nsleep 5\nclose * echo"])
+    scenario: str | dict[str, Any] | None = Field(
+        default=None, description="a YAML document (string) or the same document as JSON")
+    id: ExpId | None = None
+    name: str = Field(default="", max_length=255)
+    creator: str = Field(default="", max_length=128)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExperimentCreate:
+        if (self.script is None) == (self.scenario is None):
+            raise ValueError("give exactly one of 'script' or 'scenario'")
+        return self
+
+
+class ExperimentPublic(_Public):
+    id: str
+    name: str
+    creator: str
+    created: float = Field(description="unix seconds")
+    start: float | None
+    end: float | None
+    status: ExperimentStatus
+    status_message: str | None
+    progress: float = Field(description="0..1")
+    stage: str | None = None
+
+
+class ExperimentStatusPublic(_Public):
+    id: str
+    status: ExperimentStatus
+    progress: float = Field(description="0..1")
+    stage: str | None = None
+    message: str | None = None
+
+
+class TracePublic(_Public):
+    request_id: str
+    exp_id: str | None
+    group_id: str
+    client_id: str
+    worker: str
+    service: str
+    host: str
+    method: str
+    path: str
+    intended_ns: int
+    sent_ns: int
+    done_ns: int
+    status: int
+    error: str
+    bytes_received: int
+
+
+class TracePage(BaseModel):
+    exp_id: str
+    total: int
+    limit: int
+    offset: int
+    items: list[TracePublic]
+
+
+class TelemetryPublic(_Public):
+    exp_id: str | None
+    node: str
+    metric: str
+    subsystem: str
+    ts_ns: int
+    value: float
+
+
+class TelemetryPage(BaseModel):
+    exp_id: str
+    total: int
+    limit: int
+    offset: int
+    items: list[TelemetryPublic]
+
+
+# --------------------------------------------------------------------------- workers
+class WorkerPublic(_Public):
+    name: str
+    host: str
+    pid: int
+    processes: int
+    labels: dict[str, str]
+    started_ns: int
+    heartbeat_ns: int
+    clients: int
+    groups: int
+    version: str
+
+
+# --------------------------------------------------------------------------- client groups
+class RequestSpecCreate(BaseModel):
+    """What each client sends (a fixed request; generators are for scripts and scenarios)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    path: str = Field(default="/", pattern=r"^/[^\s]*$", max_length=1024)
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+
+
+class GroupCreate(BaseModel):
+    """Spawn ``num`` clients of ``service`` on the least-loaded matching workers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Name
+    num: int = Field(default=1, ge=1, le=10_000)
+    hosts: str | None = Field(default=None, max_length=255,
+                              description="glob on worker name or host, e.g. 'pi-*'")
+    worker_labels: dict[str, str] | None = None
+    request: RequestSpecCreate | None = None
+    arrival: ArrivalKind = ArrivalKind.CONSTANT
+    rps: Rate = 0.0
+    max_inflight: int = Field(default=1000, ge=1, le=1_000_000)
+    timeout_s: float = Field(default=10.0, gt=0, le=120, allow_inf_nan=False)
+
+
+class GroupPublic(BaseModel):
+    gid: str
+    service: str
+    placement: dict[str, list[str]] = Field(description="worker -> client ids")
+    rps: float
+    paused: bool
+    created_ns: int
+
+
+class RateUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rps: Rate
+    ramp_s: Seconds = 0.0
+
+
+class RateChangePublic(BaseModel):
+    gid: str
+    total: float
+    shares: dict[str, float] = Field(description="worker -> its share of the rate")
+    latency_ms: dict[str, float] = Field(description="worker -> send-to-applied latency")
+
+
+# --------------------------------------------------------------------------- routing
+class RoutingRecordSet(BaseModel):
+    """Route a service to ``hosts`` (``host:port``) with ``weights`` (default: all equal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hosts: list[str] = Field(min_length=1, max_length=1000, examples=[["10.0.0.5:8080"]])
+    weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
+        default=None, max_length=1000)
+
+
+class RoutingRecordPublic(_Public):
+    service: str
+    hosts: list[str]
+    weights: list[float]
+    version: int

@@ -1,0 +1,87 @@
+"""Experiment-job fixtures: a real app server (thread), a real ``galileo worker`` and
+``galileo recorder`` (subprocesses), and Celery test workers on the real Redis broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+
+from galileo.apps.background import start_in_thread
+from galileo.control.galileo import Galileo
+from galileo.experiments.service import ExperimentService
+from galileo.experiments.tasks import make_app
+from galileo.localenv import ProcessGroup
+from galileo.settings import Settings
+
+
+def until(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@pytest.fixture
+def app_host() -> Iterator[str]:
+    server = start_in_thread(("echo",))
+    yield f"{server.host}:{server.port}"
+    server.stop()
+
+
+@pytest.fixture
+def cluster(settings: Settings) -> Iterator[ProcessGroup]:
+    """One real worker and a recorder (subprocesses) on the test Redis and expdb."""
+    procs = ProcessGroup(settings)
+    g = Galileo.from_settings(settings)
+    try:
+        procs.start("worker", ["worker", "--name", "job-worker", "--processes", "1"])
+        procs.start("recorder", ["recorder"])
+        until(lambda: [w.name for w in g.workers()] == ["job-worker"], 30, "the worker")
+        yield procs
+    finally:
+        procs.stop_all()
+        g.close()
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[ExperimentService]:
+    svc = ExperimentService(settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def celery_runner(settings: Settings) -> Iterator[Callable[..., AbstractContextManager[Any]]]:
+    """``with celery_runner(): ...`` runs an in-process Celery worker (concurrency 1)."""
+    from celery.contrib.testing.worker import start_worker
+
+    apps = []
+
+    def start(**kwargs: Any) -> AbstractContextManager[Any]:
+        app = make_app(settings)
+        apps.append(app)
+        return start_worker(app, pool="solo", perform_ping_check=False,  # type: ignore[no-any-return]
+                            shutdown_timeout=30, **kwargs)
+
+    yield start
+    for app in apps:
+        app.close()
+
+
+def scenario(host: str, *, rps: float = 20, seconds: float = 2, thresholds: list[str] | None = None,
+             name: str = "smoke") -> dict[str, Any]:
+    return {
+        "name": name,
+        "routing": {"echo": {"hosts": [host]}},
+        "workloads": [{"service": "echo", "clients": 1, "request": {"path": "/echo"},
+                       "profile": {"type": "constant", "rps": rps},
+                       "thresholds": thresholds or []}],
+        "duration": seconds,
+        "drain_s": 0.5,
+    }

@@ -1,0 +1,118 @@
+"""Workers, client groups and the routing table through the REST API (real Redis and worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from galileo.control import Galileo
+from galileo.load.localserver import LocalServer
+from galileo.settings import Settings
+
+
+def test_openapi_schema_lists_every_resource(api: TestClient) -> None:
+    schema = api.get("/openapi.json").json()
+    paths = set(schema["paths"])
+    assert {"/experiments", "/experiments/{exp_id}/traces.csv", "/workers", "/groups",
+            "/groups/{gid}/rps", "/routing/{service}"} <= paths
+    assert "securitySchemes" not in schema.get("components", {})  # no token configured
+
+
+def test_workers_lists_the_live_worker(api: TestClient, real_worker: str) -> None:
+    response = api.get("/workers")
+    assert response.status_code == 200
+    assert [w["name"] for w in response.json()] == [real_worker]
+    assert api.get("/workers", params={"label": "zone=nowhere"}).json() == []
+    bad = api.get("/workers", params={"label": "zone"})
+    assert bad.status_code == 400
+    assert "name=value" in bad.json()["detail"]
+
+
+def test_group_spawn_rate_close_round_trip(api: TestClient, real_worker: str,
+                                           http_server: LocalServer, settings: Settings) -> None:
+    assert api.put("/routing/echo", json={"hosts": [http_server.address]}).status_code == 200
+    created = api.post("/groups", json={"service": "echo", "num": 2, "rps": 0})
+    assert created.status_code == 201, created.text
+    group = created.json()
+    gid = group["gid"]
+    assert group["placement"] == {real_worker: group["placement"][real_worker]}
+    assert len(group["placement"][real_worker]) == 2
+
+    rate = api.put(f"/groups/{gid}/rps", json={"rps": 20})
+    assert rate.status_code == 200, rate.text
+    assert rate.json()["shares"] == {real_worker: 20.0}
+    assert api.get(f"/groups/{gid}").json()["rps"] == 20.0
+    with Galileo(settings) as g:  # the controller sees the same group
+        assert g.group(gid).target_rps == 20.0
+
+    assert [x["gid"] for x in api.get("/groups").json()] == [gid]
+    assert api.delete(f"/groups/{gid}").status_code == 204
+    assert api.get(f"/groups/{gid}").status_code == 404
+    assert api.get("/groups").json() == []
+
+
+def test_spawn_without_matching_worker_is_409(api: TestClient) -> None:
+    response = api.post("/groups", json={"service": "echo", "hosts": "nobody-*"})
+    assert response.status_code == 409
+    assert "no live worker" in response.json()["detail"]
+
+
+def test_group_rate_input_is_validated(api: TestClient) -> None:
+    response = api.put("/groups/abc/rps", json={"rps": -1})
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("body.rps:")
+    assert api.put("/groups/abc/rps", json={"rps": 5}).status_code == 404
+
+
+def test_routing_set_get_remove(api: TestClient, settings: Settings) -> None:
+    put = api.put("/routing/web", json={"hosts": ["10.0.0.1:80", "10.0.0.2:80"],
+                                        "weights": [1, 3]})
+    assert put.status_code == 200
+    assert put.json() == {"service": "web", "hosts": ["10.0.0.1:80", "10.0.0.2:80"],
+                          "weights": [1.0, 3.0], "version": 1}
+    with Galileo(settings) as g:
+        record = g.rtbl.get("web")
+        assert record is not None and record.weights == [1.0, 3.0]
+    assert api.get("/routing").json()[0]["service"] == "web"
+    assert api.get("/routing/web").json()["version"] == 1
+    assert api.delete("/routing/web").status_code == 204
+    assert api.get("/routing/web").status_code == 404
+    assert api.delete("/routing/web").status_code == 404
+
+
+def test_bad_routing_record_is_400_with_the_reason(api: TestClient) -> None:
+    response = api.put("/routing/web", json={"hosts": ["not a host"]})
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "routing record for 'web': bad host 'not a host' (expected host:port)"}
+    mismatch = api.put("/routing/web", json={"hosts": ["a:1"], "weights": [1, 2]})
+    assert mismatch.status_code == 400
+    assert "1 hosts but 2 weights" in mismatch.json()["detail"]
+
+
+def test_bearer_token_is_required_when_configured(api_factory: Callable[..., TestClient]) -> None:
+    api = api_factory(api_token="s3cret")
+    assert api.get("/routing").status_code == 401
+    assert api.get("/routing", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = api.get("/routing", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    assert api.get("/openapi.json").status_code == 200
+    assert "HTTPBearer" in api.get("/openapi.json").json()["components"]["securitySchemes"]
+
+
+def test_cors_is_off_by_default_and_configurable(api_factory: Callable[..., TestClient]) -> None:
+    closed = api_factory()
+    preflight = {"Origin": "https://dash.example", "Access-Control-Request-Method": "GET"}
+    assert "access-control-allow-origin" not in closed.options("/routing",
+                                                              headers=preflight).headers
+    opened = api_factory(api_cors_origins="https://dash.example, https://other.example")
+    answer = opened.options("/routing", headers=preflight)
+    assert answer.headers["access-control-allow-origin"] == "https://dash.example"
+
+
+def test_unreachable_redis_is_503(api_factory: Callable[..., TestClient]) -> None:
+    api = api_factory(redis_url="redis://127.0.0.1:1/0")
+    response = api.get("/workers")
+    assert response.status_code == 503
+    assert "cannot reach Redis" in response.json()["detail"]

@@ -1,0 +1,159 @@
+"""Experiments through the REST API with the real ExperimentService (real Redis broker queue,
+real SQLite expdb): submit → QUEUED, status, cancel → CANCELLED, traces/telemetry, delete."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from galileo.protocol import Trace
+from galileo.settings import Settings
+from galileo.storage import ExpDB, ExperimentStatus
+from galileo.storage.schema import telemetry
+
+SCRIPT = "spawn echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
+
+
+def _submit(api: TestClient, **body: object) -> dict[str, object]:
+    response = api.post("/experiments", json={"script": SCRIPT, **body})
+    assert response.status_code == 201, response.text
+    data: dict[str, object] = response.json()
+    return data
+
+
+def test_submit_queues_a_row_in_the_expdb(api: TestClient, settings: Settings) -> None:
+    created = _submit(api, id="exp-rest-1", name="first", creator="alice")
+    assert created["id"] == "exp-rest-1"
+    assert created["status"] == "QUEUED"
+    with ExpDB.from_settings(settings) as db:
+        row = db.get_experiment("exp-rest-1")
+    assert row is not None and row.status == ExperimentStatus.QUEUED and row.creator == "alice"
+    assert api.get("/experiments/exp-rest-1").json()["name"] == "first"
+    status = api.get("/experiments/exp-rest-1/status").json()
+    assert status["status"] == "QUEUED" and status["progress"] == 0.0
+
+
+def test_cancel_of_a_queued_experiment(api: TestClient) -> None:
+    _submit(api, id="exp-rest-2")
+    cancelled = api.post("/experiments/exp-rest-2/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "CANCELLED"
+    assert api.get("/experiments/exp-rest-2/status").json()["status"] == "CANCELLED"
+
+
+def test_list_filters_and_pages(api: TestClient) -> None:
+    for i in range(3):
+        _submit(api, id=f"exp-list-{i}", creator="bob" if i < 2 else "carol")
+    api.post("/experiments/exp-list-0/cancel")
+    ids = {e["id"] for e in api.get("/experiments").json()}
+    assert ids == {"exp-list-0", "exp-list-1", "exp-list-2"}
+    bob = api.get("/experiments", params={"creator": "bob"}).json()
+    assert {e["id"] for e in bob} == {"exp-list-0", "exp-list-1"}
+    cancelled = api.get("/experiments", params={"status": "CANCELLED"}).json()
+    assert [e["id"] for e in cancelled] == ["exp-list-0"]
+    page1 = api.get("/experiments", params={"limit": 2}).json()
+    page2 = api.get("/experiments", params={"limit": 2, "offset": 2}).json()
+    assert len(page1) == 2 and len(page2) == 1
+    assert {e["id"] for e in page1 + page2} == ids
+    assert api.get("/experiments", params={"status": "BOGUS"}).status_code == 422
+
+
+def test_bad_script_is_400_naming_the_line(api: TestClient) -> None:
+    response = api.post("/experiments", json={"script": "spawn echo 2\nfly away\n"})
+    assert response.status_code == 400
+    assert "line 2" in response.json()["detail"]
+
+
+def test_script_and_scenario_together_is_422(api: TestClient) -> None:
+    response = api.post("/experiments", json={"script": SCRIPT, "scenario": "duration: 1"})
+    assert response.status_code == 422
+    assert "exactly one of 'script' or 'scenario'" in response.json()["message"]
+
+
+def test_duplicate_id_is_400(api: TestClient) -> None:
+    _submit(api, id="exp-dup")
+    again = api.post("/experiments", json={"script": SCRIPT, "id": "exp-dup"})
+    assert again.status_code == 400
+    assert "already exists" in again.json()["detail"]
+
+
+def test_unknown_experiment_is_404_everywhere(api: TestClient) -> None:
+    for method, path in [("GET", ""), ("GET", "/status"), ("POST", "/cancel"),
+                         ("DELETE", ""), ("GET", "/traces"), ("GET", "/traces.csv"),
+                         ("GET", "/telemetry"), ("GET", "/telemetry.csv")]:
+        response = api.request(method, f"/experiments/nope{path}")
+        assert response.status_code == 404, (method, path)
+        assert response.json() == {"detail": "unknown experiment 'nope'"}
+
+
+def _trace(exp_id: str, i: int) -> Trace:
+    base = time.time_ns()
+    return Trace(request_id=f"{exp_id}-{i:04d}", exp_id=exp_id, group_id="g1", client_id="c1",
+                 worker="w1", service="echo", host="127.0.0.1:8080", method="GET", path="/",
+                 intended_ns=base + i, sent_ns=base + i * 1000, done_ns=base + i * 1000 + 500,
+                 status=200)
+
+
+def test_traces_page_and_csv_export(api: TestClient, settings: Settings) -> None:
+    _submit(api, id="exp-traces")
+    with ExpDB.from_settings(settings) as db:
+        db.insert_traces([_trace("exp-traces", i) for i in range(25)])
+        db.insert_traces([_trace("other", i) for i in range(3)])
+    page = api.get("/experiments/exp-traces/traces", params={"limit": 10, "offset": 20}).json()
+    assert page["total"] == 25 and page["limit"] == 10 and page["offset"] == 20
+    assert [t["request_id"] for t in page["items"]] == [f"exp-traces-{i:04d}"
+                                                        for i in range(20, 25)]
+    response = api.get("/experiments/exp-traces/traces.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 25
+    assert rows[0]["request_id"] == "exp-traces-0000" and rows[0]["status"] == "200"
+
+
+def test_telemetry_page_and_csv_export(api: TestClient, settings: Settings) -> None:
+    _submit(api, id="exp-telem")
+    with ExpDB.from_settings(settings) as db, db.transaction() as tx:
+        tx.conn.execute(telemetry.insert(), [
+            {"exp_id": "exp-telem", "node": "n1", "metric": "cpu", "subsystem": "",
+             "ts_ns": 1_000 + i, "value": float(i)} for i in range(7)])
+    page = api.get("/experiments/exp-telem/telemetry", params={"limit": 5}).json()
+    assert page["total"] == 7
+    assert [s["value"] for s in page["items"]] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    text = api.get("/experiments/exp-telem/telemetry.csv").text
+    lines = text.strip().splitlines()
+    assert lines[0] == "exp_id,node,metric,subsystem,ts_ns,value"
+    assert len(lines) == 8 and lines[-1] == "exp-telem,n1,cpu,,1006,6.0"
+
+
+def test_delete_removes_the_experiment_and_its_rows(api: TestClient,
+                                                    settings: Settings) -> None:
+    _submit(api, id="exp-del")
+    with ExpDB.from_settings(settings) as db:
+        db.insert_traces([_trace("exp-del", i) for i in range(3)])
+    assert api.delete("/experiments/exp-del").status_code == 204
+    assert api.get("/experiments/exp-del").status_code == 404
+    with ExpDB.from_settings(settings) as db:
+        assert db.count_traces("exp-del") == 0
+
+
+@pytest.mark.parametrize("path", ["/experiments/bad%20id", "/experiments/" + "x" * 65])
+def test_malformed_ids_are_422(api: TestClient, path: str) -> None:
+    assert api.get(path).status_code == 422
+
+
+def test_unreachable_expdb_is_503(api_factory: object, tmp_path: object) -> None:
+    from collections.abc import Callable
+
+    assert callable(api_factory)
+    make: Callable[..., TestClient] = api_factory
+    api = make(expdb_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = api.get("/experiments")
+    assert response.status_code == 503
+    assert "detail" in response.json()
+    assert sa is not None

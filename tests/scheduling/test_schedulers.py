@@ -15,7 +15,10 @@ from galileo.scheduling.schedulers import (
     parse_schedulers,
 )
 from galileo.scheduling.schedulers.base import violation_table
+from galileo.scheduling.data import synthetic_batches
+from galileo.scheduling.schedulers.heuristics import Paragon
 from galileo.scheduling.schedulers.medea import Medea
+from galileo.scheduling.schedulers.subsched import SubSchedulers
 from galileo.scheduling.schedulers.policy import TreePolicy
 from galileo.scheduling.schedulers.rl_agents import VanillaRL
 
@@ -58,6 +61,44 @@ def test_medea_solution_satisfies_its_constraints(synthetic: Dataset) -> None:
     from galileo.scheduling.compositions import index_of
 
     assert table[index_of(placement)].sum() == pytest.approx(medea.last_violations, abs=1e-6)
+
+
+def test_medea_without_an_incumbent_falls_back_to_a_feasible_placement(
+        synthetic: Dataset) -> None:
+    medea = Medea(_ctx(synthetic), time_limit_s=0.0)
+    cluster, batch = Cluster(27), synthetic.batches(60)[0]
+    placement = medea.place(batch, cluster)
+    check_placement(placement, batch, cluster)
+    assert not medea.last_optimal
+    assert medea.last_note.startswith(("fallback", "time limit"))
+    assert medea.last_violations >= 0
+
+
+def test_paragon_is_seeded_and_packs(synthetic: Dataset) -> None:
+    batch = synthetic.batches(40)[0]
+    a = make_scheduler("paragon", _ctx(synthetic)).place(batch, CLUSTER)
+    b = make_scheduler("paragon", _ctx(synthetic)).place(batch, CLUSTER)
+    np.testing.assert_array_equal(a, b)
+    tol, cause = Paragon(_ctx(synthetic)).scores(8)
+    assert tol.min() >= 2 / 3 and tol.max() <= 1 and cause.max() <= 1 / 3
+
+
+def test_subscheduler_cloning_approaches_greedy(synthetic: Dataset) -> None:
+    ctx = Context(synthetic.sim("table"), synthetic.rules, seed=0, budget=0.1)
+    subs = SubSchedulers(9, 8, ctx, ranges=1)
+    batches = synthetic_batches(30, 4, seed=5)
+    sim, cluster = ctx.sim, Cluster(9)
+
+    def mean_tput(placements: np.ndarray) -> float:
+        return float(np.mean([sim.throughput(p) for p in placements]))
+
+    before = mean_tput(subs.place_many(batches))
+    subs.train()
+    after = mean_tput(subs.place_many(batches))
+    greedy = mean_tput(np.stack([make_scheduler("greedy", ctx).place(b, cluster)
+                                 for b in batches]))
+    assert after > before
+    assert after >= greedy - 0.03
 
 
 def test_rl_improves_over_its_first_episode(synthetic: Dataset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -116,3 +117,33 @@ def test_unreachable_redis_is_503(api_factory: Callable[..., TestClient]) -> Non
     response = api.get("/workers")
     assert response.status_code == 503
     assert "cannot reach Redis" in response.json()["detail"]
+
+
+def test_served_by_uvicorn_over_real_http(settings: Settings) -> None:
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from galileo.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            assert http.get("/openapi.json").json()["info"]["title"] == "Galileo API"
+            assert http.put("/routing/web", json={"hosts": ["10.0.0.1:80"]}).status_code == 200
+            assert http.get("/routing/web").json()["hosts"] == ["10.0.0.1:80"]
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "galileo.scheduling.cli",
     "galileo.experiments.cli",
     "galileo.telemetry.cli",
+    "galileo.profiling.cli",
     "galileo.web.cli",
     "galileo.grpc.cli",
 )

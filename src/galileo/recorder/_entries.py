@@ -13,11 +13,13 @@ import msgspec
 from galileo.protocol import (
     Event,
     EventField,
+    TelemetryBatch,
     Trace,
     TraceField,
     decode_event,
     decode_trace_batch,
 )
+from galileo.recorder.telemetry import TELEMETRY_KIND, decode_entry
 from galileo.storage.schema import EXP_ID_LEN
 from galileo.storage.traces import trace_problem
 
@@ -36,6 +38,7 @@ class Batch:
     done: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     malformed: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     dropped_traces: int = 0  # well-formed batches can still hold a trace that does not fit
+    telemetry: list[TelemetryBatch] = field(default_factory=list)
 
     @property
     def entries(self) -> int:
@@ -49,6 +52,8 @@ class Batch:
             try:
                 if kind == "traces":
                     self._add_traces(stream, entry_id, fields)
+                elif kind == TELEMETRY_KIND:
+                    self.telemetry.append(decode_entry(fields))
                 else:
                     self._add_event(stream, entry_id, fields)
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as e:

@@ -30,6 +30,7 @@ from galileo import bus
 from galileo.errors import BusError, StorageError
 from galileo.protocol import Event, EventKind, Keys, Trace
 from galileo.recorder._entries import Batch, RawEntry
+from galileo.recorder.telemetry import TELEMETRY_KIND, TelemBridge, TelemetryWriter
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus, Transaction
 
@@ -53,6 +54,7 @@ class RecorderStats:
     events_written: int = 0
     malformed: int = 0  # entries skipped
     dropped_traces: int = 0  # traces in good entries that did not fit the schema
+    telemetry_written: int = 0  # telemetry samples attempted (replays are ignored by the db)
 
 
 def default_consumer_name() -> str:
@@ -77,7 +79,9 @@ class Recorder:
         self._groups_ready = False
         self._next_claim = 0.0
         self._windows: dict[str, list[int | None]] | None = None  # exp_id -> [start, end]
-        self._streams = {self.keys.events: "events", self.keys.traces: "traces"}
+        self._streams = {self.keys.events: "events", self.keys.traces: "traces",
+                         self.keys.telemetry: TELEMETRY_KIND}
+        self._telemetry = TelemetryWriter(self.keys)
 
     # ------------------------------------------------------------------ connections
     @property
@@ -202,12 +206,26 @@ class Recorder:
                                               [s for s, _ in batch.events])
             traces = [_tagged(t, windows) for t in batch.traces]
             written = tx.insert_traces(traces)
+            self._write_telemetry(tx, batch, windows)
         self.stats.events_written += events_written
         self.stats.traces_written += written
         self.stats.traces_duplicate += len(traces) - written
         self.stats.dropped_traces += batch.dropped_traces
         while len(windows) > KNOWN_WINDOWS:
             windows.pop(next(iter(windows)))
+
+    def _write_telemetry(self, tx: Transaction, batch: Batch,
+                         windows: dict[str, list[int | None]]) -> None:
+        """Telemetry samples and, for experiments starting now, every known node's info."""
+        starts = [e.exp_id for _, e in batch.events
+                  if e.kind == EventKind.EXPERIMENT_START and e.exp_id]
+        if not batch.telemetry and not starts:
+            return
+        client = self._client()
+        for exp_id in starts:
+            self._telemetry.record_nodes(tx, client, exp_id)
+        self.stats.telemetry_written += self._telemetry.write(tx, client, batch.telemetry,
+                                                              windows)
 
     def _known_windows(self) -> dict[str, list[int | None]]:
         if self._windows is None:
@@ -217,8 +235,17 @@ class Recorder:
 
     # ------------------------------------------------------------------ forever
     def run(self, stop: threading.Event, *, block_ms: int = RUN_BLOCK_MS,
-            report_interval_s: float = REPORT_INTERVAL_S) -> None:
-        """Record until ``stop`` is set; unreachable Redis or database → log, back off, retry."""
+            report_interval_s: float = REPORT_INTERVAL_S, bridge_telem: bool = True) -> None:
+        """Record until ``stop`` is set; unreachable Redis or database → log, back off, retry.
+        With ``bridge_telem``, samples of a seed (Go) telemd on ``telem/…`` are taken too."""
+        bridge = _start_bridge(self.settings) if bridge_telem else None
+        try:
+            self._run(stop, block_ms, report_interval_s)
+        finally:
+            if bridge is not None:
+                bridge.close()
+
+    def _run(self, stop: threading.Event, block_ms: int, report_interval_s: float) -> None:
         backoff = BACKOFF_MIN_S
         next_report = time.monotonic() + report_interval_s
         last = RecorderStats()
@@ -248,6 +275,14 @@ class Recorder:
                  s.traces_written, (s.traces_written - last.traces_written) / interval_s,
                  s.events_written, s.traces_duplicate, s.malformed)
         return RecorderStats(**vars(s))
+
+
+def _start_bridge(settings: Settings) -> TelemBridge | None:
+    try:
+        return TelemBridge(settings).start()
+    except BusError as e:  # the recorder's own loop reports and retries Redis problems
+        log.warning("seed telemetry topics not bridged: %s", e)
+        return None
 
 
 def _apply_experiment_event(tx: Transaction, event: Event,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from galileo.protocol import ArrivalKind
 from galileo.storage.schema import ExperimentStatus
@@ -35,24 +35,28 @@ class ErrorBody(BaseModel):
 
 
 # --------------------------------------------------------------------------- experiments
-class ExperimentCreate(BaseModel):
-    """Submit an experiment: an instruction ``script`` or a YAML/JSON ``scenario`` (exactly one)."""
-
+class _ExperimentFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    script: str | None = Field(default=None, max_length=1_000_000,
-                               examples=["spawn echo 2\nrps * echo 10\nsleep 5\nclose * echo"])
-    scenario: str | dict[str, Any] | None = Field(
-        default=None, description="a YAML document (string) or the same document as JSON")
-    id: ExpId | None = None
+    id: ExpId | None = Field(default=None, description="default: YYYYmmddHHMM-xxxx")
     name: str = Field(default="", max_length=255)
     creator: str = Field(default="", max_length=128)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> ExperimentCreate:
-        if (self.script is None) == (self.scenario is None):
-            raise ValueError("give exactly one of 'script' or 'scenario'")
-        return self
+
+class ExperimentFromScript(_ExperimentFields):
+    """Submit an instruction script (parsed whole before anything runs)."""
+
+    script: str = Field(min_length=1, max_length=1_000_000,
+                        examples=["spawn echo 2\nrps * echo 10\nsleep 5\nclose * echo"])
+
+
+class ExperimentFromScenario(_ExperimentFields):
+    """Submit a declarative scenario: a YAML document, or the same document as JSON."""
+
+    scenario: str | dict[str, Any]
+
+
+ExperimentCreate = ExperimentFromScript | ExperimentFromScenario
 
 
 class ExperimentPublic(_Public):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from galileo.scheduling.compositions import IntArray
+from galileo.scheduling.compositions import N_APPS, IntArray
 from galileo.scheduling.schedulers.base import (
     Cluster,
     Context,
     Scheduler,
     gain_table,
     sequential_place,
-    violation_table,
 )
 
 
@@ -54,23 +53,77 @@ class Greedy(Scheduler):
 
 
 class Paragon(Scheduler):
-    """Interference-class greedy (Paragon, as in the Metis repo): each container goes to the node
-    where it adds the fewest rule violations (caused plus suffered, from the full rule list);
-    among equals, the most loaded node (first on ties), which packs nodes as Paragon does."""
+    """Paragon's interference-class greedy as the Metis repo re-implements it, fed every rule.
+
+    Sources of interference (SoIs) are the 7 apps. From each anti-affinity rule (s, c, ≤ t):
+    ``tolerate[s, c] = t / capacity`` and ``cause[c, s] = 1 - tolerate[s, c]`` (defaults 1 and 0),
+    rescaled with sensitivity 3 (``tolerate = (t + 2) / 3``, ``cause = c / 3``). A node tolerates
+    the minimum of its apps' tolerances and causes the sum of its containers' causes. For a new
+    container the SoIs are visited in pairs (its largest cause with its smallest tolerance): keep
+    the nodes with ``D1 = tol_node - cause_app >= 0`` then ``D2 = tol_app - cause_node >= 0``. If
+    the set ever empties, the least-loaded node wins; otherwise the node (any node with room) with
+    the smallest positive ``D1 + D2`` of the last pair. Ties are broken at random (seeded); a full
+    node drawn from an all-infinite tie is remapped to a node with room as upstream does.
+    """
 
     name = "paragon"
+    SENSITIVITY = 3
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.cost = gain_table(violation_table(ctx.rules))  # -inf where full
+        self.scale = ctx.extra.get("paragon_capacity")  # upstream: 8 (81 nodes), 20 (729)
+
+    def scores(self, capacity: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(tolerate, cause)`` matrices (app × SoI) after the sensitivity rescale."""
+        scale = float(self.scale if self.scale is not None else capacity)  # type: ignore[arg-type]
+        tol, cause = np.ones((N_APPS, N_APPS)), np.zeros((N_APPS, N_APPS))
+        for r in self.ctx.rules:
+            if r.kind == "max":
+                tol[r.app_s, r.app_c] = r.threshold / scale
+                cause[r.app_c, r.app_s] = max(1.0 - tol[r.app_s, r.app_c], 0.0)
+        s = self.SENSITIVITY
+        return (tol + s - 1) / s, cause / s
 
     def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
-        cost = self.cost
+        tol, cause = self.scores(cluster.capacity)
+        rng = np.random.default_rng(self.ctx.seed)
+        node_tol = np.ones((cluster.n_nodes, N_APPS))
+        node_cause = np.zeros((cluster.n_nodes, N_APPS))
 
         def choose(state: IntArray, loads: IntArray, app: int) -> int:
-            added = np.where(loads < cluster.capacity, cost[state, app], np.inf)
-            added = np.where(np.isneginf(added), np.inf, added)
-            score = added * (cluster.capacity + 1) - loads  # fewest violations, then fullest
-            return int(np.argmin(score))
+            room = loads < cluster.capacity
+            node = _paragon_node(app, tol, cause, node_tol, node_cause, loads, room, rng)
+            if not room[node]:  # upstream's handle_constraint remapping
+                good = np.flatnonzero(room)
+                node = int(good[int((~room[:node]).sum()) % len(good)])
+            node_tol[node] = np.minimum(node_tol[node], tol[app])
+            node_cause[node] += cause[app]
+            return node
 
         return sequential_place(batch, cluster, choose)
+
+
+def _paragon_node(app: int, tol: np.ndarray, cause: np.ndarray, node_tol: np.ndarray,
+                  node_cause: np.ndarray, loads: IntArray, room: np.ndarray,
+                  rng: np.random.Generator) -> int:
+    cand = np.ones(len(loads), dtype=bool)
+    order_c = np.argsort(cause[app], kind="stable")[::-1]
+    order_t = np.argsort(tol[app], kind="stable")
+    d1 = d2 = np.zeros(len(loads))
+    for soi_c, soi_t in zip(order_c, order_t, strict=True):
+        d1 = node_tol[:, soi_c] - cause[app, soi_c]
+        cand &= d1 >= 0
+        if not cand.any():
+            return _pick_min(np.where(room, loads, np.inf), rng)
+        d2 = tol[app, soi_t] - node_cause[:, soi_t]
+        cand &= d2 >= 0
+        if not cand.any():
+            return _pick_min(np.where(room, loads, np.inf), rng)
+    total = np.where(d1 <= 0, np.inf, d1) + np.where(d2 <= 0, np.inf, d2)
+    return _pick_min(np.where(room, np.clip(total, 0, None), np.inf), rng)
+
+
+def _pick_min(values: np.ndarray, rng: np.random.Generator) -> int:
+    """A random index among the minima (NaN-free; all-infinite ties include every index)."""
+    ties = np.flatnonzero(values == values.min())
+    return int(ties[rng.integers(len(ties))])

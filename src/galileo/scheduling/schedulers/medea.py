@@ -14,9 +14,17 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
-from galileo.errors import ValidationError
 from galileo.scheduling.compositions import N_APPS, IntArray
-from galileo.scheduling.schedulers.base import Cluster, Context, Scheduler, check_fits
+from galileo.scheduling.schedulers.base import (
+    Cluster,
+    Context,
+    Scheduler,
+    check_fits,
+    gain_table,
+    sequential_place,
+    violation_table,
+    violations,
+)
 
 MEDEA_TIME_LIMIT_S = 10.0
 NODE_EPS = 1e-3
@@ -33,20 +41,37 @@ class Medea(Scheduler):
         self.time_limit_s = float(time_limit_s if time_limit_s is not None else limit)  # type: ignore[arg-type]
         self.last_optimal = False
         self.last_violations = float("nan")
+        self.cost = gain_table(violation_table(ctx.rules))  # -inf where the node is full
 
     def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
+        """The ILP's optimum, else its best incumbent at the time limit, else (no incumbent)
+        a feasible violation-greedy placement; ``last_note`` says which."""
         check_fits(batch, cluster)
-        model = _build(np.asarray(batch, dtype=np.int64), cluster, self.ctx)
+        b = np.asarray(batch, dtype=np.int64)
+        model = _build(b, cluster, self.ctx)
         res = milp(model.c, constraints=model.constraints, integrality=model.integrality,
                    bounds=model.bounds, options={"time_limit": self.time_limit_s, "disp": False})
+        self.last_optimal = res.status == 0 and res.x is not None
         if res.x is None:
-            raise ValidationError(f"medea found no placement within {self.time_limit_s:g} s "
-                                  f"({res.message})")
-        self.last_optimal = res.status == 0
-        x = np.rint(res.x[: model.nx]).astype(np.int64).reshape(cluster.n_nodes, N_APPS)
-        self.last_violations = float(res.x[model.v_slice] @ model.c[model.v_slice])
-        self.last_note = "optimal" if self.last_optimal else "time limit"
+            x = violation_greedy(b, cluster, self.cost)
+            self.last_note = f"fallback (no ILP incumbent in {self.time_limit_s:g} s)"
+        else:
+            x = np.rint(res.x[: model.nx]).astype(np.int64).reshape(cluster.n_nodes, N_APPS)
+            self.last_note = "optimal" if self.last_optimal else "time limit (incumbent)"
+        self.last_violations = violations(x, self.ctx.rules)
         return np.asarray(x, dtype=np.int64)
+
+
+def violation_greedy(batch: IntArray, cluster: Cluster, cost: np.ndarray) -> IntArray:
+    """Each container to the node where it adds the fewest weighted rule violations (then the
+    fullest node, first on ties): always feasible, Medea's fallback."""
+
+    def choose(state: IntArray, loads: IntArray, app: int) -> int:
+        added = np.where(loads < cluster.capacity, cost[state, app], np.inf)
+        added = np.where(np.isneginf(added), np.inf, added)
+        return int(np.argmin(added * (cluster.capacity + 1) - loads))
+
+    return sequential_place(batch, cluster, choose)
 
 
 class _Model:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from galileo.scheduling.compositions import N_APPS, IntArray
+from galileo.scheduling.compositions import N_APPS, NODE_CAPACITY, IntArray, index_of
 
 HIDDEN = 128
 LEARNING_RATE = 2e-2
@@ -84,11 +84,15 @@ class Trace:
 class TreePolicy:
     """Place containers on ``prod(branching)`` slots of ``capacity`` each, level by level."""
 
-    def __init__(self, branching: tuple[int, ...], capacity: int, seed: int) -> None:
+    def __init__(self, branching: tuple[int, ...], capacity: int, seed: int,
+                 gain: np.ndarray | None = None) -> None:
         self.branching = branching
         self.capacity = capacity
         self.n_slots = int(np.prod(branching))
-        self.nets = [PolicyNet(b * N_APPS + 2 * N_APPS, b, seed + i)
+        # composition × app marginal gains (node-level policies only): per-child gain features
+        self.gain = gain if capacity == NODE_CAPACITY else None
+        extra = 2 if self.gain is not None else 0
+        self.nets = [PolicyNet(b * N_APPS + 2 * N_APPS + extra * b, b, seed + i)
                      for i, b in enumerate(branching)]
 
     def rollout(self, seqs: IntArray, rng: np.random.Generator | None,
@@ -131,13 +135,18 @@ class TreePolicy:
         base = np.zeros(n, dtype=np.int64)  # first slot of the current subtree
         size = self.n_slots
         onehot = np.eye(N_APPS)[apps]
+        node_gain = self._node_gain(counts, apps)
         for level, (b, net) in enumerate(zip(self.branching, self.nets, strict=True)):
             size //= b
             idx = base[:, None] + np.arange(b * size)[None, :]
             sub = counts[np.arange(n)[:, None], idx].reshape(n, b, size, N_APPS).sum(2)
             cap = size * self.capacity
             mask = sub.sum(2) < cap
-            x = np.concatenate([sub.reshape(n, -1) / cap, onehot, rem], axis=1)
+            parts = [sub.reshape(n, -1) / cap, onehot, rem]
+            if node_gain is not None:
+                parts += _gain_features(node_gain[np.arange(n)[:, None], idx], b, size,
+                                        sub.sum(2) / cap)
+            x = np.concatenate(parts, axis=1)
             if forced is not None:
                 act = (forced - base) // size
             else:
@@ -153,6 +162,13 @@ class TreePolicy:
             trace.episode[level].append(live)
             base = base + act * size
         return base
+
+    def _node_gain(self, counts: np.ndarray, apps: IntArray) -> np.ndarray | None:
+        """Gain of adding each episode's container to every slot (-inf where full)."""
+        if self.gain is None:
+            return None
+        idx = index_of(counts.astype(np.int64))
+        return np.asarray(self.gain[np.maximum(idx, 0), apps[:, None]])
 
     def learn(self, trace: Trace, adv: np.ndarray) -> None:
         """REINFORCE step for every level; ``adv`` holds one advantage per episode, or one per
@@ -180,6 +196,13 @@ class TreePolicy:
                 for k in net.params:
                     net.params[k] = np.array(data[f"l{i}_{k}"])
             return {k[5:]: np.array(data[k]) for k in data.files if k.startswith("meta_")}
+
+
+def _gain_features(gains: np.ndarray, b: int, size: int,
+                   load: np.ndarray) -> list[np.ndarray]:
+    """Per child: its best slot gain (clipped where full) and its load fraction."""
+    best = gains.reshape(len(gains), b, size).max(2)
+    return [np.where(np.isfinite(best), best, -1.0), load]
 
 
 def sequences(batches: IntArray, repeat: int = 1) -> IntArray:

@@ -2,7 +2,7 @@
 
 * **vanilla-rl**: one flat agent choosing among all nodes for every container.
 * **dc**: a high-level agent splits the batch over sub-clusters (27 nodes each when the cluster
-  allows), frozen sub-schedulers place each part; plain REINFORCE, no tricks.
+  allows), the same frozen sub-schedulers as Metis place each part; plain REINFORCE, no tricks.
 * **metis**: the same hierarchy, with sub-schedulers that are 3-level ternary trees trained per
   container-count range, heuristic demonstrations (greedy split and perturbations, even split)
   for the first updates, an optimal-episode buffer replayed every update, and at placement time
@@ -71,8 +71,7 @@ class DivideConquer(VanillaRL):
         t0 = time.monotonic()
         size = sub_cluster_size(cluster.n_nodes)
         self.k = cluster.n_nodes // size
-        self.subs = SubSchedulers(size, cluster.capacity, self.ctx, ranges=3 if self.use_tricks
-                                  else 1)
+        self.subs = SubSchedulers(size, cluster.capacity, self.ctx)  # shared, frozen once trained
         self.subs.train()
         self.high = TreePolicy((self.k,), size * cluster.capacity, self.ctx.seed + 100)
         self.policy = self.high

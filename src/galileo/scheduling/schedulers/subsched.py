@@ -1,25 +1,39 @@
 """Sub-schedulers: tree policies that place a sub-cluster's share of the batch on its nodes.
 
 Metis trains one sub-scheduler per container-count range (a 27-node sub-cluster is a 3-level
-ternary tree: 3 groups of 9 → 3 groups of 3 → a node). Trained weights are cached under the
-context's checkpoint directory (or ``galileo/scheduling/weights``) and reused.
+ternary tree: 3 groups of 9 → 3 groups of 3 → a node). Each level's net sees, per child subtree,
+its app counts and load, and the best marginal gain (from the simulator) of adding the current
+container anywhere in that child. Training per range:
+
+1. *heuristic demonstrations*: behaviour cloning of the greedy marginal-gain placement on random
+   batches of the range (cross-entropy on the greedy node's path through the tree);
+2. *policy gradient* fine-tuning (REINFORCE with per-step advantages), kept only when it
+   improves the validation throughput (the best policy so far is the one kept, as Metis keeps
+   its optimal episodes).
+
+Trained weights are cached under the context's checkpoint directory (or the shipped
+``galileo/scheduling/weights``), keyed by the simulator's table digest, and reused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
 import numpy as np
 
 from galileo.scheduling.compositions import N_APPS, IntArray, index_of
-from galileo.scheduling.schedulers.base import Context
+from galileo.scheduling.schedulers.base import Context, TrainingCurve, gain_table
 from galileo.scheduling.schedulers.policy import TreePolicy, sequences
 from galileo.scheduling.schedulers.training import Run, train
 
 SUB_CLUSTER_NODES = 27
-SUB_UPDATES = 120
+BC_UPDATES = 150
+BC_EPISODES = 8
+RL_UPDATES = 30
 TRAIN_BATCHES = 32
+VALID_BATCHES = 12
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -39,6 +53,26 @@ def sub_cluster_size(n_nodes: int) -> int:
     return n_nodes // 3 if n_nodes % 3 == 0 and n_nodes >= 6 else n_nodes
 
 
+def sim_digest(ctx: Context) -> str:
+    """A short digest of the simulator's table (weights trained on one table fit only it)."""
+    return hashlib.sha256(np.nan_to_num(ctx.sim.node_tput, neginf=-1.0).tobytes()).hexdigest()[:10]
+
+
+def greedy_actions(seqs: IntArray, n_slots: int, gain: np.ndarray) -> IntArray:
+    """The greedy marginal-gain slot of every container (episodes × steps; -1 on padding)."""
+    n_ep, steps = seqs.shape
+    counts = np.zeros((n_ep, n_slots, N_APPS), dtype=np.int64)
+    out = np.full((n_ep, steps), -1, dtype=np.int64)
+    for t in range(steps):
+        live = np.flatnonzero(seqs[:, t] >= 0)
+        apps = seqs[live, t]
+        g = gain[index_of(counts[live]), apps[:, None]]
+        slot = np.argmax(g, axis=1)
+        out[live, t] = slot
+        counts[live, slot, apps] += 1
+    return out
+
+
 class SubSchedulers:
     """One tree policy per container-count range for sub-clusters of ``size`` nodes."""
 
@@ -46,42 +80,91 @@ class SubSchedulers:
         self.size, self.capacity, self.ctx = size, capacity, ctx
         edges = np.linspace(0, size * capacity, ranges + 1).astype(int)
         self.ranges = [(int(edges[i]) + 1, int(edges[i + 1])) for i in range(ranges)]
-        self.policies = [TreePolicy(tree_branching(size), capacity, ctx.seed + 10 * i)
+        self.gain = gain_table(ctx.sim.node_tput)
+        self.policies = [TreePolicy(tree_branching(size), capacity, ctx.seed + 10 * i, self.gain)
                          for i in range(ranges)]
         self.train_s = 0.0
+        self.curve = TrainingCurve()
+        self.valid: list[float] = [float("nan")] * ranges
 
-    def _path(self, i: int) -> Path | None:
+    def _name(self, i: int) -> str:
         lo, hi = self.ranges[i]
-        name = f"sub{self.size}-{lo}-{hi}-{self.ctx.sim.name}-{self.ctx.seed}.npz"
-        shipped = WEIGHTS_DIR / name
-        if shipped.is_file():
-            return shipped
-        return None if self.ctx.checkpoint_dir is None else self.ctx.checkpoint_dir / name
+        return f"sub{self.size}-{lo}-{hi}-{sim_digest(self.ctx)}-{self.ctx.seed}.npz"
+
+    def _paths(self, i: int) -> list[Path]:
+        paths = [WEIGHTS_DIR / self._name(i)]
+        if self.ctx.checkpoint_dir is not None:
+            paths.insert(0, self.ctx.checkpoint_dir / self._name(i))
+        return paths
 
     def train(self) -> float:
-        """Train (or resume / load) every range's policy; returns the seconds spent."""
+        """Train (or load) every range's policy; returns the seconds spent."""
         t0 = time.monotonic()
-        sim = self.ctx.sim
-        for i, (lo, hi) in enumerate(self.ranges):
-            rng = np.random.default_rng(self.ctx.seed + 1000 + i)
-            sizes = rng.integers(lo, hi + 1, size=TRAIN_BATCHES)
-            batches = np.stack([rng.multinomial(s, [1 / N_APPS] * N_APPS) for s in sizes])
-
-            def reward(counts: IntArray, row: int, b: IntArray = batches) -> np.ndarray:
-                return np.asarray(sim.node_tput[index_of(counts)].sum(1) / b[row].sum())
-
-            run = Run(self.policies[i], batches, reward,
-                      max(1, int(SUB_UPDATES * self.ctx.budget)), self.ctx.seed + i,
-                      self._curve(), None, self._path(i))  # type: ignore[arg-type]
-            run.slot_value = lambda c: np.asarray(sim.node_tput[index_of(c)])
-            train(run)
+        for i in range(len(self.ranges)):
+            found = next((p for p in self._paths(i) if p.is_file()), None)
+            if found is not None:
+                meta = self.policies[i].load(found)
+                self.valid[i] = float(meta.get("valid", np.nan))
+                continue
+            self._train_range(i)
+            if self.ctx.checkpoint_dir is not None:
+                self.policies[i].save(self.ctx.checkpoint_dir / self._name(i),
+                                      valid=self.valid[i])
         self.train_s = time.monotonic() - t0
         return self.train_s
 
-    def _curve(self) -> object:
-        from galileo.scheduling.schedulers.base import TrainingCurve
+    def _batches(self, i: int, n: int, rng: np.random.Generator) -> IntArray:
+        lo, hi = self.ranges[i]
+        sizes = rng.integers(lo, hi + 1, size=n)
+        return np.stack([rng.multinomial(s, [1 / N_APPS] * N_APPS) for s in sizes])
 
-        return TrainingCurve()
+    def _train_range(self, i: int) -> None:
+        rng = np.random.default_rng(self.ctx.seed + 1000 + i)
+        policy, budget = self.policies[i], self.ctx.budget
+        valid = self._batches(i, VALID_BATCHES, rng)
+        t0 = time.monotonic()
+        n_bc = max(1, int(BC_UPDATES * budget))
+        for u in range(n_bc):  # behaviour cloning of greedy demonstrations
+            seqs = sequences(self._batches(i, BC_EPISODES, rng))
+            forced = greedy_actions(seqs, policy.n_slots, self.gain)
+            _, trace = policy.rollout(seqs, None, forced)
+            policy.learn(trace, np.ones(len(seqs)))
+            if u % 10 == 9 or u + 1 == n_bc:
+                score = self.score(i, valid)
+                self.curve.episodes.append((len(self.curve.episodes) + 1) * BC_EPISODES * 10)
+                self.curve.tput.append(score)
+                self.curve.wall_s.append(time.monotonic() - t0)
+                if self.ctx.progress is not None:
+                    self.ctx.progress(u + 1, n_bc, score)
+        self.valid[i] = self._fine_tune(i, valid, rng)
+
+    def _fine_tune(self, i: int, valid: IntArray, rng: np.random.Generator) -> float:
+        """REINFORCE from the cloned policy; keep whichever policy validates better."""
+        policy, sim = self.policies[i], self.ctx.sim
+        before = self.score(i, valid)
+        saved = [{k: v.copy() for k, v in net.params.items()} for net in policy.nets]
+        batches = self._batches(i, TRAIN_BATCHES, rng)
+
+        def reward(counts: IntArray, row: int) -> np.ndarray:
+            return np.asarray(sim.node_tput[index_of(counts)].sum(1) / batches[row].sum())
+
+        run = Run(policy, batches, reward, max(1, int(RL_UPDATES * self.ctx.budget)),
+                  self.ctx.seed + i, TrainingCurve())
+        run.slot_value = lambda c: np.asarray(sim.node_tput[index_of(c)])
+        for net in policy.nets:
+            net.lr = 1e-3
+        train(run)
+        after = self.score(i, valid)
+        if after < before:
+            for net, params in zip(policy.nets, saved, strict=True):
+                net.params = params
+        return max(before, after)
+
+    def score(self, i: int, batches: IntArray) -> float:
+        """Mean throughput of range ``i``'s deterministic placements of ``batches``."""
+        counts, _ = self.policies[i].rollout(sequences(batches), None)
+        tput = self.ctx.sim.node_tput[index_of(counts)].sum(1)
+        return float(np.mean(tput / np.asarray(batches).sum(1)))
 
     def place_many(self, batches: IntArray) -> IntArray:
         """Node counts (len(batches) × size × 7) from the matching range's greedy rollout."""

@@ -15,6 +15,7 @@ from galileo.web.errors import error_responses
 from galileo.web.schemas import (
     EXP_ID_PATTERN,
     ExperimentCreate,
+    ExperimentFromScript,
     ExperimentPublic,
     ExperimentStatusPublic,
     TelemetryPage,
@@ -46,8 +47,12 @@ def list_experiments(
 
 @router.post("", status_code=201, summary="Submit an experiment (queued for a runner)")
 def create_experiment(body: ExperimentCreate, service: ServiceDep) -> ExperimentPublic:
-    exp = service.submit(script=body.script, scenario=body.scenario, exp_id=body.id,
-                         name=body.name, creator=body.creator)
+    if isinstance(body, ExperimentFromScript):
+        exp = service.submit(script=body.script, exp_id=body.id, name=body.name,
+                             creator=body.creator)
+    else:
+        exp = service.submit(scenario=body.scenario, exp_id=body.id, name=body.name,
+                             creator=body.creator)
     return ExperimentPublic.model_validate(exp)
 
 

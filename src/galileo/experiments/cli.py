@@ -1,0 +1,97 @@
+"""CLI: ``galileo runner``, ``galileo run FILE``, ``galileo exp …`` and ``galileo bridge``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+IdArg = Annotated[str, typer.Argument(help="Experiment id.")]
+
+
+def runner_command(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=64,
+                                             help="Experiments run at once (slots).")] = 1,
+    name: Annotated[str | None, typer.Option(help="Runner name (default: host-pid).")] = None,
+) -> None:
+    """Run queued experiments (a Celery worker on the broker); start more to scale out."""
+    from galileo.cli.main import load_settings
+
+    from .daemon import run_runner
+
+    raise typer.Exit(run_runner(load_settings(), concurrency, name))
+
+
+def run_command(
+    file: Annotated[Path, typer.Argument(help="Scenario (.yaml/.yml/.json) or script file.")],
+    local: Annotated[bool | None, typer.Option(
+        "--local/--no-local",
+        help="Start local workers and a recorder (default: only with the embedded Redis).")]
+        = None,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Local workers.")] = 1,
+    exp_id: Annotated[str | None, typer.Option("--id", help="Experiment id.")] = None,
+    name: Annotated[str, typer.Option(help="Experiment name.")] = "",
+    creator: Annotated[str | None, typer.Option(help="Creator (default: you).")] = None,
+) -> None:
+    """Run an experiment in the foreground; exit 0 when all thresholds pass, 99 when one fails,
+    2 for invalid input."""
+    from galileo.cli.main import load_settings
+    from galileo.errors import ValidationError
+
+    from .headless import EXIT_INVALID, run_file
+
+    settings = load_settings()
+    try:
+        code = run_file(settings, file, console, local=local, workers=workers, exp_id=exp_id,
+                        name=name, creator=creator)
+    except ValidationError as e:
+        _print_invalid(e)
+        raise typer.Exit(EXIT_INVALID) from None
+    raise typer.Exit(code)
+
+
+def _print_invalid(e: Exception) -> None:
+    err = Console(stderr=True)
+    problems = getattr(e, "problems", None)
+    if problems:
+        err.print(f"[bold red]error:[/] {len(problems)} problem(s):", highlight=False)
+        for p in problems:
+            err.print(f"  {p}", markup=False, highlight=False)
+    else:
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+
+
+def bridge_command(
+    queue: Annotated[str | None, typer.Option(help="List to pop (default: the seed's "
+                                                   "galileo:experiments:instructions).")] = None,
+) -> None:
+    """Accept the seed's raw LPUSH protocol and queue each entry as an experiment."""
+    import signal
+    import threading
+
+    from galileo.cli.main import load_settings
+    from galileo.protocol import Keys
+
+    from .bridge import Bridge
+    from .service import ExperimentService
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ExperimentService(load_settings()) as service:
+        try:
+            Bridge(service, queue or Keys.SEED_INSTRUCTIONS).run(stop)
+        except KeyboardInterrupt:
+            pass
+
+
+def register(app: typer.Typer) -> None:
+    from .cli_exp import exp_app
+
+    app.command("runner")(runner_command)
+    app.command("run")(run_command)
+    app.command("bridge")(bridge_command)
+    app.add_typer(exp_app, name="exp")

@@ -1,0 +1,156 @@
+"""``galileo exp list|show|status|submit|stop|watch|delete|export``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from galileo.storage import Experiment
+
+    from .service import ExperimentService
+
+console = Console()
+exp_app = typer.Typer(help="Experiments: list, submit, stop, inspect, delete, export.",
+                      no_args_is_help=True)
+IdArg = Annotated[str, typer.Argument(help="Experiment id.")]
+
+
+def _service() -> ExperimentService:
+    from galileo.cli.main import load_settings
+
+    from .service import ExperimentService
+
+    return ExperimentService(load_settings())
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(exps: list[Experiment]) -> Table:
+    table = Table(title="experiments")
+    for col in ("id", "name", "creator", "created", "status", "progress", "message"):
+        table.add_column(col)
+    for e in exps:
+        table.add_row(e.id, e.name, e.creator, _when(e.created), e.status.value,
+                      f"{e.progress:.0%}", (e.status_message or "")[:60])
+    return table
+
+
+@exp_app.command("list")
+def list_command(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    creator: Annotated[str | None, typer.Option(help="Only this creator.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List experiments, newest first."""
+    with _service() as svc:
+        console.print(_table(svc.list(status=status, creator=creator, limit=limit,
+                                      offset=offset)))
+
+
+@exp_app.command("show")
+def show_command(exp_id: IdArg) -> None:
+    """An experiment's row, counts, verdicts and what it was run from."""
+    from . import store
+
+    with _service() as svc:
+        e = svc.get(exp_id)
+        meta = store.get_metadata(svc.db, exp_id)
+        console.print(_table([e]))
+        console.print(f"start {_when(e.start)}  end {_when(e.end)}  stage {e.stage or '-'}")
+        console.print(f"traces: {svc.db.count_traces(exp_id)}  events: "
+                      f"{len(svc.db.events(exp_id))}")
+        for verdict in meta.get("verdicts") or []:
+            console.print(verdict, markup=False, highlight=False)
+        if meta.get("source"):
+            console.print(f"--- {meta.get('kind', '?')} ---")
+            console.print(str(meta["source"]), markup=False, highlight=False)
+
+
+@exp_app.command("status")
+def status_command(exp_id: IdArg) -> None:
+    """One line: state, progress, stage, message."""
+    with _service() as svc:
+        console.print(svc.status(exp_id).describe(), highlight=False)
+
+
+@exp_app.command("watch")
+def watch_command(exp_id: IdArg) -> None:
+    """Print the status on every change until the experiment ends."""
+    with _service() as svc:
+        for view in svc.watch(exp_id):
+            console.print(view.describe(), highlight=False)
+
+
+@exp_app.command("submit")
+def submit_command(
+    file: Annotated[Path, typer.Argument(help="Scenario (.yaml/.yml/.json) or script file.")],
+    exp_id: Annotated[str | None, typer.Option("--id", help="Experiment id.")] = None,
+    name: Annotated[str, typer.Option()] = "",
+    creator: Annotated[str, typer.Option()] = "",
+    wait: Annotated[bool, typer.Option(help="Watch it until it ends.")] = False,
+) -> None:
+    """Queue an experiment for the runners."""
+    from galileo.errors import ValidationError
+
+    from .headless import SCENARIO_SUFFIXES
+
+    try:
+        text = file.read_text()
+    except OSError as e:
+        raise ValidationError(f"cannot read {str(file)!r}: {e.strerror}") from None
+    is_scenario = file.suffix.lower() in SCENARIO_SUFFIXES
+    with _service() as svc:
+        exp = svc.submit(script=None if is_scenario else text,
+                         scenario=text if is_scenario else None, exp_id=exp_id,
+                         name=name, creator=creator)
+        console.print(f"experiment {exp.id} queued", highlight=False)
+        if wait:
+            for view in svc.watch(exp.id):
+                console.print(view.describe(), highlight=False)
+
+
+@exp_app.command("stop")
+def stop_command(exp_id: IdArg) -> None:
+    """Cancel a queued experiment, or stop a running one cooperatively."""
+    with _service() as svc:
+        e = svc.cancel(exp_id)
+        console.print(f"experiment {e.id}: {e.status.value}"
+                      + (" (stop requested)" if e.status.value == "RUNNING" else ""),
+                      highlight=False)
+
+
+@exp_app.command("delete")
+def delete_command(exp_id: IdArg,
+                   yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
+                   ) -> None:
+    """Delete an experiment and all its rows (traces, events, telemetry, nodeinfo, metadata)."""
+    if not yes:
+        typer.confirm(f"delete experiment {exp_id} and all its data?", abort=True)
+    with _service() as svc:
+        svc.delete(exp_id)
+    console.print(f"experiment {exp_id} deleted", highlight=False)
+
+
+@exp_app.command("export")
+def export_command(
+    exp_id: IdArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet")] = "csv",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory.")] = Path("."),
+) -> None:
+    """Export the traces and telemetry of an experiment to CSV or Parquet files."""
+    from .export import export
+
+    with _service() as svc:
+        svc.get(exp_id)
+        written = export(svc.db, exp_id, out, fmt)
+    for table, (path, rows) in written.items():
+        console.print(f"{table}: {rows} rows → {path}", highlight=False)

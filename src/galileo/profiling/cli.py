@@ -1,0 +1,80 @@
+"""``galileo profile``: measure co-location interference, write a Metis-format dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from galileo.errors import ValidationError
+
+
+def _cpus(text: str, option: str) -> tuple[int, ...]:
+    try:
+        cpus = tuple(int(c) for c in text.split(",") if c.strip())
+    except ValueError:
+        raise ValidationError(f"{option} {text!r}: expected CPU numbers like 1 or 2,3") from None
+    if not cpus:
+        raise ValidationError(f"{option} {text!r}: name at least one CPU")
+    return cpus
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``profile`` command to ``app``."""
+
+    @app.command("profile")
+    def profile(
+        apps: Annotated[list[str], typer.Argument(
+            help="Applications: kv classify checksum ycsb-a ycsb-b scenedetect superres.")],
+        max_per_node: Annotated[int, typer.Option(
+            "--max-per-node", min=1, max=8, help="Most containers co-located on the node.")] = 2,
+        duration: Annotated[int, typer.Option(min=1, help="Measured seconds per run.")] = 3,
+        warmup: Annotated[float, typer.Option(min=0.0, help="Warm-up seconds per run.")] = 1.0,
+        fraction: Annotated[float, typer.Option(
+            help="Share of the non-solo compositions to run (sampled).")] = 1.0,
+        seed: Annotated[int, typer.Option(help="Seed for --fraction sampling.")] = 0,
+        node_cpus: Annotated[str, typer.Option(
+            help="CPUs of the profiled node (default: the last core).")] = "",
+        load_cpus: Annotated[str, typer.Option(
+            help="CPUs for the local worker and recorder (default: the others).")] = "",
+        cores: Annotated[float, typer.Option(help="CPU cores per container.")] = 1.0,
+        memory_gib: Annotated[float, typer.Option(help="Memory limit per container.")] = 8.0,
+        concurrency: Annotated[int, typer.Option(min=1,
+                               help="Requests in flight per container.")] = 4,
+        out: Annotated[Path, typer.Option(help="Output directory.")] = Path("profile"),
+        name: Annotated[str, typer.Option(help="Name of the .npz file.")] = "profile",
+        external_workers: Annotated[bool, typer.Option(
+            "--external-workers", help="Use running workers instead of starting one.")] = False,
+    ) -> None:
+        """Run every co-location of APPS (or a fraction) and write <out>/<name>.npz + rules."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from galileo.cli.main import load_settings
+        from galileo.profiling import ProfileConfig, Profiler, parse_apps, plan
+
+        settings = load_settings()
+        ncpu = os.cpu_count() or 1
+        node = _cpus(node_cpus, "--node-cpus") if node_cpus else (ncpu - 1,)
+        others = tuple(c for c in range(ncpu) if c not in node) or node
+        load = _cpus(load_cpus, "--load-cpus") if load_cpus else others
+        chosen = parse_apps(apps)
+        cfg = ProfileConfig(apps=chosen, out_dir=out, max_per_node=max_per_node,
+                            duration_s=duration, warmup_s=warmup, fraction=fraction, seed=seed,
+                            node_cpus=node, load_cpus=load, cores_per_container=cores,
+                            memory_bytes=int(memory_gib * (1 << 30)), concurrency=concurrency,
+                            name=name, local_worker=not external_workers)
+        total = len(plan(len(chosen), max_per_node, fraction, seed))
+        console = Console()
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=console) as bar:
+            task = bar.add_task("compositions", total=total)
+            result = Profiler(settings, cfg).run(
+                lambda done, _total: bar.update(task, completed=done))
+        console.print(f"experiment [bold]{result.exp_id}[/]: {len(result.rows)} compositions "
+                      f"(limits: {result.limits})")
+        for app_name, rps in result.solo_rps.items():
+            console.print(f"  solo {app_name}: {rps:.1f} req/s")
+        console.print(f"wrote {result.npz} and {result.rules}")

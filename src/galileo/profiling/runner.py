@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 WORKER_WAIT_S: Final = 60.0
 GIB: Final = 1 << 30
+FIRST_WARMUP_S: Final = 2.0  # added to the first run's warm-up
 
 
 @dataclass
@@ -120,7 +121,8 @@ class Profiler:
             rows: list[Row] = []
             try:
                 for done, comp in enumerate(comps, 1):
-                    rows.append(self._composition(g, agent, comp))
+                    extra = FIRST_WARMUP_S if done == 1 else 0.0  # cold worker and caches
+                    rows.append(self._composition(g, agent, comp, extra))
                     if on_done is not None:
                         on_done(done, len(comps))
             finally:
@@ -141,7 +143,8 @@ class Profiler:
         with contextlib.suppress(GalileoError), Recorder(self.settings) as rec:
             rec.drain()
 
-    def _composition(self, g: Galileo, agent: Agent, comp: tuple[int, ...]) -> Row:
+    def _composition(self, g: Galileo, agent: Agent, comp: tuple[int, ...],
+                     extra_warmup_s: float = 0.0) -> Row:
         cfg = self.cfg
         containers: list[tuple[int, Container]] = []
         groups = []
@@ -161,7 +164,7 @@ class Profiler:
                 groups.append((a, g.spawn(route, 1, request={
                     "generator": app.generator, "generator_args": app.generator_args},
                     rps=cfg.offered_rps, max_inflight=cfg.concurrency)))
-            time.sleep(cfg.warmup_s)  # warm-up: the measurement window starts after it
+            time.sleep(cfg.warmup_s + extra_warmup_s)  # the window starts after it
             start_s = int(time.time()) + 1
             end_s = start_s + cfg.duration_s
             time.sleep(max(0.0, end_s - time.time()))

@@ -121,7 +121,7 @@ def main() -> None:
     if client_cpus:
         os.sched_setaffinity(0, client_cpus)
     only = {s for s in args.only.split(",") if s}
-    print(f"| service | bound by | solo req/s | p50 ms | p99 ms | server CPU % |")
+    print("| service | bound by | solo req/s | p50 ms | p99 ms | server CPU % |")
     print("|---|---|---:|---:|---:|---:|")
     for label, service, factory, signature in CASES:
         if only and service not in only:

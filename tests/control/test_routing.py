@@ -88,7 +88,7 @@ def test_experiment_tags_routing_events(g: Galileo, raw: redis.Redis) -> None:
     assert all(e.exp_id == exp for e in events)
     assert events[0].data == {"name": "run", "creator": "me"}
     import re
-    assert re.fullmatch(r"\d{12}-[0-9a-f]{4}", exp)
+    assert re.fullmatch(r"\d{12}-[0-9a-z]{4}", exp)
 
 
 def test_tracing_switch(g: Galileo, raw: redis.Redis) -> None:

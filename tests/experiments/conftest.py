@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
+from jobhelpers import until
 
 from galileo.apps.background import start_in_thread
 from galileo.control.galileo import Galileo
@@ -16,15 +16,6 @@ from galileo.experiments.service import ExperimentService
 from galileo.experiments.tasks import make_app
 from galileo.localenv import ProcessGroup
 from galileo.settings import Settings
-
-
-def until(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture
@@ -72,16 +63,3 @@ def celery_runner(settings: Settings) -> Iterator[Callable[..., AbstractContextM
     yield start
     for app in apps:
         app.close()
-
-
-def scenario(host: str, *, rps: float = 20, seconds: float = 2, thresholds: list[str] | None = None,
-             name: str = "smoke") -> dict[str, Any]:
-    return {
-        "name": name,
-        "routing": {"echo": {"hosts": [host]}},
-        "workloads": [{"service": "echo", "clients": 1, "request": {"path": "/echo"},
-                       "profile": {"type": "constant", "rps": rps},
-                       "thresholds": thresholds or []}],
-        "duration": seconds,
-        "drain_s": 0.5,
-    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import scenario, until
+from jobhelpers import scenario, until
 
 from galileo.experiments.service import ExperimentService
 from galileo.localenv import ProcessGroup

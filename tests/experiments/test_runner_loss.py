@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from conftest import until
+from jobhelpers import until
 
 from galileo.experiments.service import ExperimentService
 from galileo.localenv import ProcessGroup

@@ -63,6 +63,7 @@ def test_the_same_loader_reads_the_metis_files() -> None:
     assert len(load_rules(METIS / RULES_CSV)) == 39
 
 
+@pytest.mark.slow
 def test_tiny_profile_run_writes_a_metis_dataset(settings: Settings, tmp_path: Path,
                                                  redis_client: redis.Redis) -> None:
     apps = parse_apps(["kv", "checksum"])

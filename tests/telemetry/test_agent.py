@@ -198,3 +198,20 @@ def test_named_process_cpu_and_memory(make_agent: Callable[..., Agent],
     cpu, window = readings["proc_cpu", "spin"]
     assert window > 0 and 5.0 < cpu <= 105.0  # percent of one core, shared with the test
     assert readings["proc_memory", "spin"][0] > 1_000_000
+
+
+def test_each_instrument_keeps_its_own_period(make_agent: Callable[..., Agent],
+                                              redis_client: redis.Redis,
+                                              settings: Settings) -> None:
+    agent = make_agent(instruments=["ram", "load"], period_s=1.0, periods={"ram": 0.5},
+                       publish_topics=False)
+    shipped = []
+    for now in (100.0, 100.5, 101.0, 101.5, 102.0, 104.7):  # monotonic seconds
+        agent.tick(now)
+        entries = redis_client.xrange(Keys(settings.namespace).telemetry)
+        shipped.append(sorted({s.metric for s in decode_telemetry_batch(
+            entries[-1][1][b"t"]).samples}) if entries else [])
+        redis_client.delete(Keys(settings.namespace).telemetry)
+    assert shipped == [["load1", "load5", "ram"], ["ram"], ["load1", "load5", "ram"], ["ram"],
+                       ["load1", "load5", "ram"], ["load1", "load5", "ram"]]
+    assert agent.next_due() == pytest.approx(105.2)  # a missed slot is skipped, not replayed

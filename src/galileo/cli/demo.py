@@ -87,14 +87,13 @@ def run_demo(settings: Settings, duration: float, peak: float, n_workers: int) -
         classify = g.spawn("classify", num=n_workers, rps=20,
                            request={"generator": "galileo.apps.generators:digits"})
         _drive(echo, classify, profile(peak, duration))
-        echo.close()
-        classify.close()
+        sent = echo.close()["sent"] + classify.close()["sent"]
         g.experiment.stop()
-        with console.status("waiting for the recorder to store every trace …"):
-            sent = _total_sent(echo) + _total_sent(classify)
-            with ExpDB.from_settings(settings) as db:
-                recorded = _wait_recorded(db, exp_id, sent)
-                _summary(db, settings, exp_id, sent, recorded, procs)
+        with (console.status("waiting for the recorder to store every trace …"),
+              ExpDB.from_settings(settings) as db):
+            recorded = _wait_recorded(db, exp_id, sent)
+        with ExpDB.from_settings(settings) as db:
+            _summary(db, settings, exp_id, sent, recorded, procs)
     finally:
         procs.stop_all()
         if started_redis:
@@ -133,7 +132,6 @@ def _drive(echo: ClientGroup, classify: ClientGroup, stages: list[Stage]) -> Non
                 live_table(echo, classify),
             ))
             time.sleep(0.25)
-    time.sleep(1.5)  # let the last stats second and in-flight requests finish
 
 
 def live_table(*groups: ClientGroup, seconds: int = 10) -> Table:
@@ -143,7 +141,7 @@ def live_table(*groups: ClientGroup, seconds: int = 10) -> Table:
                 "p99 ms", "errors"):
         table.add_column(col, justify="right")
     for group in groups:
-        for s in group.stats(seconds=seconds)[:-1]:  # the newest second is still filling
+        for s in group.stats(seconds=seconds):
             lat = s.from_intended
             table.add_row(
                 time.strftime("%H:%M:%S", time.localtime(s.second)), group.service,
@@ -152,10 +150,6 @@ def live_table(*groups: ClientGroup, seconds: int = 10) -> Table:
                 "-" if lat.p99_ms is None else f"{lat.p99_ms:.2f}",
                 f"[red]{s.errors}[/]" if s.errors else "0")
     return table
-
-
-def _total_sent(group: ClientGroup) -> int:
-    return sum(s.sent for s in group.stats(seconds=3600))
 
 
 def _wait_recorded(db: ExpDB, exp_id: str, expected: int, timeout_s: float = 30.0) -> int:

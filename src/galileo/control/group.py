@@ -164,8 +164,10 @@ class ClientGroup:
         """The newest ``seconds`` seconds of this group, merged over its workers."""
         return read_stats(self._g.redis, self._g.keys, self.gid, seconds, len(self.workers))
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop and remove the group on its workers and forget it."""
+    def close(self, timeout: float = 10.0) -> dict[str, int]:
+        """Stop and remove the group on its workers and forget it. In-flight requests get a
+        moment to finish. Returns the group's totals (``sent``, ``done``, ``errors``, ``late``)
+        summed over the workers that answered."""
         corr = self._g.commander.new_corr()
         commands: dict[str, Command] = {w: CloseGroup(corr=corr, gid=self.gid)
                                         for w in self.workers}
@@ -178,3 +180,8 @@ class ClientGroup:
             pipe.execute()
         self._g.events.append(EventKind.GROUP_CLOSE, self.gid, {"service": self.service})
         replies.raise_for_problems(f"close on group {self.gid}")
+        totals = dict.fromkeys(("sent", "done", "errors", "late"), 0)
+        for reply in replies.by_worker.values():
+            for k in totals:
+                totals[k] += int(reply.data.get(k, 0))
+        return totals

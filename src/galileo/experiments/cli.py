@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -81,11 +82,8 @@ def bridge_command(
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with ExperimentService(load_settings()) as service:
-        try:
-            Bridge(service, queue or Keys.SEED_INSTRUCTIONS).run(stop)
-        except KeyboardInterrupt:
-            pass
+    with ExperimentService(load_settings()) as service, contextlib.suppress(KeyboardInterrupt):
+        Bridge(service, queue or Keys.SEED_INSTRUCTIONS).run(stop)
 
 
 def register(app: typer.Typer) -> None:

@@ -119,12 +119,11 @@ def _routing(sc: Scenario, ctx: JobContext) -> list[_Action]:
         rtbl.set(service, route.hosts, route.weights)
     actions = []
     for i, ch in enumerate(sc.routing_changes):
-        if ch.remove:
-            def apply(s: str = ch.service) -> None:
+        def apply(s: str = ch.service, h: list[str] | None = ch.hosts,
+                  w: list[float] | None = ch.weights, remove: bool = ch.remove) -> None:
+            if remove:
                 rtbl.remove(s)
-        else:
-            def apply(s: str = ch.service, h: list[str] | None = ch.hosts,
-                      w: list[float] | None = ch.weights) -> None:
+            else:
                 rtbl.set(s, h or [], w)
         actions.append(_Action(ch.at, 10_000 + i, f"routing change {i + 1} ({ch.service})",
                                apply))

@@ -16,6 +16,7 @@ from typing import Final
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
@@ -54,23 +55,25 @@ def run_file(settings: Settings, path: Path, console: Console, *, local: bool | 
     """Run ``path`` to its end; returns the exit code."""
     job, text, is_scenario = load_file(path)
     local = settings.embedded_redis if local is None else local
-    with _local_env(settings, job, console, local, workers):
-        with ExperimentService(settings) as service:
-            exp = service.create(script=None if is_scenario else text,
-                                 scenario=text if is_scenario else None, exp_id=exp_id,
-                                 name=name or job.default_name or path.stem,
-                                 creator=creator if creator is not None else getpass.getuser())
-            console.print(f"experiment [bold]{exp.id}[/] ({path.name}) starts")
-            view = _LiveView(console)
-            with Live(console=console, refresh_per_second=4, transient=False) as live:
-                view.live = live
-                outcome = execute(settings, exp.id, db=service.db, on_tick=view.update)
-            if outcome is None:
-                raise ValidationError(f"experiment {exp.id} was taken by another runner")
+    with _local_env(settings, job, console, local, workers), \
+            ExperimentService(settings) as service:
+        exp = service.create(script=None if is_scenario else text,
+                             scenario=text if is_scenario else None, exp_id=exp_id,
+                             name=name or job.default_name or path.stem,
+                             creator=creator if creator is not None else getpass.getuser())
+        console.print(f"experiment [bold]{exp.id}[/] ({path.name}) starts")
+        view = _LiveView(console)
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            view.live = live
+            outcome = execute(settings, exp.id, db=service.db, on_tick=view.update)
+        if outcome is None:
+            raise ValidationError(f"experiment {exp.id} was taken by another runner")
     colour = {"FINISHED": "green", "CANCELLED": "yellow"}.get(outcome.status.value, "red")
-    console.print(f"[{colour}]{outcome.status.value}[/]: {outcome.message}", highlight=False)
+    console.print(f"[{colour}]{outcome.status.value}[/]: {escape(outcome.message)}",
+                  highlight=False)
     for v in outcome.verdicts:
-        console.print(("[green]" if v.passed else "[red]") + v.format() + "[/]", highlight=False)
+        console.print(("[green]" if v.passed else "[red]") + escape(v.format()) + "[/]",
+                      highlight=False)
     if outcome.status != ExperimentStatus.FINISHED:
         return EXIT_FAILED
     return EXIT_PASS if outcome.thresholds_passed else EXIT_THRESHOLDS

@@ -44,7 +44,7 @@ def make_app(settings: Settings) -> Celery:
         outcome = execute(settings, exp_id)
         return "skipped" if outcome is None else outcome.status.value
 
-    app.galileo_settings = settings  # type: ignore[attr-defined]
+    app.galileo_settings = settings
     return app
 
 

@@ -29,6 +29,9 @@ from galileo.protocol import ArrivalKind, ArrivalSpec, GroupStats, RequestSpec, 
 log = logging.getLogger(__name__)
 
 LATE_NS: Final = 1_000_000
+# how long before an intended send time the group stops sleeping and polls the loop
+SPIN_WINDOW_NS: Final = 1_500_000
+CLOSE_DRAIN_S: Final = 2.0  # how long close() lets in-flight requests finish
 MAX_SENDS_PER_TICK: Final = 2_000
 
 Resolver = Callable[[str], str | None]
@@ -100,9 +103,10 @@ class ClientGroup:
         self.schedule = Schedule(arrivals, rps, clock(), limit=arrival.limit)
         self.stats = StatsWindow()
         self.inflight = 0
+        self._totals = [0, 0, 0, 0]  # sent, done, errors, late of the seconds already taken
         self._held: deque[int] = deque()
         self._rr = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
@@ -150,8 +154,10 @@ class ClientGroup:
                 self._send(now, now, cid, False, chain(cid, share - 1))
         return await fut
 
-    async def close(self) -> None:
-        """Stop sending, cancel in-flight requests (traced as ``cancelled``)."""
+    async def close(self, drain_s: float = CLOSE_DRAIN_S) -> dict[str, int]:
+        """Stop sending; requests held back by the in-flight bound (never sent) are traced as
+        ``cancelled``; requests in flight get up to ``drain_s`` to finish, then are cancelled.
+        Returns the group's totals since it started."""
         self.closed = True
         if self._timer is not None:
             self._timer.cancel()
@@ -161,12 +167,28 @@ class ClientGroup:
             intended = self._held.popleft()
             self._trace(intended, now, now, self.clients[0], "", "", "", 0, _CANCELLED, 0)
             self.stats.errors += 1
+        deadline = self._clock() + int(drain_s * NS_PER_S)
+        while self.inflight > 0 and self._clock() < deadline:
+            await asyncio.sleep(0.005)
         self._http.close()
         await asyncio.sleep(0)
+        return self.totals()
+
+    def totals(self) -> dict[str, int]:
+        """Requests sent, done, errors and late since the group started."""
+        w = self.stats
+        t = self._totals
+        return {"sent": t[0] + w.sent, "done": t[1] + w.done, "errors": t[2] + w.errors,
+                "late": t[3] + w.late}
 
     def take_stats(self, second: int) -> GroupStats:
         """This second's :class:`GroupStats` (counters reset)."""
         sent, done, errors, late, hi, ha = self.stats.take()
+        t = self._totals
+        t[0] += sent
+        t[1] += done
+        t[2] += errors
+        t[3] += late
         return GroupStats(
             gid=self.gid, worker=self._ctx.worker, second=second,
             target_rps=self.schedule.target_rate if not self.schedule.paused else 0.0,
@@ -182,9 +204,17 @@ class ClientGroup:
         if self.closed or self._loop is None:
             return
         t = self.schedule.peek()
-        if t is not None:
-            delay = (t - self._clock()) / NS_PER_S
-            self._timer = self._loop.call_later(delay if delay > 0 else 0, self._tick)
+        if t is None:
+            return
+        delay_ns = t - self._clock()
+        if delay_ns > SPIN_WINDOW_NS:
+            # event-loop timers fire to the millisecond: wake up early, then poll
+            self._timer = self._loop.call_later((delay_ns - SPIN_WINDOW_NS) / NS_PER_S,
+                                                self._tick)
+        else:
+            # within the last SPIN_WINDOW_NS: re-check on every loop turn (I/O still runs
+            # between checks), so a request leaves within a loop turn of its intended time
+            self._timer = self._loop.call_soon(self._tick)
 
     def _tick(self) -> None:
         self._timer = None

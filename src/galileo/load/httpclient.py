@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ssl as _ssl
 import time
 from collections.abc import Callable
@@ -265,3 +266,12 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
         return loop
     return asyncio.new_event_loop()
+
+
+def quiet_gc() -> None:
+    """Keep the cyclic garbage collector out of the send path of a load process: objects that
+    exist at start-up are frozen (never scanned again) and young collections run less often, so
+    a collection pause does not delay a scheduled request by milliseconds."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)

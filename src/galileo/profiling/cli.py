@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         cores: Annotated[float, typer.Option(help="CPU cores per container.")] = 1.0,
         memory_gib: Annotated[float, typer.Option(help="Memory limit per container.")] = 8.0,
         concurrency: Annotated[int, typer.Option(min=1,
-                               help="Requests in flight per container.")] = 4,
+                               help="Clients per container, each sending back to back.")] = 4,
         out: Annotated[Path, typer.Option(help="Output directory.")] = Path("profile"),
         name: Annotated[str, typer.Option(help="Name of the .npz file.")] = "profile",
         external_workers: Annotated[bool, typer.Option(

@@ -2,8 +2,8 @@
 
 For every planned composition, the containers (service processes, pinned and limited) start on
 the node CPUs, each gets a route ``prof-<app>-<i>`` and one Galileo client group that keeps
-``concurrency`` requests in flight (open loop at ``offered_rps``, held back by the in-flight
-bound, so each container runs saturated). After a warm-up, the per-second group stats of
+``concurrency`` clients sending back to back (closed loop, so each container runs saturated
+and no request queues up on the client side). After a warm-up, the per-second group stats of
 ``duration_s`` whole seconds give throughput and p50/p99. The whole run is one experiment: the
 recorder stores its traces, events and the telemetry of every container (``proc_*/<app>-<i>``).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 WORKER_WAIT_S: Final = 60.0
 GIB: Final = 1 << 30
 FIRST_WARMUP_S: Final = 2.0  # added to the first run's warm-up
+BURST_REQUESTS: Final = 1 << 30  # "until the group is closed"
 
 
 @dataclass
@@ -52,7 +52,6 @@ class ProfileConfig:
     load_cpus: tuple[int, ...] | None = None
     cores_per_container: float = 1.0
     memory_bytes: int = 8 * GIB
-    offered_rps: float = 20_000.0
     concurrency: int = 4
     name: str = "profile"
     local_worker: bool = True
@@ -113,10 +112,7 @@ class Profiler:
                 _worker_ready(g, self._worker)
             agent = Agent(self.settings, f"{self.settings.worker_name}-profile",
                           AgentOptions(instruments=["cpu", "ram", "psi", "proc"],
-                                       publish_topics=False))
-            stop = threading.Event()
-            thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-            thread.start()
+                                       publish_topics=False)).start()
             exp_id = g.experiment.start(name=f"{cfg.name}: {' '.join(a.name for a in cfg.apps)}")
             rows: list[Row] = []
             try:
@@ -127,8 +123,6 @@ class Profiler:
                         on_done(done, len(comps))
             finally:
                 g.experiment.stop()
-                stop.set()
-                thread.join(10)
                 agent.close()
             npz, rules = write(cfg.out_dir, cfg.name, cfg.apps, rows)
         self._drain()
@@ -161,9 +155,10 @@ class Profiler:
                 g.rtbl.set(route, c.host)
                 agent.watch_process(c.name, c.pid)
                 app = cfg.apps[a]
-                groups.append((a, g.spawn(route, 1, request={
-                    "generator": app.generator, "generator_args": app.generator_args},
-                    rps=cfg.offered_rps, max_inflight=cfg.concurrency)))
+                grp = g.spawn(route, cfg.concurrency, request={
+                    "generator": app.generator, "generator_args": app.generator_args})
+                grp.request(BURST_REQUESTS)  # closed loop: each client sends back to back
+                groups.append((a, grp))
             time.sleep(cfg.warmup_s + extra_warmup_s)  # the window starts after it
             start_s = int(time.time()) + 1
             end_s = start_s + cfg.duration_s

@@ -61,7 +61,9 @@ class ExpDB:
         self.engine = create_engine(url)
         if create_tables:
             with storage_errors(url):
-                _create_tables(self.engine)
+                from galileo.storage.migrations import upgrade
+
+                upgrade(self.engine)  # schema.py for a new database; Alembic to head else
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExpDB:

@@ -94,6 +94,8 @@ class Agent:
         self.redis: redis.Redis = bus.connect(settings)
         self._pubsub: Any = None
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self.processes = ProcessInstrument(self.options.processes)
         self._schedule = [_Scheduled(inst, self._period(inst.name))
                           for inst in self._instruments()]
@@ -154,8 +156,27 @@ class Agent:
             while not self._pubsub.subscribed and time.monotonic() < deadline:
                 self._pubsub.get_message(timeout=0.1)
 
+    def start(self) -> Agent:
+        """Run in a background thread (registered and listening when this returns)."""
+        if self._thread is None:
+            self.register()
+            self.subscribe()
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.run, args=(self._stop,), daemon=True,
+                                            name=f"galileo-telemd-{self.node}")
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the background thread started by :meth:`start` (waits for it)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(10.0)
+            self._thread = None
+
     def close(self) -> None:
-        """Leave the node set and release connections and instruments."""
+        """Stop, leave the node set and release connections and instruments."""
+        self.stop()
         with contextlib.suppress(redis.RedisError):
             self.redis.srem(self.keys.telemd_nodes, self.node)
         if self._pubsub is not None:

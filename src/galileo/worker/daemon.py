@@ -237,7 +237,7 @@ def run_worker(settings: Settings, *, name: str | None = None,
     """Run a worker on a (uv)loop until SIGINT/SIGTERM; exit cleanly."""
     import signal
 
-    from galileo.load.httpclient import new_event_loop
+    from galileo.load.httpclient import new_event_loop, quiet_gc
 
     async def main() -> None:
         worker = Worker(settings, name=name, processes=processes)
@@ -246,6 +246,7 @@ def run_worker(settings: Settings, *, name: str | None = None,
             loop.add_signal_handler(sig, worker.request_stop)
         await worker.run()
 
+    quiet_gc()
     loop = new_event_loop()
     try:
         loop.run_until_complete(main())

@@ -21,6 +21,8 @@ from galileo.protocol import (
 from galileo.worker.procs import EngineHandle, Result
 from galileo.worker.split import split_burst, split_rate, split_spawn
 
+CLOSE_TOTALS = ("sent", "done", "errors", "late")
+
 
 class Dispatcher:
     """Knows each group's client split over the processes; builds replies."""
@@ -68,9 +70,9 @@ class Dispatcher:
         if isinstance(cmd, SpawnGroup) and errors:
             self.shares.pop(cmd.gid, None)
         data: dict[str, Any] = {}
-        if isinstance(cmd, Burst):
-            data = {"done": sum(int(d.get("done", 0)) for _, _, d, _ in results),
-                    "errors": sum(int(d.get("errors", 0)) for _, _, d, _ in results)}
+        if isinstance(cmd, Burst | CloseGroup):  # counters summed over the processes
+            names = ("done", "errors") if isinstance(cmd, Burst) else CLOSE_TOTALS
+            data = {k: sum(int(d.get(k, 0)) for _, _, d, _ in results) for k in names}
         return Reply(corr=cmd.corr, worker=self.worker, ok=not errors,
                      error=errors[0] if errors else None,
                      applied_ns=max(r[3] for r in results), data=data)

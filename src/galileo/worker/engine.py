@@ -74,7 +74,7 @@ class Engine:
             return {"done": ok, "errors": errors}
         elif isinstance(cmd, CloseGroup):
             del self.groups[cmd.gid]
-            await group.close()
+            return await group.close()
         return {}
 
     def _spawn(self, cmd: SpawnGroup) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from galileo import bus
 from galileo.errors import GalileoError
-from galileo.load.httpclient import new_event_loop
+from galileo.load.httpclient import new_event_loop, quiet_gc
 from galileo.protocol import Keys
 from galileo.settings import Settings
 from galileo.worker.engine import Engine
@@ -169,6 +169,7 @@ def child_main(conn: Connection, settings: Settings, worker: str) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    quiet_gc()
     loop = new_event_loop()
     try:
         loop.run_until_complete(_child(conn, settings, worker))

@@ -97,7 +97,8 @@ class Ours(Scheduler):
                 LinearConstraint(np.ones((1, len(cols))), 0, cluster.n_nodes)]
         res = milp(-self.ctx.sim.node_tput[cols], constraints=cons,
                    integrality=np.ones(len(cols)), bounds=Bounds(0, cluster.n_nodes),
-                   options={"time_limit": self.ilp_time_limit_s, "disp": False})
+                   options={"time_limit": self.ilp_time_limit_s, "disp": False,
+                            "presolve": False})  # HiGHS presolve overruns the time limit
         if res.x is None:
             return None
         self.last_optimal = res.status == 0

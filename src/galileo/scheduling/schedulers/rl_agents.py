@@ -159,13 +159,21 @@ def actions_to_alloc(actions: IntArray, batch: IntArray, k: int) -> IntArray:
     return alloc
 
 
+def even_split(batch: IntArray, k: int) -> IntArray:
+    """Round-robin over sub-clusters in arrival order (upstream's heuristic demonstration)."""
+    apps = np.repeat(np.arange(N_APPS), np.asarray(batch, dtype=np.int64))
+    alloc = np.zeros((k, N_APPS), dtype=np.int64)
+    np.add.at(alloc, (np.arange(len(apps)) % k, apps), 1)
+    return alloc
+
+
 def demonstrations(batch: IntArray, k: int, size: int, ctx: Context, n: int,
                    seed: int) -> list[IntArray]:
-    """Heuristic splits of ``batch`` over ``k`` sub-clusters: greedy, even, and perturbations."""
+    """Heuristic splits of ``batch`` over ``k`` sub-clusters: even (round-robin), the greedy
+    placement's split, and perturbations of the greedy split."""
     cluster = Cluster(k * size)
     greedy = Greedy(ctx).place(batch, cluster).reshape(k, size, N_APPS).sum(1)
-    even = np.stack([np.bincount(np.arange(c) % k, minlength=k) for c in batch], axis=1)
-    out = [greedy, even.astype(np.int64)]
+    out = [even_split(batch, k), greedy]
     rng = np.random.default_rng(seed)
     cap = size * cluster.capacity
     while len(out) < n:

@@ -12,6 +12,7 @@ Redis errors are mapped to :class:`galileo.errors.BusError` here, at the boundar
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import subprocess
@@ -58,6 +59,19 @@ def ensure_embedded_redis(data_dir: Path) -> Path:
     if _ping_socket(sock):
         return sock
     data_dir.mkdir(parents=True, exist_ok=True)
+    # one starter at a time: without the lock, two processes could each start a server and
+    # the second would take the socket over from clients of the first
+    with open(data_dir / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _start_embedded(data_dir, sock)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _start_embedded(data_dir: Path, sock: Path) -> Path:
+    if _ping_socket(sock):  # another process started it while we waited for the lock
+        return sock
     args = [
         redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
         "--daemonize", "yes", "--pidfile", str(data_dir / "redis.pid"),

@@ -110,6 +110,7 @@ Galileo shell. Pre-bound names:
            rtbl.remove('svc'), rtbl.clear(), rtbl.services()
   exp      experiments: exp.start(name='run 1'), exp.stop(), exp.current()
   show     show.workers(), show.clients(), show.routing(), show.ping(), show.stats(group)
+  telemd   telemetry agents: telemd.nodes(), telemd.info('node'), telemd.pause(), telemd.unpause()
   sleep    sleep(seconds)      env      os.environ      pwd      current directory
   group = g.spawn('svc', 2, rps=20); group.rps(50); group.stats(); group.close()
 """
@@ -125,9 +126,11 @@ class _Usage:
 
 def python_namespace(g: Galileo, console: Console) -> dict[str, Any]:
     """The names a Python shell or script gets."""
+    from galileo.telemetry import Telemd
+
     return {"g": g, "show": Show(g, console), "rtbl": g.rtbl, "exp": g.experiment,
-            "sleep": time.sleep, "env": os.environ, "pwd": os.getcwd(), "usage": _Usage(),
-            "console": console}
+            "telemd": Telemd(g.redis, g.keys), "sleep": time.sleep, "env": os.environ,
+            "pwd": os.getcwd(), "usage": _Usage(), "console": console}
 
 
 def run_python_script(path: Path, namespace: dict[str, Any]) -> None:

@@ -92,3 +92,23 @@ def test_no_route_is_a_trace_not_a_crash(cluster: tuple[Galileo, str, ProcessGro
     assert [t["error"] for t in traces] == ["no_route", "no_route"]
     assert {t["status"] for t in traces} == {0}
     assert [w.name for w in g.workers()] == ["e2e-worker"]  # the worker survived
+
+
+def test_groups_of_parallel_experiments_keep_their_own_tag(
+        cluster: tuple[Galileo, str, ProcessGroup], settings: Settings) -> None:
+    g, host, _procs = cluster
+    g.rtbl.set("echo", [host], [1])
+    current = g.experiment.start(name="current")
+    mine = g.spawn("echo", num=1, request={"path": "/echo"})
+    side = g.spawn("echo", num=1, request={"path": "/echo"}, exp_id="side-by-side-1")
+    assert mine.request(n=2).wait(timeout=10) == {"done": 2, "errors": 0}
+    assert side.request(n=3).wait(timeout=10) == {"done": 3, "errors": 0}
+    mine.close()
+    side.close()
+    g.experiment.stop()
+    with ExpDB.from_settings(settings) as db:
+        _until(lambda: db.count_traces() >= 5, 15, "5 traces")
+        assert {t["group_id"] for t in db.traces(current)} == {mine.gid}
+        assert {t["group_id"] for t in db.traces("side-by-side-1")} == {side.gid}
+        assert db.count_traces(current) == 2
+        assert db.count_traces("side-by-side-1") == 3

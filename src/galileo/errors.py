@@ -1,6 +1,6 @@
 """Galileo's exception tree. Foreign errors (redis, SQLAlchemy, HTTP) are mapped at the boundary.
 
-    GalileoError                 every error a user can cause or meet; its message is one clear sentence
+    GalileoError                 any error a user can cause or meet; one clear sentence
     ├── ConfigError              bad setting / environment variable
     ├── ValidationError          bad input: routing record, request spec, arrival, name, …
     │   └── InstructionError     a bad line in the instruction language (``line N: …``)

@@ -250,6 +250,7 @@ class SpawnGroup(msgspec.Struct, tag="spawn", kw_only=True):
     rps: float = 0.0  # this worker's share of the group rate
     max_inflight: int = 1000  # per worker, for this group
     timeout_s: float = 10.0
+    exp_id: str | None = None  # tag this group's traces; None: the cluster's current experiment
 
 
 class SetRate(msgspec.Struct, tag="rps", kw_only=True):
@@ -318,6 +319,7 @@ class GroupInfo(msgspec.Struct, kw_only=True):
     rps: float = 0.0
     paused: bool = False
     created_ns: int = 0
+    exp_id: str | None = None
 
 
 # --------------------------------------------------------------------------- routing

@@ -159,9 +159,15 @@ class Galileo:
               worker_labels: dict[str, str] | None = None,
               request: RequestSpec | dict[str, Any] | None = None,
               arrival: str | ArrivalSpec = "constant", rps: float = 0,
-              max_inflight: int = 1000, timeout_s: float = 10) -> ClientGroup:
-        """Start ``num`` clients of ``service`` on the least-loaded matching workers."""
+              max_inflight: int = 1000, timeout_s: float = 10,
+              exp_id: str | None = None) -> ClientGroup:
+        """Start ``num`` clients of ``service`` on the least-loaded matching workers.
+
+        Traces are tagged with ``exp_id`` when given, else with the experiment running when each
+        request is sent (``g.experiment``); several experiments can so run side by side."""
         check_name("service", service)
+        if exp_id is not None:
+            check_name("experiment id", exp_id)
         if num < 1:
             raise ValidationError(f"cannot spawn {num} clients of {service!r}: need at least 1")
         if not rps >= 0:
@@ -185,9 +191,9 @@ class Galileo:
         commands: dict[str, Command] = {
             w: SpawnGroup(corr=corr, gid=gid, service=service, clients=c, request=spec,
                           arrival=arr, rps=shares[w], max_inflight=max_inflight,
-                          timeout_s=timeout_s) for w, c in placement.items()}
+                          timeout_s=timeout_s, exp_id=exp_id) for w, c in placement.items()}
         info = GroupInfo(gid=gid, service=service, placement=placement, request=spec,
-                         arrival=arr, rps=float(rps), created_ns=time.time_ns())
+                         arrival=arr, rps=float(rps), created_ns=time.time_ns(), exp_id=exp_id)
         with self.redis.pipeline() as pipe:  # stored first so a late ack is never orphaned
             pipe.hset(self.keys.group(gid), "info", encode(info))
             pipe.sadd(self.keys.groups, gid)

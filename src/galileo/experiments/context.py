@@ -136,6 +136,8 @@ class TrackingGalileo(Galileo):
     job: JobContext | None = None
 
     def spawn(self, service: str, num: int = 1, **kwargs: Any) -> ClientGroup:
+        if self.job is not None:
+            kwargs.setdefault("exp_id", self.job.exp_id)
         group = super().spawn(service, num, **kwargs)
         if self.job is not None:
             self.job.track(group)

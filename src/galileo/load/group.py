@@ -80,6 +80,7 @@ class ClientGroup:
         emit: TraceSink,
         max_inflight: int = 1000,
         timeout_s: float = 10.0,
+        exp_id: str | None = None,
         clock: Clock = time.monotonic_ns,
     ) -> None:
         if max_inflight < 1:
@@ -90,6 +91,7 @@ class ClientGroup:
         self.max_inflight = max_inflight
         self._resolve = resolve
         self._ctx = context
+        self._exp_id = exp_id  # overrides the context's experiment for this group
         self._emit = emit
         self._clock = clock
         self._wall_offset = time.time_ns() - clock()
@@ -293,7 +295,8 @@ class ClientGroup:
         off = self._wall_offset
         ctx = self._ctx
         self._emit(Trace(
-            request_id=next_request_id(), exp_id=ctx.exp_id, group_id=self.gid, client_id=cid,
+            request_id=next_request_id(), exp_id=self._exp_id or ctx.exp_id,
+            group_id=self.gid, client_id=cid,
             worker=ctx.worker, service=self.service, host=host,
             method=method or self._source.method, path=path or self._source.path,
             intended_ns=intended + off, sent_ns=sent + off, done_ns=done + off,

@@ -85,6 +85,7 @@ class Engine:
             gid=cmd.gid, service=cmd.service, clients=cmd.clients, request=cmd.request,
             arrival=cmd.arrival, rps=cmd.rps, resolve=self.resolve, context=self.context,
             emit=self._emit, max_inflight=cmd.max_inflight, timeout_s=cmd.timeout_s,
+            exp_id=cmd.exp_id,
         )
         self.groups[cmd.gid] = group
         group.start()

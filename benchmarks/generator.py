@@ -230,11 +230,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter phases (a smoke run)")
     args = ap.parse_args()
-    scale = 0.3 if args.quick else 1.0
     work = Path(tempfile.mkdtemp(prefix="galileo-bench-"))
     settings = Settings.from_env({"galileo_data_dir": str(work / "data"),
                                   "galileo_log_level": "WARNING"})
     bus.ensure_embedded_redis(settings.data_dir)
+    try:
+        result = run_all(settings, work, quick=args.quick)
+    finally:
+        bus.stop_embedded_redis(settings.data_dir)
+    print(json.dumps(result))
+
+
+def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, float | None]:
+    scale = 0.3 if quick else 1.0
     result: dict[str, float | None] = {}
     with target(work) as (target_name, host), ProcessGroup(settings) as procs:
         console.print(f"[bold]target[/]: {target_name} on {host} (CPU {TARGET_CPU}); "
@@ -250,7 +258,7 @@ def main() -> None:
         g.rtbl.set("bench", [host], [1])
 
         console.print("[bold]1. max throughput per generator core[/]")
-        runs = 1 if args.quick else 3
+        runs = 1 if quick else 3
         ours_runs, theirs_runs = [], []
         for _ in range(runs):  # alternate, so both see the same background noise
             ours_runs.append(galileo_max_rps(g, procs, 10 * scale))
@@ -277,8 +285,7 @@ def main() -> None:
         result["trace_completeness"] = completeness(g, settings, procs, 5000,
                                                     max(30 * scale, 9))
         g.close()
-    bus.stop_embedded_redis(settings.data_dir)
-    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

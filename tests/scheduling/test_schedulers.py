@@ -5,6 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from galileo.errors import ValidationError
+from galileo.scheduling.data import synthetic_batches
 from galileo.scheduling.dataset import Dataset
 from galileo.scheduling.schedulers import (
     SCHEDULERS,
@@ -15,12 +16,11 @@ from galileo.scheduling.schedulers import (
     parse_schedulers,
 )
 from galileo.scheduling.schedulers.base import violation_table
-from galileo.scheduling.data import synthetic_batches
 from galileo.scheduling.schedulers.heuristics import Paragon
 from galileo.scheduling.schedulers.medea import Medea
-from galileo.scheduling.schedulers.subsched import SubSchedulers
 from galileo.scheduling.schedulers.policy import TreePolicy
 from galileo.scheduling.schedulers.rl_agents import VanillaRL
+from galileo.scheduling.schedulers.subsched import SubSchedulers
 
 CLUSTER = Cluster(9)
 FAST = {"medea_time_limit_s": 1.0, "ours_ilp_time_limit_s": 0.5}
@@ -150,3 +150,14 @@ def test_cli_bad_rows_fail_with_one_sentence() -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, ValidationError)
     assert "5-2" in str(result.exception)
+
+
+def test_shipped_subscheduler_weights_load_and_match_greedy(metis: Dataset) -> None:
+    ctx = Context(metis.sim("table"), metis.rules, seed=0)
+    subs = SubSchedulers(27, 8, ctx)
+    assert subs.train() < 5.0  # loaded from galileo/scheduling/weights, not trained
+    batches, cluster = synthetic_batches(60, 3, seed=87), Cluster(27)
+    ours = np.mean([ctx.sim.throughput(p) for p in subs.place_many(batches)])
+    greedy = np.mean([ctx.sim.throughput(make_scheduler("greedy", ctx).place(b, cluster))
+                      for b in batches])
+    assert ours >= greedy - 0.02

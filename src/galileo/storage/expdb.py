@@ -20,7 +20,7 @@ from galileo.storage import experiments as _exps
 from galileo.storage import traces as _traces
 from galileo.storage._engine import create_engine, redact, storage_errors
 from galileo.storage.experiments import Experiment
-from galileo.storage.schema import ExperimentStatus, metadata
+from galileo.storage.schema import ExperimentStatus
 
 if TYPE_CHECKING:
     from galileo.settings import Settings
@@ -160,15 +160,3 @@ class ExpDB:
         """Delete the experiment and all its rows; False when nothing matched."""
         with self.transaction() as tx:
             return _exps.delete_experiment(tx.conn, exp_id)
-
-
-def _create_tables(engine: sa.Engine, attempts: int = 5) -> None:
-    """``create_all``, tolerating another process creating the same tables at the same time
-    (its CREATE wins between our existence check and our CREATE: we just check again)."""
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine)
-            return
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as e:
-            if "exist" not in str(e).lower() or attempt == attempts - 1:
-                raise

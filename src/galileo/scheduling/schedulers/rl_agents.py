@@ -139,11 +139,16 @@ class Metis(DivideConquer):
         cands = [self.high.rollout(seqs, None)[0][0]]
         cands += list(self.high.rollout(sequences(b[None], PLACE_SAMPLES), rng)[0])
         cands += demonstrations(b, self.k, self.subs.size, self.ctx, 4, self.ctx.seed)
+        labels = ["policy"] + ["sample"] * PLACE_SAMPLES + ["demo:even", "demo:greedy",
+                                                           "demo:perturbed", "demo:perturbed"]
         for row, (_, actions) in self.best.items():
             if np.array_equal(self.batches[row], b):
                 cands.append(actions_to_alloc(actions, b, self.k))
+                labels.append("buffer")
         allocs = np.stack(cands)
-        return self._placement(allocs[int(np.argmax(self.evaluate(allocs)))])
+        best = int(np.argmax(self.evaluate(allocs)))
+        self.last_note = labels[best]
+        return self._placement(allocs[best])
 
 
 def alloc_to_actions(alloc: IntArray) -> IntArray:

@@ -5,6 +5,7 @@ revision first. Safe when several processes start at once (retried)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Final
@@ -38,6 +39,7 @@ def head() -> str:
 
 def upgrade(engine: sa.Engine) -> None:
     """Bring the database at ``engine`` to the newest schema."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
     for attempt in range(ATTEMPTS):
         try:
             _upgrade_once(engine)

@@ -6,19 +6,34 @@ Inserts ``--traces`` generated traces in batches of ``--batch`` (one transaction
 the recorder does) into a scratch database on each backend and prints rows/s. A backend that does
 not answer is skipped with a line saying so. URLs: ``GALILEO_TEST_MYSQL_URL`` /
 ``GALILEO_TEST_POSTGRESQL_URL`` (defaults: the local test servers).
+
+``--part stop`` (``all`` runs both): time from ``stop`` to all groups quiet (goal <= 1 s). A real
+worker and recorder (subprocesses) and the echo app (thread) on the Redis at
+``GALILEO_TEST_REDIS_URL`` (default: the local one, else an embedded one); a scenario with
+``--groups`` groups at ``--rps`` each runs through the runner code (``execute``, what the Celery
+task calls); once traces flow, ``ExperimentService.cancel`` is called (what ``galileo exp stop``
+and the APIs call). Quiet = the last request any group of the experiment sent (the maximum
+``sent_ns`` of its stored traces, all recorded before the runner returns); also shown: the time
+until the status reads CANCELLED. Medians over ``--reps`` repetitions.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from galileo.errors import StorageError
+from galileo.experiments.runner import execute
+from galileo.experiments.service import ExperimentService
 from galileo.protocol import TRACE_BATCH_MAX, Trace
-from galileo.storage import ExpDB
+from galileo.settings import Settings
+from galileo.storage import ExpDB, ExperimentStatus
 from galileo.storage.scratch import scratch_database
 
 BACKENDS = {
@@ -59,7 +74,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=TRACE_BATCH_MAX)
+    parser.add_argument("--part", choices=("ingest", "stop", "all"), default="all")
+    parser.add_argument("--reps", type=int, default=5, help="stop part: repetitions")
+    parser.add_argument("--groups", type=int, default=3, help="stop part: client groups")
+    parser.add_argument("--rps", type=float, default=100, help="stop part: rate per group")
     args = parser.parse_args()
+    if args.part in ("ingest", "all"):
+        ingest(args)
+    if args.part in ("stop", "all"):
+        stop_to_quiet(reps=args.reps, groups=args.groups, rps=args.rps)
+
+
+def ingest(args: argparse.Namespace) -> None:
     traces = make_traces(args.traces)
     with tempfile.TemporaryDirectory() as tmp:
         for name, url in BACKENDS.items():
@@ -72,6 +98,86 @@ def main() -> None:
             print(f"{name:<11} {rate:>10,.0f} rows/s  ({args.traces:,} traces, batches of "
                   f"{args.batch})")
 
+
+
+# ---------------------------------------------------------------------- stop → quiet
+def _bench_settings(tmp: str) -> Settings:
+    import redis
+
+    env = {"galileo_namespace": f"gbench-{uuid.uuid4().hex[:8]}", "galileo_data_dir": tmp,
+           "galileo_expdb_sqlite_path": f"{tmp}/stop.sqlite", "galileo_log_level": "WARNING",
+           "galileo_worker_name": "bench-stop-worker"}
+    url = os.environ.get("GALILEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+        env["galileo_redis_url"] = url
+    except redis.RedisError:
+        pass  # embedded Redis in tmp
+    return Settings.from_env(env)
+
+
+def _stop_scenario(host: str, groups: int, rps: float) -> dict[str, object]:
+    return {"name": "stop-bench", "routing": {"echo": {"hosts": [host]}}, "duration": 120,
+            "drain_s": 0, "workloads": [
+                {"name": f"g{i}", "service": "echo", "clients": 2,
+                 "request": {"path": "/echo"}, "profile": {"type": "constant", "rps": rps}}
+                for i in range(groups)]}
+
+
+def _wait(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _one_stop(service: ExperimentService, host: str, groups: int, rps: float
+              ) -> tuple[float, float]:
+    """(stop → last request sent, stop → status CANCELLED) in seconds for one run."""
+    exp = service.create(scenario=_stop_scenario(host, groups, rps))
+    thread = threading.Thread(target=execute, args=(service.settings, exp.id),
+                              kwargs={"runner": "bench"})
+    thread.start()
+    _wait(lambda: service.db.count_traces(exp.id) >= groups * rps, 60, "traces to flow")
+    t_stop = time.time_ns()
+    service.cancel(exp.id)
+    _wait(lambda: service.get(exp.id).status == ExperimentStatus.CANCELLED, 30, "CANCELLED")
+    t_cancelled = time.time_ns()
+    thread.join(60)  # the runner waits until the recorder stored every request sent
+    last_sent = max(int(t["sent_ns"]) for t in service.db.traces(exp.id))
+    return max(last_sent - t_stop, 0) / 1e9, (t_cancelled - t_stop) / 1e9
+
+
+def stop_to_quiet(*, reps: int, groups: int, rps: float) -> None:
+    from galileo.apps.background import start_in_thread
+    from galileo.control.galileo import Galileo
+    from galileo.localenv import ProcessGroup
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = _bench_settings(tmp)
+        app = start_in_thread(("echo",))
+        procs = ProcessGroup(settings)
+        g = Galileo.from_settings(settings)
+        try:
+            procs.start("worker", ["worker", "--name", "bench-stop-worker", "--processes", "1"])
+            procs.start("recorder", ["recorder"])
+            _wait(lambda: any(w.name == "bench-stop-worker" for w in g.workers()), 60,
+                  "the worker")
+            with ExperimentService(settings) as service:
+                runs = [_one_stop(service, f"{app.host}:{app.port}", groups, rps)
+                        for _ in range(reps)]
+        finally:
+            procs.stop_all()
+            app.stop()
+            for key in g.redis.scan_iter(f"{settings.namespace}:*"):
+                g.redis.delete(key)
+            g.close()
+    quiet = statistics.median(r[0] for r in runs)
+    status = statistics.median(r[1] for r in runs)
+    print(f"stop → quiet  median {quiet:.3f} s (max {max(r[0] for r in runs):.3f} s; goal <= 1 s)"
+          f"; stop → CANCELLED median {status:.3f} s  ({reps} runs, {groups} groups x "
+          f"{rps:g} rps)")
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,7 @@ def reap_loop(settings: Settings, stop: threading.Event) -> None:
 
 def run_runner(settings: Settings, concurrency: int, name: str | None = None) -> int:
     """Run until stopped (SIGTERM/SIGINT: warm shutdown); returns the exit code."""
-    app = make_app(settings)
+    app = make_app(settings, name)
     stop = threading.Event()
     reaper = threading.Thread(target=reap_loop, args=(settings, stop), name="reaper",
                               daemon=True)

@@ -13,13 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
+import redis
 from rich.console import Console
 
 from galileo.control import instructions as ins
 from galileo.control.executor import Executor
 from galileo.control.experiment import EXP_EVENT
 from galileo.errors import GalileoError, ValidationError
-from galileo.protocol import EventKind
+from galileo.protocol import EventField, EventKind, encode
 from galileo.storage import ExperimentStatus
 
 from . import store
@@ -70,16 +72,20 @@ def run_job(job: Job, ctx: JobContext, *, name: str = "", creator: str = "") -> 
             log.exception("experiment %s: cleanup failed", ctx.exp_id)
     if job.scenario is not None:
         time.sleep(min(job.scenario.drain_s, 5.0))
-    _end(ctx, owner, status, message)
+    end_ns = time.time_ns()
+    announce = _release(ctx, owner)
     verdicts: list[Verdict] = []
     if job.scenario is not None and status != ExperimentStatus.FAILED:
         verdicts, note = _thresholds(job.scenario, ctx, owner)
         message = _summary(message, verdicts, note)
-    ctx.db.finish(ctx.exp_id, status, message)
     store.put_metadata(ctx.db, ctx.exp_id, {
         "groups": {n: g.gid for n, g in ctx.groups.items()},
         "verdicts": [v.format() for v in verdicts],
         "thresholds_passed": all(v.passed for v in verdicts)})
+    # terminal only now: a watcher that sees FINISHED finds the verdicts and every trace
+    ctx.db.finish(ctx.exp_id, status, message, at=end_ns / 1e9)
+    if announce:
+        _announce_end(ctx, status, message, end_ns)
     return Outcome(status, message, verdicts)
 
 
@@ -94,14 +100,29 @@ def _begin(ctx: JobContext, name: str, creator: str) -> bool:
         return False
 
 
-def _end(ctx: JobContext, owner: bool, status: ExperimentStatus, message: str) -> None:
+def _release(ctx: JobContext, owner: bool) -> bool:
+    """End the cluster's current-experiment marker (when this run owns it) and drop the job's
+    keys; True when the ``experiment_stop`` event is this run's to announce."""
     g, keys = ctx.g, ctx.g.keys
-    if owner and g.experiment.current() == ctx.exp_id:
-        g.events.append(EventKind.EXPERIMENT_STOP, ctx.exp_id,
-                        {"status": status.value, "message": message}, exp_id=ctx.exp_id)
+    announce = owner and g.experiment.current() == ctx.exp_id
+    if announce:
         g.redis.delete(keys.current_experiment)
         g.redis.publish(keys.control_events, EXP_EVENT)
     g.redis.delete(keys.job_cancel(ctx.exp_id), keys.job_groups(ctx.exp_id))
+    return announce
+
+
+def _announce_end(ctx: JobContext, status: ExperimentStatus, message: str, end_ns: int) -> None:
+    """The ``experiment_stop`` event, stamped with the time the load ended (the recorder sets
+    the row from it, so it must carry the final status and message)."""
+    event = msgspec.structs.replace(
+        ctx.g.events.build(EventKind.EXPERIMENT_STOP, ctx.exp_id,
+                           {"status": status.value, "message": message}, exp_id=ctx.exp_id),
+        ts_ns=end_ns)
+    try:
+        ctx.g.redis.xadd(ctx.g.keys.events, {EventField: encode(event)})
+    except redis.RedisError as e:  # the row is final already; only the event is missing
+        log.warning("experiment %s: cannot append its experiment_stop event: %s", ctx.exp_id, e)
 
 
 # ---------------------------------------------------------------------- scenario

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 VISIBILITY_TIMEOUT_S: Final = 7 * 24 * 3600  # a redelivered task of a live runner never races
 
 
-def make_app(settings: Settings) -> Celery:
-    """A Celery app for ``settings`` with the experiment task registered."""
+def make_app(settings: Settings, runner: str | None = None) -> Celery:
+    """A Celery app for ``settings`` with the experiment task registered; ``runner`` names the
+    runner in status messages and leases (default: host-pid)."""
     keys = Keys(settings.namespace)
     app = Celery(f"galileo-{settings.namespace}", broker=settings.broker_connection_url(),
                  backend=settings.result_backend, set_as_current=False)
@@ -41,7 +42,7 @@ def make_app(settings: Settings) -> Celery:
     def run_experiment(exp_id: str) -> str:
         from .runner import execute
 
-        outcome = execute(settings, exp_id)
+        outcome = execute(settings, exp_id, runner=runner)
         return "skipped" if outcome is None else outcome.status.value
 
     app.galileo_settings = settings

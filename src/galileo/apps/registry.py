@@ -58,7 +58,8 @@ def list_services() -> list[ServiceInfo]:
 
 
 def build_router(names: Iterable[str]) -> Router:
-    """A router serving the named services plus ``GET /health``."""
+    """A router serving the named services plus ``GET /health`` and ``GET /`` (both list the
+    services, so a client with the default request ``GET /`` gets a 200)."""
     chosen = list(dict.fromkeys(names))
     unknown = [n for n in chosen if n not in _SERVICES]
     if unknown:
@@ -71,6 +72,7 @@ def build_router(names: Iterable[str]) -> Router:
         return health
 
     router.get("/health", health_handler)
+    router.get("/", health_handler)
     for name in chosen:
         _SERVICES[name].load()(router)
     return router

@@ -13,6 +13,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from galileo.errors import GalileoError
 from galileo.settings import Settings
@@ -41,6 +42,14 @@ COMMAND_MODULES = (
     "galileo.web.cli",
     "galileo.grpc.cli",
 )
+
+
+# optional dependencies (top-level module -> the extra that installs it)
+OPTIONAL_MODULES = {
+    "fastapi": "api", "uvicorn": "api", "grpc": "api", "grpc_tools": "api", "google": "api",
+    "pandas": "analysis", "matplotlib": "analysis", "pyarrow": "export", "scipy": "sched",
+    "locust": "dev",
+}
 
 
 def load_settings() -> Settings:
@@ -72,8 +81,16 @@ def run() -> None:
     try:
         app()
     except GalileoError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(e.exit_code)
+    except ModuleNotFoundError as e:
+        extra = OPTIONAL_MODULES.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        err_console.print(f"[bold red]error:[/] this command needs the optional package "
+                          f"{e.name!r}: pip install " + escape(f"'galileo[{extra}]'"),
+                          highlight=False)
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

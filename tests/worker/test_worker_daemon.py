@@ -4,8 +4,8 @@ import time
 
 import pytest
 import redis
+from workerhelpers import Bus, WorkerThread
 
-from conftest import Bus, WorkerThread
 from galileo.load.localserver import LocalServer
 from galileo.protocol import (
     WORKER_TTL_S,

@@ -193,10 +193,15 @@ class ClientGroup:
         t[3] += late
         return GroupStats(
             gid=self.gid, worker=self._ctx.worker, second=second,
-            target_rps=self.schedule.target_rate if not self.schedule.paused else 0.0,
+            target_rps=self._planned_rate(),
             sent=sent, done=done, errors=errors, late=late, inflight=self.inflight,
             hist_intended=hi, hist_actual=ha,
         )
+
+    def _planned_rate(self) -> float:
+        """The schedule's mean rate over the last second (ramps included)."""
+        now = self._clock()
+        return 0.5 * (self.schedule.rate_at(now - NS_PER_S) + self.schedule.rate_at(now))
 
     # ------------------------------------------------------------------ open loop
     def _arm(self) -> None:

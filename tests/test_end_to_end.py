@@ -44,7 +44,7 @@ def cluster(settings: Settings) -> Iterator[tuple[Galileo, str, ProcessGroup]]:
 
 def test_request_ping_spawn_burst_traces(cluster: tuple[Galileo, str, ProcessGroup],
                                          settings: Settings) -> None:
-    g, host, procs = cluster
+    g, host, _procs = cluster
     g.rtbl.set("echo", [host], [1])
 
     response = g.request("echo", "POST", "/echo", body=b"hello")

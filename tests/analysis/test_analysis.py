@@ -13,7 +13,6 @@ from galileo import analysis
 from galileo.errors import NotFoundError
 from galileo.protocol import Event, EventKind, TelemetrySample, Trace
 from galileo.storage import ExpDB
-from galileo.storage.telemetry import TelemetryStore
 
 T0 = 1_700_000_000_000_000_000
 S = 1_000_000_000
@@ -51,10 +50,11 @@ def fill(db: ExpDB, exp: str, rps: dict[str, int], latency: dict[str, float]) ->
     traces.append(trace(exp, "kv", "h1:80", 0.5, 1.0, status=503))
     db.insert_traces(traces)
     db.insert_events([Event(kind=EventKind.EXPERIMENT_START, ts_ns=T0, exp_id=exp)])
-    store = TelemetryStore(db)
-    store.insert(exp, cpu("n1", "proc_cpu", "kv", [0, 50, 50, 50, 50]))
-    store.insert(exp, cpu("n1", "cgrp_cpu", "checksum", [0, 100, 100, 100, 100]))
-    store.insert(exp, cpu("h1", "cpu", "", [10, 20, 30]) + cpu("h2", "cpu", "", [50, 60, 70]))
+    store = db
+    store.insert_telemetry(exp, cpu("n1", "proc_cpu", "kv", [0, 50, 50, 50, 50]))
+    store.insert_telemetry(exp, cpu("n1", "cgrp_cpu", "checksum", [0, 100, 100, 100, 100]))
+    store.insert_telemetry(exp, cpu("h1", "cpu", "", [10, 20, 30])
+                           + cpu("h2", "cpu", "", [50, 60, 70]))
 
 
 def test_load_gives_typed_time_indexed_frames(db: ExpDB) -> None:

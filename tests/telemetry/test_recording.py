@@ -21,7 +21,6 @@ from galileo.recorder import Recorder
 from galileo.recorder.telemetry import TelemBridge
 from galileo.settings import Settings
 from galileo.storage import ExpDB
-from galileo.storage.telemetry import TelemetryStore
 from galileo.telemetry import Agent
 
 
@@ -48,7 +47,7 @@ def test_samples_are_recorded_under_the_running_experiment(
         agent.tick(force=True)
         g.experiment.stop()
         rec.drain()
-    store = TelemetryStore(expdb)
+    store = expdb
     rows = store.telemetry(exp_id)
     assert rows and {r["node"] for r in rows} == {node}
     assert {r["metric"] for r in rows} >= {"cpu", "ram", "load1", "load5"}
@@ -78,7 +77,7 @@ def test_window_tagging_and_replays_are_stored_once(
         rec.drain()
         g.experiment.stop()
         assert rec.stats.malformed == 1
-    rows = TelemetryStore(expdb).telemetry(exp_id, node="seed-node")
+    rows = expdb.telemetry(exp_id, node="seed-node")
     assert [(r["metric"], r["ts_ns"], r["value"]) for r in rows] == [("cpu", now, 12.5)]
 
 
@@ -106,7 +105,7 @@ def test_seed_telemd_topics_are_bridged(settings: Settings, redis_client: redis.
         redis_client.delete(keys.telemd_info(node))
     with ExpDB(sqlite_url) as db, Recorder(settings, db) as rec:
         rec.drain()
-        rows = TelemetryStore(db).telemetry()
+        rows = db.telemetry()
     assert sorted((r["node"], r["metric"], r["subsystem"], r["ts_ns"], r["value"])
                   for r in rows) == [(go_node, "cpu", "", ts, 42.0),
                                      (go_node, "rx", "eth0", ts, 1000.0)]

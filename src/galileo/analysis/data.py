@@ -19,7 +19,6 @@ from galileo.storage import ExpDB, Experiment
 from galileo.storage._engine import storage_errors
 from galileo.storage.schema import telemetry as telemetry_table
 from galileo.storage.schema import traces as traces_table
-from galileo.storage.telemetry import TelemetryStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,7 +112,7 @@ def load(exp_id: str, *, db: ExpDB | None = None,
             telemetry = telemetry_frame(conn, exp_id)
         experiment = db.get_experiment(exp_id)
         events = events_frame(db, exp_id)
-        nodeinfo = TelemetryStore(db).nodeinfo(exp_id)
+        nodeinfo = db.nodeinfo(exp_id)
     finally:
         if own:
             db.close()

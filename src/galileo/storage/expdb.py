@@ -8,15 +8,16 @@ into one (the recorder inserts a whole read batch, then commits, then acks). For
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from galileo.protocol import Event, Trace
+from galileo.protocol import Event, TelemetrySample, Trace
 from galileo.storage import events as _events
 from galileo.storage import experiments as _exps
+from galileo.storage import telemetry as _telemetry
 from galileo.storage import traces as _traces
 from galileo.storage._engine import create_engine, redact, storage_errors
 from galileo.storage.experiments import Experiment
@@ -122,6 +123,28 @@ class ExpDB:
     def count_traces(self, exp_id: str | None = None) -> int:
         with self._read() as conn:
             return _traces.count_traces(conn, exp_id)
+
+    def telemetry(self, exp_id: str | None = None, *, node: str | None = None,
+                  metric: str | None = None, limit: int | None = None,
+                  offset: int = 0) -> list[dict[str, Any]]:
+        """Telemetry rows as dicts ordered by time (then node, metric, subsystem)."""
+        with self._read() as conn:
+            return _telemetry.select_telemetry(conn, exp_id, node=node, metric=metric,
+                                               limit=limit, offset=offset)
+
+    def insert_telemetry(self, exp_id: str | None, samples: Iterable[TelemetrySample]) -> int:
+        """Store samples under ``exp_id`` (a replayed sample is stored once)."""
+        with self.transaction() as tx:
+            return _telemetry.insert_telemetry(tx.conn, [(exp_id, s) for s in samples])
+
+    def nodeinfo(self, exp_id: str | None = None) -> dict[str, dict[str, str]]:
+        """Node info recorded for ``exp_id``: ``{node: {key: value}}``."""
+        with self._read() as conn:
+            return _telemetry.select_nodeinfo(conn, exp_id)
+
+    def count_telemetry(self, exp_id: str | None = None) -> int:
+        with self._read() as conn:
+            return _telemetry.count_telemetry(conn, exp_id)
 
     def events(self, exp_id: str | None = None) -> list[dict[str, Any]]:
         """Event rows as dicts ordered by ``ts_ns``."""

@@ -1,28 +1,26 @@
 """Telemetry and node-info rows (tables ``telemetry`` and ``nodeinfo``).
 
 Functions take a connection (the recorder writes inside its batch transaction);
-:class:`TelemetryStore` reads through an :class:`~galileo.storage.ExpDB`. A replayed sample (same
-node, metric, subsystem and timestamp) is ignored, and a node's info is stored once per
-experiment.
+:class:`~galileo.storage.ExpDB` exposes them (``telemetry``, ``nodeinfo``,
+``insert_telemetry``). A replayed sample (same node, metric, subsystem and timestamp) is
+ignored, and a node's info is stored once per experiment.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
 
 from galileo.protocol import TelemetrySample
-from galileo.storage._engine import storage_errors
-from galileo.storage.expdb import ExpDB
 from galileo.storage.schema import EXP_ID_LEN, NAME_LEN
 from galileo.storage.schema import nodeinfo as nodeinfo_table
 from galileo.storage.schema import telemetry as telemetry_table
 from galileo.storage.traces import insert_ignore
 
-__all__ = ["TelemetryStore", "insert_nodeinfo", "insert_telemetry", "sample_problem",
+__all__ = ["count_telemetry", "insert_nodeinfo", "insert_telemetry", "sample_problem",
            "select_nodeinfo", "select_telemetry"]
 
 _INT64: Final = 2**63
@@ -56,15 +54,28 @@ def insert_telemetry(conn: sa.Connection,
 
 
 def select_telemetry(conn: sa.Connection, exp_id: str | None = None, *,
-                     node: str | None = None, metric: str | None = None) -> list[dict[str, Any]]:
+                     node: str | None = None, metric: str | None = None,
+                     limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
     """Telemetry rows as dicts ordered by time (then node, metric, subsystem)."""
     t = telemetry_table.c
     stmt = sa.select(t.exp_id, t.node, t.metric, t.subsystem, t.ts_ns, t.value)
     for column, value in ((t.exp_id, exp_id), (t.node, node), (t.metric, metric)):
         if value is not None:
             stmt = stmt.where(column == value)
-    stmt = stmt.order_by(t.ts_ns, t.node, t.metric, t.subsystem)
+    stmt = stmt.order_by(t.ts_ns, t.node, t.metric, t.subsystem, t.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def count_telemetry(conn: sa.Connection, exp_id: str | None = None) -> int:
+    t = telemetry_table
+    stmt = sa.select(sa.func.count()).select_from(t)
+    if exp_id is not None:
+        stmt = stmt.where(t.c.exp_id == exp_id)
+    return int(conn.execute(stmt).scalar_one())
 
 
 def insert_nodeinfo(conn: sa.Connection, exp_id: str | None, node: str,
@@ -91,23 +102,3 @@ def select_nodeinfo(conn: sa.Connection, exp_id: str | None = None) -> dict[str,
     for node, key, value in conn.execute(stmt):
         out.setdefault(node, {})[key] = value
     return out
-
-
-class TelemetryStore:
-    """Telemetry queries (and writes outside the recorder) on an :class:`ExpDB`."""
-
-    def __init__(self, db: ExpDB) -> None:
-        self.db = db
-
-    def insert(self, exp_id: str | None, samples: Iterable[TelemetrySample]) -> int:
-        with self.db.transaction() as tx:
-            return insert_telemetry(tx.conn, [(exp_id, s) for s in samples])
-
-    def telemetry(self, exp_id: str | None = None, *, node: str | None = None,
-                  metric: str | None = None) -> list[dict[str, Any]]:
-        with storage_errors(self.db.url), self.db.engine.connect() as conn:
-            return select_telemetry(conn, exp_id, node=node, metric=metric)
-
-    def nodeinfo(self, exp_id: str | None = None) -> dict[str, dict[str, str]]:
-        with storage_errors(self.db.url), self.db.engine.connect() as conn:
-            return select_nodeinfo(conn, exp_id)

@@ -12,11 +12,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
-from galileo.errors import StorageError
 from galileo.storage import ExpDB
-from galileo.storage.schema import telemetry as telemetry_table
 
 TRACE_COLUMNS = ("request_id", "exp_id", "group_id", "client_id", "worker", "service", "host",
                  "method", "path", "intended_ns", "sent_ns", "done_ns", "status", "error",
@@ -37,26 +33,11 @@ def count_traces(db: ExpDB, exp_id: str) -> int:
 
 def telemetry(db: ExpDB, exp_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
     """Telemetry rows of ``exp_id`` ordered by time, node, metric."""
-    t = telemetry_table
-    stmt = (sa.select(*(t.c[name] for name in TELEMETRY_COLUMNS))
-            .where(t.c.exp_id == exp_id)
-            .order_by(t.c.ts_ns, t.c.node, t.c.metric, t.c.subsystem, t.c.id)
-            .limit(limit).offset(offset))
-    try:
-        with db.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(stmt).mappings()]
-    except sa.exc.SQLAlchemyError as e:
-        raise StorageError(f"cannot read telemetry from {db.redacted_url}: {e}") from None
+    return db.telemetry(exp_id, limit=limit, offset=offset)
 
 
 def count_telemetry(db: ExpDB, exp_id: str) -> int:
-    t = telemetry_table
-    stmt = sa.select(sa.func.count()).select_from(t).where(t.c.exp_id == exp_id)
-    try:
-        with db.engine.connect() as conn:
-            return int(conn.execute(stmt).scalar_one())
-    except sa.exc.SQLAlchemyError as e:
-        raise StorageError(f"cannot count telemetry in {db.redacted_url}: {e}") from None
+    return db.count_telemetry(exp_id)
 
 
 def csv_lines(columns: Sequence[str], read: Reader,

@@ -31,7 +31,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10)
     ap.add_argument("--checkpoint-dir", type=Path, default=None)
     args = ap.parse_args()
-    ds = load_dataset(Path(Settings.from_env().sched_data_dir), cache_dir=Path(".cache/sched"))
+    settings = Settings.from_env()
+    ds = load_dataset(Path(settings.sched_data_dir), cache_dir=settings.data_dir / "sched-cache")
     ctx = Context(ds.sim(args.sim), ds.rules, budget=args.budget,
                   checkpoint_dir=args.checkpoint_dir)
     subs = SubSchedulers(27, 8, ctx)

@@ -16,6 +16,7 @@ from pathlib import Path
 from galileo.scheduling.dataset import load_dataset
 from galileo.scheduling.schedulers import Context
 from galileo.scheduling.schedulers.subsched import WEIGHTS_DIR, SubSchedulers
+from galileo.settings import Settings
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     ap.add_argument("--sims", default="table,rf")
     ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = ap.parse_args()
-    ds = load_dataset(args.data_dir, cache_dir=Path(".cache/sched"))
+    ds = load_dataset(args.data_dir, cache_dir=Settings.from_env().data_dir / "sched-cache")
     for sim in args.sims.split(","):
         ctx = Context(ds.sim(sim), ds.rules, seed=args.seed, budget=args.budget,
                       checkpoint_dir=args.out)

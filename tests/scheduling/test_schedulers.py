@@ -161,3 +161,14 @@ def test_shipped_subscheduler_weights_load_and_match_greedy(metis: Dataset) -> N
     greedy = np.mean([ctx.sim.throughput(make_scheduler("greedy", ctx).place(b, cluster))
                       for b in batches])
     assert ours >= greedy - 0.02
+
+
+def test_shipped_weights_are_not_used_for_another_table(synthetic: Dataset) -> None:
+    from galileo.scheduling.schedulers.subsched import WEIGHTS_DIR
+
+    ctx = Context(synthetic.sim("table"), synthetic.rules, seed=0)
+    subs = SubSchedulers(27, 8, ctx)
+    shipped = WEIGHTS_DIR / subs._name(0)
+    if not shipped.is_file():
+        pytest.skip("no shipped weights")
+    assert not subs._load(0, shipped)

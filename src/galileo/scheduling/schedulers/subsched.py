@@ -12,12 +12,12 @@ container anywhere in that child. Training per range:
    its optimal episodes).
 
 Trained weights are cached under the context's checkpoint directory (or the shipped
-``galileo/scheduling/weights``), keyed by the simulator's table digest, and reused.
+``galileo/scheduling/weights``) with a fingerprint of the simulator's table, and reused only
+for a matching table.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -33,6 +33,7 @@ BC_UPDATES = 150
 BC_EPISODES = 8
 RL_UPDATES = 30
 TRAIN_BATCHES = 32
+FINGERPRINT_TOLERANCE = 0.02
 VALID_BATCHES = 12
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -53,9 +54,10 @@ def sub_cluster_size(n_nodes: int) -> int:
     return n_nodes // 3 if n_nodes % 3 == 0 and n_nodes >= 6 else n_nodes
 
 
-def sim_digest(ctx: Context) -> str:
-    """A short digest of the simulator's table (weights trained on one table fit only it)."""
-    return hashlib.sha256(np.nan_to_num(ctx.sim.node_tput, neginf=-1.0).tobytes()).hexdigest()[:10]
+def sim_fingerprint(ctx: Context) -> np.ndarray:
+    """Node throughput of every 32nd composition: identifies the simulator's table (weights
+    trained on one table fit only tables within ``FINGERPRINT_TOLERANCE`` of it)."""
+    return np.nan_to_num(ctx.sim.node_tput[::32], neginf=-1.0)
 
 
 def greedy_actions(seqs: IntArray, n_slots: int, gain: np.ndarray) -> IntArray:
@@ -89,7 +91,7 @@ class SubSchedulers:
 
     def _name(self, i: int) -> str:
         lo, hi = self.ranges[i]
-        return f"sub{self.size}-{lo}-{hi}-{sim_digest(self.ctx)}-{self.ctx.seed}.npz"
+        return f"sub{self.size}-{lo}-{hi}-{self.ctx.sim.name}-{self.ctx.seed}.npz"
 
     def _paths(self, i: int) -> list[Path]:
         paths = [WEIGHTS_DIR / self._name(i)]
@@ -101,17 +103,25 @@ class SubSchedulers:
         """Train (or load) every range's policy; returns the seconds spent."""
         t0 = time.monotonic()
         for i in range(len(self.ranges)):
-            found = next((p for p in self._paths(i) if p.is_file()), None)
-            if found is not None:
-                meta = self.policies[i].load(found)
-                self.valid[i] = float(meta.get("valid", np.nan))
+            if any(self._load(i, p) for p in self._paths(i) if p.is_file()):
                 continue
             self._train_range(i)
             if self.ctx.checkpoint_dir is not None:
                 self.policies[i].save(self.ctx.checkpoint_dir / self._name(i),
-                                      valid=self.valid[i])
+                                      valid=self.valid[i], fingerprint=sim_fingerprint(self.ctx))
         self.train_s = time.monotonic() - t0
         return self.train_s
+
+    def _load(self, i: int, path: Path) -> bool:
+        """Load ``path`` when it was trained on (nearly) this simulator's table."""
+        probe = TreePolicy(self.policies[i].branching, self.capacity, 0, self.gain)
+        meta = probe.load(path)
+        ref, now = meta.get("fingerprint"), sim_fingerprint(self.ctx)
+        if ref is None or ref.shape != now.shape or np.abs(ref - now).max() > FINGERPRINT_TOLERANCE:
+            return False
+        self.policies[i] = probe
+        self.valid[i] = float(meta.get("valid", np.nan))
+        return True
 
     def _batches(self, i: int, n: int, rng: np.random.Generator) -> IntArray:
         lo, hi = self.ranges[i]

@@ -55,6 +55,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cur.execute("PRAGMA wal_autocheckpoint=16384")
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 

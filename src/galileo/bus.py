@@ -92,6 +92,11 @@ def _start_embedded(data_dir: Path, sock: Path) -> Path:
                    f"(see {data_dir / 'redis.log'})")
 
 
+def embedded_redis_running(data_dir: Path) -> bool:
+    """Whether the embedded Redis of ``data_dir`` answers."""
+    return _ping_socket(data_dir.resolve() / "redis.sock")
+
+
 def stop_embedded_redis(data_dir: Path) -> None:
     """Shut the embedded Redis of ``data_dir`` down if it runs."""
     sock = data_dir.resolve() / "redis.sock"

@@ -31,6 +31,7 @@ err_console = Console(stderr=True)
 # parts can land independently.
 COMMAND_MODULES = (
     "galileo.cli.demo",
+    "galileo.cli.redis_cmd",
     "galileo.worker.cli",
     "galileo.recorder.cli",
     "galileo.control.cli",

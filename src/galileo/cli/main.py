@@ -25,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one error = one line, never wrapped
 
 # modules that provide ``register(app: typer.Typer) -> None``; a missing one is skipped so that
 # parts can land independently.

@@ -10,14 +10,21 @@
 Needs pandas (``pip install galileo[analysis]``).
 """
 
-from galileo.analysis.data import ExperimentData, load
-from galileo.analysis.questions import (
-    colocation_impact,
-    compare_nodes,
-    cpu_per_request,
-    latency_by_node,
-    profile_table,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from galileo._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from galileo.analysis.data import ExperimentData, load
+    from galileo.analysis.questions import (
+        colocation_impact,
+        compare_nodes,
+        cpu_per_request,
+        latency_by_node,
+        profile_table,
+    )
 
 __all__ = [
     "ExperimentData",
@@ -28,3 +35,13 @@ __all__ = [
     "load",
     "profile_table",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "ExperimentData": "galileo.analysis.data",
+    "colocation_impact": "galileo.analysis.questions",
+    "compare_nodes": "galileo.analysis.questions",
+    "cpu_per_request": "galileo.analysis.questions",
+    "latency_by_node": "galileo.analysis.questions",
+    "load": "galileo.analysis.data",
+    "profile_table": "galileo.analysis.questions",
+})

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from .galileo import Galileo
-from .group import BurstHandle, ClientGroup, RateChange
-from .http import Response
-from .routing import RoutingTable
-from .stats import Latency, SecondStats
+from typing import TYPE_CHECKING
+
+from galileo._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from galileo.control.galileo import Galileo
+    from galileo.control.group import BurstHandle, ClientGroup, RateChange
+    from galileo.control.http import Response
+    from galileo.control.routing import RoutingTable
+    from galileo.control.stats import Latency, SecondStats
 
 __all__ = [
     "BurstHandle",
@@ -18,3 +23,14 @@ __all__ = [
     "RoutingTable",
     "SecondStats",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "BurstHandle": "galileo.control.group",
+    "ClientGroup": "galileo.control.group",
+    "Galileo": "galileo.control.galileo",
+    "Latency": "galileo.control.stats",
+    "RateChange": "galileo.control.group",
+    "Response": "galileo.control.http",
+    "RoutingTable": "galileo.control.routing",
+    "SecondStats": "galileo.control.stats",
+})

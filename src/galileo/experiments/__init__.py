@@ -4,7 +4,18 @@ The facade every front end calls is :class:`~galileo.experiments.service.Experim
 
 from __future__ import annotations
 
-from .model import ExperimentStatusView, JobKind
-from .service import ExperimentService
+from typing import TYPE_CHECKING
+
+from galileo._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from galileo.experiments.model import ExperimentStatusView, JobKind
+    from galileo.experiments.service import ExperimentService
 
 __all__ = ["ExperimentService", "ExperimentStatusView", "JobKind"]
+
+__getattr__ = lazy_exports(__name__, {
+    "ExperimentService": "galileo.experiments.service",
+    "ExperimentStatusView": "galileo.experiments.model",
+    "JobKind": "galileo.experiments.model",
+})

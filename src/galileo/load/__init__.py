@@ -2,11 +2,18 @@
 groups that emit one :class:`galileo.protocol.Trace` per request. Pure asyncio + HTTP: this
 package knows nothing about Redis or storage."""
 
-from galileo.load.arrivals import ArrivalProcess
-from galileo.load.group import ClientGroup, TraceContext, next_request_id
-from galileo.load.httpclient import HttpClient, build_request, new_event_loop, parse_address
-from galileo.load.schedule import Schedule
-from galileo.load.stats import StatsWindow, decode_histogram, merge_histograms
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from galileo._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from galileo.load.arrivals import ArrivalProcess
+    from galileo.load.group import ClientGroup, TraceContext, next_request_id
+    from galileo.load.httpclient import HttpClient, build_request, new_event_loop, parse_address
+    from galileo.load.schedule import Schedule
+    from galileo.load.stats import StatsWindow, decode_histogram, merge_histograms
 
 __all__ = [
     "ArrivalProcess",
@@ -22,3 +29,18 @@ __all__ = [
     "next_request_id",
     "parse_address",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "ArrivalProcess": "galileo.load.arrivals",
+    "ClientGroup": "galileo.load.group",
+    "HttpClient": "galileo.load.httpclient",
+    "Schedule": "galileo.load.schedule",
+    "StatsWindow": "galileo.load.stats",
+    "TraceContext": "galileo.load.group",
+    "build_request": "galileo.load.httpclient",
+    "decode_histogram": "galileo.load.stats",
+    "merge_histograms": "galileo.load.stats",
+    "new_event_loop": "galileo.load.httpclient",
+    "next_request_id": "galileo.load.group",
+    "parse_address": "galileo.load.httpclient",
+})

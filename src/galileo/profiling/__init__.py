@@ -2,9 +2,27 @@
 each one's throughput and latency against running alone, and write a Metis-format dataset
 (``.npz`` + ``interference_applist.csv``) that the scheduling lab loads like the Metis files."""
 
-from galileo.profiling.apps import PROFILE_APPS, ProfileApp, parse_apps
-from galileo.profiling.plan import compositions, plan
-from galileo.profiling.runner import ProfileConfig, Profiler, ProfileResult
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from galileo._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from galileo.profiling.apps import PROFILE_APPS, ProfileApp, parse_apps
+    from galileo.profiling.plan import compositions, plan
+    from galileo.profiling.runner import ProfileConfig, Profiler, ProfileResult
 
 __all__ = ["PROFILE_APPS", "ProfileApp", "ProfileConfig", "ProfileResult", "Profiler",
            "compositions", "parse_apps", "plan"]
+
+__getattr__ = lazy_exports(__name__, {
+    "PROFILE_APPS": "galileo.profiling.apps",
+    "ProfileApp": "galileo.profiling.apps",
+    "ProfileConfig": "galileo.profiling.runner",
+    "ProfileResult": "galileo.profiling.runner",
+    "Profiler": "galileo.profiling.runner",
+    "compositions": "galileo.profiling.plan",
+    "parse_apps": "galileo.profiling.apps",
+    "plan": "galileo.profiling.plan",
+})

@@ -9,9 +9,24 @@ SQL only -- this package knows nothing about Redis. Use :class:`ExpDB`::
         tx.start(exp_id, create=True)
 """
 
-from galileo.protocol import new_experiment_id
-from galileo.storage.expdb import ExpDB, Transaction
-from galileo.storage.experiments import Experiment
-from galileo.storage.schema import ExperimentStatus
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from galileo._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from galileo.protocol import new_experiment_id
+    from galileo.storage.expdb import ExpDB, Transaction
+    from galileo.storage.experiments import Experiment
+    from galileo.storage.schema import ExperimentStatus
 
 __all__ = ["ExpDB", "Experiment", "ExperimentStatus", "Transaction", "new_experiment_id"]
+
+__getattr__ = lazy_exports(__name__, {
+    "ExpDB": "galileo.storage.expdb",
+    "Experiment": "galileo.storage.experiments",
+    "ExperimentStatus": "galileo.storage.schema",
+    "Transaction": "galileo.storage.expdb",
+    "new_experiment_id": "galileo.protocol",
+})

@@ -25,6 +25,7 @@ from galileo.protocol import (
 )
 
 ACK_TIMEOUT_S: Final = 5.0
+INFO_POLL_S: Final = 0.02
 
 
 def _text(value: Any) -> str:
@@ -57,7 +58,8 @@ class Telemd:
         return self._command(TelemetryCommand.UNPAUSE, nodes, timeout)
 
     def refresh_info(self, *nodes: str, timeout: float = ACK_TIMEOUT_S) -> list[str]:
-        """Ask the agents to publish their node info again."""
+        """Ask the agents to publish their node info again; returns once it is published
+        (or after ``timeout``)."""
         return self._command(TelemetryCommand.INFO, nodes, timeout)
 
     def latest(self, count: int = 100) -> list[TelemetrySample]:
@@ -87,7 +89,17 @@ class Telemd:
                 raise WorkerError(f"telemd on node {node!r} is not listening on "
                                   f"{self._keys.telemd_commands(node)}")
         self._collect(corr, waiting, timeout, command)
+        if command is TelemetryCommand.INFO:  # agents without acks: wait for the hash itself
+            self._await_info([n for n in targets if n not in waiting], timeout)
         return targets
+
+    def _await_info(self, nodes: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for node in nodes:
+            while not self._r.exists(self._keys.telemd_info(node)):
+                if time.monotonic() >= deadline:
+                    return  # a seed telemd may be slow or gone; info() will say so
+                time.sleep(INFO_POLL_S)
 
     def _collect(self, corr: str, nodes: list[str], timeout: float,
                  command: TelemetryCommand) -> None:

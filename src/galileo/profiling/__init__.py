@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 from galileo._lazy import lazy_exports
 
+# eager: the function ``plan`` shares its name with its submodule, which would shadow it
+from galileo.profiling.plan import compositions, plan
+
 if TYPE_CHECKING:
     from galileo.profiling.apps import PROFILE_APPS, ProfileApp, parse_apps
-    from galileo.profiling.plan import compositions, plan
     from galileo.profiling.runner import ProfileConfig, Profiler, ProfileResult
 
 __all__ = ["PROFILE_APPS", "ProfileApp", "ProfileConfig", "ProfileResult", "Profiler",
@@ -22,7 +24,5 @@ __getattr__ = lazy_exports(__name__, {
     "ProfileConfig": "galileo.profiling.runner",
     "ProfileResult": "galileo.profiling.runner",
     "Profiler": "galileo.profiling.runner",
-    "compositions": "galileo.profiling.plan",
     "parse_apps": "galileo.profiling.apps",
-    "plan": "galileo.profiling.plan",
 })

@@ -10,7 +10,8 @@ from __future__ import annotations
 import getpass
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console, Group
@@ -163,6 +164,16 @@ def _wait_recorded(db: ExpDB, exp_id: str, expected: int, timeout_s: float = 30.
     return count
 
 
+def _write_timeline(rows: list[dict[str, Any]], settings: Settings, exp_id: str) -> Path:
+    """The per-second timeline of the run as an HTML page next to the expdb."""
+    from galileo.analysis.timeline import per_second, timeline_html
+
+    path = settings.data_dir / "reports" / f"{exp_id}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(timeline_html(per_second(rows), f"Galileo demo, experiment {exp_id}"))
+    return path
+
+
 def _summary(db: ExpDB, settings: Settings, exp_id: str, sent: int, recorded: int,
              procs: ProcessGroup) -> None:
     import numpy as np
@@ -184,6 +195,7 @@ def _summary(db: ExpDB, settings: Settings, exp_id: str, sent: int, recorded: in
     verdict = "[green]all recorded[/]" if recorded == sent else f"[red]{sent - recorded} missing[/]"
     console.print(f"requests sent: {sent}   traces recorded: {recorded}   {verdict}")
     console.print(f"data: {settings.redacted_expdb_url()} (experiment id {exp_id})")
+    console.print(f"plot: {_write_timeline(rows, settings, exp_id)}")
     console.print(f"logs: {procs.log_dir}")
     console.print("next: `galileo shell` to drive the cluster yourself, "
                   "or query the traces table with any SQL client")

@@ -13,15 +13,7 @@ from galileo.control.galileo import Galileo
 from galileo.localenv import ProcessGroup
 from galileo.settings import Settings
 from galileo.storage import ExpDB
-
-
-def _until(predicate: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+from waiting import until
 
 
 @pytest.fixture
@@ -32,7 +24,7 @@ def cluster(settings: Settings) -> Iterator[tuple[Galileo, str, ProcessGroup]]:
     try:
         procs.start("worker", ["worker", "--name", "e2e-worker", "--processes", "1"])
         procs.start("recorder", ["recorder"])
-        _until(lambda: [w.name for w in g.workers()] == ["e2e-worker"], 30, "the worker")
+        until(lambda: [w.name for w in g.workers()] == ["e2e-worker"], 30, "the worker")
         yield g, f"{server.host}:{server.port}", procs
     finally:
         for group in g.groups():
@@ -63,7 +55,7 @@ def test_request_ping_spawn_burst_traces(cluster: tuple[Galileo, str, ProcessGro
     g.experiment.stop()
 
     with ExpDB.from_settings(settings) as db:
-        _until(lambda: db.count_traces(exp_id) >= 3, 15, "3 traces in the expdb")
+        until(lambda: db.count_traces(exp_id) >= 3, 15, "3 traces in the expdb")
         time.sleep(0.5)  # a 4th trace would show up now if one were recorded twice
         traces = db.traces(exp_id)
         experiment = db.get_experiment(exp_id)
@@ -87,7 +79,7 @@ def test_no_route_is_a_trace_not_a_crash(cluster: tuple[Galileo, str, ProcessGro
     group.close()
     g.experiment.stop()
     with ExpDB.from_settings(settings) as db:
-        _until(lambda: db.count_traces(exp_id) >= 2, 15, "2 traces")
+        until(lambda: db.count_traces(exp_id) >= 2, 15, "2 traces")
         traces = db.traces(exp_id)
     assert [t["error"] for t in traces] == ["no_route", "no_route"]
     assert {t["status"] for t in traces} == {0}
@@ -107,7 +99,7 @@ def test_groups_of_parallel_experiments_keep_their_own_tag(
     side.close()
     g.experiment.stop()
     with ExpDB.from_settings(settings) as db:
-        _until(lambda: db.count_traces() >= 5, 15, "5 traces")
+        until(lambda: db.count_traces() >= 5, 15, "5 traces")
         assert {t["group_id"] for t in db.traces(current)} == {mine.gid}
         assert {t["group_id"] for t in db.traces("side-by-side-1")} == {side.gid}
         assert db.count_traces(current) == 2

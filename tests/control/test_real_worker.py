@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from galileo.control import Galileo
 from galileo.errors import WorkerError
 from galileo.settings import Settings
+from waiting import until
 
 worker_mod = pytest.importorskip("galileo.worker")
 
@@ -41,15 +41,6 @@ def service() -> Iterator[str]:
     srv.server_close()
 
 
-def _until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
-
-
 @pytest.fixture
 def real_worker(settings: Settings, g: Galileo) -> Iterator[str]:
     loop = asyncio.new_event_loop()
@@ -63,7 +54,7 @@ def real_worker(settings: Settings, g: Galileo) -> Iterator[str]:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    _until(lambda: [w.name for w in g.workers()] == ["real1"])
+    until(lambda: [w.name for w in g.workers()] == ["real1"], 5, "the worker")
     yield "real1"
     loop.call_soon_threadsafe(holder["worker"].request_stop)  # type: ignore[attr-defined]
     thread.join(timeout=10)
@@ -80,7 +71,8 @@ def test_spawn_burst_rate_pause_close(g: Galileo, real_worker: str, service: str
     change = group.rps(40)
     assert change.shares == {real_worker: 40.0}
     assert 0 <= change.max_latency_ms < 1000
-    _until(lambda: any(r.sent > 0 and r.target_rps > 0 for r in group.stats(5)), timeout=6)
+    until(lambda: any(r.sent > 0 and r.target_rps > 0 for r in group.stats(5)), 6,
+          "stats of a running group")
     row = next(r for r in group.stats(5) if r.sent > 0)
     assert row.workers == [real_worker] and row.errors == 0
     assert row.from_actual.p50_ms is not None
@@ -88,7 +80,8 @@ def test_spawn_burst_rate_pause_close(g: Galileo, real_worker: str, service: str
     group.pause()
     assert g.group(group.gid).paused
     group.resume()
-    _until(lambda: [w.clients for w in g.workers()] == [2])  # refreshed by the heartbeat
+    until(lambda: [w.clients for w in g.workers()] == [2], 5,  # refreshed by the heartbeat
+          "the client count")
     group.close()
     assert g.groups() == []
     with pytest.raises(WorkerError, match="unknown group"):

@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import psutil
 import pytest
@@ -24,6 +23,7 @@ from galileo.protocol import (
 )
 from galileo.settings import Settings
 from galileo.telemetry import Agent, Telemd
+from waiting import until
 
 DEADLINE_S = 10.0
 
@@ -128,13 +128,6 @@ def _run(agent: Agent) -> tuple[threading.Event, threading.Thread]:
     return stop, thread
 
 
-def _wait(pred: Callable[[], Any], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def test_pause_unpause_and_info_through_the_control_topic(
         make_agent: Callable[..., Agent], redis_client: redis.Redis, settings: Settings,
         node: str) -> None:
@@ -152,7 +145,7 @@ def test_pause_unpause_and_info_through_the_control_topic(
         assert agent.paused
         length = redis_client.xlen(keys.telemetry)
         paused_ticks = agent.stats.paused_ticks
-        _wait(lambda: agent.stats.paused_ticks >= paused_ticks + 3, "paused ticks")
+        until(lambda: agent.stats.paused_ticks >= paused_ticks + 3, DEADLINE_S, "paused ticks")
         assert redis_client.xlen(keys.telemetry) == length  # nothing shipped while paused
         last_id = redis_client.xrevrange(keys.telemetry, count=1)[0][0]
         unpaused_at = time.time_ns()

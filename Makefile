@@ -16,13 +16,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP) $(RUNTIME)
 
 $(RUNTIME): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[all]"
 	touch $(RUNTIME)
 
 demo: $(RUNTIME)
 	$(BIN)/galileo demo
 
 test: $(STAMP)
+	bash .ci/system-packages
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

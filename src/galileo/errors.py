@@ -4,7 +4,9 @@
     ├── ConfigError              bad setting / environment variable
     ├── ValidationError          bad input: routing record, request spec, arrival, name, …
     │   └── InstructionError     a bad line in the instruction language (``line N: …``)
-    ├── BusError                 Redis unreachable or misbehaving
+    ├── BusError                 Redis refused a command or misbehaved (mapped in galileo.bus)
+    │   ├── BusUnavailable       Redis unreachable (connect, timeout, connection reset)
+    │   └── BusAuthError         Redis refused the credentials (AUTH/ACL)
     ├── StorageError             experiment database unreachable or failing
     ├── WorkerError              a worker did not answer or refused a command
     │   └── NoWorkersError       no worker matches a placement request
@@ -39,6 +41,14 @@ class InstructionError(ValidationError):
 
 class BusError(GalileoError):
     exit_code = 3
+
+
+class BusUnavailable(BusError):
+    pass
+
+
+class BusAuthError(BusError):
+    pass
 
 
 class StorageError(GalileoError):

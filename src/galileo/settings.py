@@ -34,8 +34,16 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_host: str | None = None
     redis_port: int = 6379
+    redis_username: str | None = None  # Redis 6 ACL user (default user when unset)
     redis_password: SecretStr | None = None
     redis_db: int = 0
+    redis_tls: bool = False  # with redis_host: connect with TLS (rediss://)
+    redis_tls_ca: Path | None = None  # CA bundle that signed the server certificate
+    redis_tls_cert: Path | None = None  # client certificate (when the server asks for one)
+    redis_tls_key: Path | None = None  # its private key
+    redis_tls_check_hostname: bool = True
+    redis_connect_timeout_s: float = Field(default=2.0, gt=0)
+    redis_retries: int = Field(default=3, ge=0)  # per command, on connection errors/timeouts
     namespace: str = Field(default="galileo", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
 
     # -- local state (embedded Redis socket, SQLite file)
@@ -72,6 +80,10 @@ class Settings(BaseSettings):
     # -- REST API (``galileo api``) and gRPC service (``galileo grpc``)
     api_port: int = 5001
     api_token: SecretStr | None = None  # when set, every API call needs ``Bearer <token>``
+    # without a token the API binds loopback only; True lets it listen anywhere, unprotected
+    api_allow_open: bool = False
+    # deleted experiments stay restorable this long, then any daemon opening the expdb purges them
+    trash_retention_s: float = Field(default=7 * 86_400, ge=0)
     api_cors_origins: str = ""  # comma-separated allowed origins (``*`` for any); none by default
     grpc_port: int = 50051
 
@@ -122,8 +134,10 @@ class Settings(BaseSettings):
         if self.redis_host:
             auth = ""
             if self.redis_password is not None:
-                auth = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
-            return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+                user = quote(self.redis_username or "", safe="")
+                auth = user + ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
+            scheme = "rediss" if self.redis_tls else "redis"
+            return f"{scheme}://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
         return f"unix://{self.embedded_redis_socket}?db={self.redis_db}"
 
     def broker_connection_url(self) -> str:

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import redis
-
 from galileo import bus
+from galileo.errors import BusError
 from galileo.protocol import (
     REPLY_TTL_S,
     TELEMETRY_PERIOD_S,
@@ -91,7 +90,7 @@ class Agent:
         self.clock = clock
         self.stats = AgentStats()
         self.paused = False
-        self.redis: redis.Redis = bus.connect(settings)
+        self.redis: bus.Bus = bus.connect(settings)
         self._pubsub: Any = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -149,7 +148,7 @@ class Agent:
     def subscribe(self) -> None:
         """Listen on ``telemcmd/<node>`` (confirmed before returning)."""
         if self._pubsub is None:
-            self._pubsub = self.redis.pubsub(  # type: ignore[no-untyped-call]
+            self._pubsub = self.redis.pubsub(
                 ignore_subscribe_messages=True)
             self._pubsub.subscribe(self.keys.telemd_commands(self.node))
             deadline = time.monotonic() + 5.0
@@ -177,7 +176,7 @@ class Agent:
     def close(self) -> None:
         """Stop, leave the node set and release connections and instruments."""
         self.stop()
-        with contextlib.suppress(redis.RedisError):
+        with contextlib.suppress(BusError):
             self.redis.srem(self.keys.telemd_nodes, self.node)
         if self._pubsub is not None:
             self._pubsub.close()
@@ -302,7 +301,7 @@ class Agent:
             try:
                 self.poll_commands(min(MAX_WAIT_S, self.next_due() - time.monotonic()))
                 self.tick()
-            except redis.RedisError as e:
+            except BusError as e:
                 log.warning("telemd %s: Redis error (%s); retrying", self.node, e)
                 self._pubsub = None
                 stop.wait(1.0)

@@ -11,8 +11,8 @@ import time
 from typing import Any, Final
 
 import msgspec
-import redis
 
+from galileo import bus
 from galileo.errors import NotFoundError, WorkerError
 from galileo.protocol import (
     TELEMD_AGENT,
@@ -35,7 +35,7 @@ def _text(value: Any) -> str:
 class Telemd:
     """Pause, unpause and inspect the telemetry agents of one namespace."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: bus.Bus, keys: Keys) -> None:
         self._r = client
         self._keys = keys
 

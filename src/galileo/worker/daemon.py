@@ -17,10 +17,9 @@ import time
 from typing import Any
 
 import msgspec
-from redis.exceptions import RedisError
 
 from galileo import __version__, bus
-from galileo.errors import GalileoError
+from galileo.errors import BusError, GalileoError
 from galileo.protocol import (
     HEARTBEAT_INTERVAL_S,
     REPLY_TTL_S,
@@ -102,7 +101,7 @@ class Worker:
         if self._replies:
             await asyncio.wait(self._replies, timeout=5)
         await asyncio.gather(*(h.stop() for h in self._handles))
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(BusError):
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.delete(self.keys.worker(self.name))
                 pipe.srem(self.keys.workers, self.name)
@@ -144,12 +143,12 @@ class Worker:
             try:
                 await self._register()
                 await self._read_control()
-            except (RedisError, OSError) as e:
+            except BusError as e:
                 log.warning("worker %s: heartbeat failed: %s", self.name, e)
 
     # ------------------------------------------------------------------ control state
     async def _read_control(self) -> None:
-        values: list[bytes | None] = await self._client.mget(  # type: ignore[assignment]
+        values: list[bytes | None] = await self._client.mget(
             self.keys.current_experiment, self.keys.tracing)
         exp, tracing = values
         state = (exp.decode() if exp else None, (tracing or b"on").lower() != b"off")
@@ -168,7 +167,7 @@ class Worker:
         while True:
             try:
                 msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except (RedisError, OSError) as e:
+            except BusError as e:
                 log.warning("worker %s: lost the command channel (%s); reconnecting", self.name, e)
                 await asyncio.sleep(RECONNECT_DELAY_S)
                 continue
@@ -204,7 +203,7 @@ class Worker:
                 pipe.lpush(key, encode(final))
                 pipe.expire(key, REPLY_TTL_S)
                 await pipe.execute()
-        except (RedisError, OSError) as e:
+        except BusError as e:
             log.error("worker %s: could not send the reply %s: %s", self.name, final.corr, e)
 
     def _spawn_task(self, coro: Any) -> None:
@@ -228,7 +227,7 @@ class Worker:
                         pipe.xadd(self.keys.group_stats(stats.gid), {StatsField: encode(stats)},
                                   maxlen=STATS_STREAM_MAXLEN, approximate=True)
                     await pipe.execute()
-            except (RedisError, OSError) as e:
+            except BusError as e:
                 log.warning("worker %s: could not write group stats: %s", self.name, e)
 
 

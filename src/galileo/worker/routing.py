@@ -13,17 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import redis.asyncio as aredis
-from redis.exceptions import RedisError
 
-from galileo.errors import ValidationError
+from galileo import bus
+from galileo.errors import BusError, ValidationError
 from galileo.protocol import RTBL_POLL_INTERVAL_S, Keys, RoutingRecord, decode_routing_record
 
 log = logging.getLogger(__name__)
 
 
 class RoutingCache:
-    def __init__(self, client: aredis.Redis, keys: Keys,
+    def __init__(self, client: bus.AsyncBus, keys: Keys,
                  publish: Callable[[str, Any], None]) -> None:
         self._client = client
         self._keys = keys
@@ -45,11 +44,11 @@ class RoutingCache:
     async def _safely(self, coro: Any) -> None:
         try:
             await coro
-        except (RedisError, OSError) as e:
+        except BusError as e:
             log.warning("cannot read the routing table: %s", e)
 
     async def reload_all(self) -> None:
-        members: set[bytes] = await self._client.smembers(  # type: ignore[assignment]
+        members: set[bytes] = await self._client.smembers(
             self._keys.rtbl_services)
         services = {m.decode(errors="replace") for m in members} | set(self.raw)
         await self.reload(sorted(services))
@@ -63,7 +62,7 @@ class RoutingCache:
                 log.warning("ignoring routing update: %s", e)
         if not valid:
             return
-        values: list[bytes | None] = await self._client.mget(  # type: ignore[assignment]
+        values: list[bytes | None] = await self._client.mget(
             [k for _, k in valid])
         for (service, key), raw in zip(valid, values, strict=True):
             if raw == self.raw.get(service):

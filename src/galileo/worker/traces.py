@@ -13,16 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Final
+from typing import Any, Final
 
-import redis.asyncio as aredis
-from redis.exceptions import RedisError
-
+from galileo import bus
+from galileo.errors import BusError
 from galileo.protocol import (
     TRACE_BATCH_MAX,
     TRACE_FLUSH_INTERVAL_S,
     Keys,
-    Trace,
     TraceBatch,
     TraceField,
     encode,
@@ -38,14 +36,14 @@ class TraceWriter:
     """Collects :class:`Trace` objects (``add`` is cheap) and ships them in the background."""
 
     def __init__(
-        self, client: aredis.Redis, keys: Keys, worker: str, *,
+        self, client: bus.AsyncBus, keys: Keys, worker: str, *,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
     ) -> None:
         self._client = client
         self._stream = keys.traces
         self._worker = worker
         self._max = max_buffered
-        self._traces: list[Trace] = []
+        self._traces: list[Any] = []
         self._pending: deque[tuple[bytes, int]] = deque()  # encoded batches not yet written
         self._pending_count = 0
         self._wake = asyncio.Event()
@@ -54,7 +52,7 @@ class TraceWriter:
         self.written = 0
         self.dropped = 0
 
-    def add(self, trace: Trace) -> None:
+    def add(self, trace: Any) -> None:
         traces = self._traces
         traces.append(trace)
         if len(traces) >= TRACE_BATCH_MAX:
@@ -90,7 +88,7 @@ class TraceWriter:
         traces, self._traces = self._traces, []
         for i in range(0, len(traces), TRACE_BATCH_MAX):
             chunk = traces[i:i + TRACE_BATCH_MAX]
-            batch = encode(TraceBatch(worker=self._worker, traces=chunk))
+            batch = self._encode_batch(chunk)
             self._pending.append((batch, len(chunk)))
             self._pending_count += len(chunk)
         while self._pending_count > self._max and self._pending:
@@ -99,6 +97,10 @@ class TraceWriter:
             self.dropped += n
             log.error("worker %s: trace buffer full (%d traces) while Redis is unreachable; "
                       "dropped %d traces (%d in total)", self._worker, self._max, n, self.dropped)
+
+    def _encode_batch(self, traces: list[Any]) -> bytes:
+        """One stream entry's payload (a subclass ships another record type the same way)."""
+        return encode(TraceBatch(worker=self._worker, traces=traces))
 
     async def flush(self) -> bool:
         """Write everything buffered; False when Redis failed (data kept for a retry)."""
@@ -110,7 +112,7 @@ class TraceWriter:
                     for data, _ in batch:
                         pipe.xadd(self._stream, {TraceField: data})
                     await pipe.execute()
-            except (RedisError, OSError) as e:
+            except BusError as e:
                 if not self._outage:
                     self._outage = True
                     log.warning("worker %s: cannot write traces to Redis (%s); buffering "

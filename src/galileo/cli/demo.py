@@ -18,12 +18,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from galileo.settings import Settings
-
 if TYPE_CHECKING:
     from galileo.control.galileo import Galileo
     from galileo.control.group import ClientGroup
     from galileo.localenv import ProcessGroup
+    from galileo.settings import Settings
     from galileo.storage import ExpDB
 
 console = Console()
@@ -61,17 +60,20 @@ def register(app: typer.Typer) -> None:
 def run_demo(settings: Settings, duration: float, peak: float, n_workers: int) -> None:
     from galileo import bus
     from galileo.control.galileo import Galileo
+    from galileo.control.temporary_routes import TemporaryRoutes
     from galileo.localenv import ProcessGroup, free_port, wait_for_port
     from galileo.storage import ExpDB
 
-    started_redis = settings.embedded_redis and not settings.embedded_redis_socket.exists()
+    started_redis = settings.embedded_redis and not bus.embedded_redis_running(settings.data_dir)
     console.print(f"[bold]Galileo demo[/]  redis: {bus.describe(settings)}  "
                   f"expdb: {settings.redacted_expdb_url()}")
     port = free_port()
     procs = ProcessGroup(settings)
+    g = Galileo.from_settings(settings)
+    routes = TemporaryRoutes(g.rtbl)
+    exp_id: str | None = None
     try:
         with console.status("starting services, workers and recorder …"):
-            g = Galileo.from_settings(settings)
             procs.start("app", ["app", "serve", "--port", str(port)])
             for i in range(n_workers):
                 procs.start(f"worker-{i + 1}", ["worker", "--name", f"local-{i + 1}",
@@ -79,8 +81,8 @@ def run_demo(settings: Settings, duration: float, peak: float, n_workers: int) -
             procs.start("recorder", ["recorder"])
             wait_for_port("127.0.0.1", port, timeout_s=60)
             _wait_for_workers(g, n_workers, procs)
-            g.rtbl.set("echo", [f"127.0.0.1:{port}"], [1])
-            g.rtbl.set("classify", [f"127.0.0.1:{port}"], [1])
+            routes.set("echo", [f"127.0.0.1:{port}"])
+            routes.set("classify", [f"127.0.0.1:{port}"])
         exp_id = g.experiment.start(name="demo", creator=getpass.getuser())
         console.print(f"experiment [bold]{exp_id}[/] running; workers: "
                       + ", ".join(f"{w.name}" for w in g.workers()))
@@ -96,9 +98,35 @@ def run_demo(settings: Settings, duration: float, peak: float, n_workers: int) -
         with ExpDB.from_settings(settings) as db:
             _summary(db, settings, exp_id, sent, recorded, procs)
     finally:
+        _stop_marker(g, exp_id)
+        routes.restore()  # the demo's app server is gone: never leave records pointing at it
         procs.stop_all()
-        if started_redis:
-            bus.stop_embedded_redis(settings.data_dir)
+        g.close()
+        _release_redis(settings, started_redis)
+
+
+def _stop_marker(g: Galileo, exp_id: str | None) -> None:
+    """An interrupted demo must not leave its experiment marked as running."""
+    import contextlib
+
+    from galileo.errors import GalileoError
+
+    with contextlib.suppress(GalileoError):
+        if exp_id is not None and g.experiment.current() == exp_id:
+            g.experiment.stop()
+
+
+def _release_redis(settings: Settings, started: bool) -> None:
+    """Stop the embedded Redis the demo started, or say that it keeps running and how to stop
+    it (it was running before, so other commands may be using it)."""
+    from galileo import bus
+
+    if started:
+        bus.stop_embedded_redis(settings.data_dir)
+        console.print("stopped the embedded Redis the demo started")
+    elif settings.embedded_redis and bus.embedded_redis_running(settings.data_dir):
+        console.print("the embedded Redis was already running before the demo and keeps "
+                      "running; stop it with `galileo redis stop`")
 
 
 def _wait_for_workers(g: Galileo, n: int, procs: ProcessGroup, timeout_s: float = 30.0) -> None:

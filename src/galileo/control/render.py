@@ -17,9 +17,17 @@ if TYPE_CHECKING:
     from .group import ClientGroup
 
 
+def add_id_column(table: Table, header: str, ids: Sequence[str]) -> None:
+    """A column whose values are never cut or wrapped (other columns wrap instead), so an id
+    can always be copied from the table."""
+    width = max([len(header), *(len(i) for i in ids)])
+    table.add_column(header, no_wrap=True, min_width=width, overflow="ignore")
+
+
 def workers_table(workers: Sequence[WorkerInfo]) -> Table:
     table = Table(title="workers")
-    for col in ("Name", "Host", "PID", "Processes", "Clients", "Groups", "Labels"):
+    add_id_column(table, "Name", [w.name for w in workers])
+    for col in ("Host", "PID", "Processes", "Clients", "Groups", "Labels"):
         table.add_column(col)
     for w in workers:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(w.labels.items()))
@@ -30,7 +38,8 @@ def workers_table(workers: Sequence[WorkerInfo]) -> Table:
 
 def groups_table(groups: Sequence[ClientGroup]) -> Table:
     table = Table(title="client groups")
-    for col in ("Group", "Service", "Clients", "Workers", "RPS", "Paused"):
+    add_id_column(table, "Group", [grp.gid for grp in groups])
+    for col in ("Service", "Clients", "Workers", "RPS", "Paused"):
         table.add_column(col)
     for grp in groups:
         placement = ", ".join(f"{w}({len(c)})" for w, c in sorted(grp.info.placement.items()))
@@ -53,6 +62,20 @@ def record_detail(record: RoutingRecord) -> str:
     total = sum(record.weights)
     for host, weight in zip(record.hosts, record.weights, strict=True):
         lines.append(f"  {host}  weight {weight:g}  ({100 * weight / total:.1f}%)")
+    return "\n".join(lines)
+
+
+def service_info(g: Galileo, service: str) -> str:
+    """``info SERVICE``: its routing record and its client groups."""
+    record = g.rtbl.get(service)
+    lines = [record_detail(record) if record else f"service {service} has no routing record"]
+    groups = [grp for grp in g.groups() if grp.service == service]
+    for grp in groups:
+        placement = ", ".join(f"{w}({len(c)})" for w, c in sorted(grp.info.placement.items()))
+        lines.append(f"  group {grp.gid}: {len(grp.clients)} client(s) at "
+                     f"{grp.target_rps:g} req/s on {placement}")
+    if not groups:
+        lines.append("  no client groups")
     return "\n".join(lines)
 
 

@@ -34,8 +34,11 @@ def _when(ts: float | None) -> str:
 
 
 def _table(exps: list[Experiment]) -> Table:
+    from galileo.control.render import add_id_column
+
     table = Table(title="experiments")
-    for col in ("id", "name", "creator", "created", "status", "progress", "message"):
+    add_id_column(table, "id", [e.id for e in exps])
+    for col in ("name", "creator", "created", "status", "progress", "message"):
         table.add_column(col)
     for e in exps:
         table.add_row(e.id, e.name, e.creator, _when(e.created), e.status.value,
@@ -49,11 +52,27 @@ def list_command(
     creator: Annotated[str | None, typer.Option(help="Only this creator.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
-    """List experiments, newest first."""
+    """List experiments, newest first (a table; tab-separated lines when piped)."""
     with _service() as svc:
-        console.print(_table(svc.list(status=status, creator=creator, limit=limit,
-                                      offset=offset)))
+        exps = svc.list(status=status, creator=creator, limit=limit, offset=offset)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps([_as_dict(e) for e in exps], indent=1))
+    elif not console.is_terminal:
+        for e in exps:
+            typer.echo("\t".join([e.id, e.name, e.creator, _when(e.created), e.status.value,
+                                  f"{e.progress:.0%}", e.status_message or ""]))
+    else:
+        console.print(_table(exps))
+
+
+def _as_dict(e: Experiment) -> dict[str, object]:
+    return {"id": e.id, "name": e.name, "creator": e.creator, "created": e.created,
+            "start": e.start, "end": e.end, "status": e.status.value, "progress": e.progress,
+            "stage": e.stage, "message": e.status_message}
 
 
 @exp_app.command("show")
@@ -96,12 +115,15 @@ def submit_command(
     exp_id: Annotated[str | None, typer.Option("--id", help="Experiment id.")] = None,
     name: Annotated[str, typer.Option()] = "",
     creator: Annotated[str, typer.Option()] = "",
-    wait: Annotated[bool, typer.Option(help="Watch it until it ends.")] = False,
+    wait: Annotated[bool, typer.Option(
+        help="Watch it until it ends; exit 0 passed, 99 a threshold failed, 1 failed or "
+             "cancelled (like `galileo run`).")] = False,
 ) -> None:
     """Queue an experiment for the runners."""
     from galileo.errors import ValidationError
 
-    from .headless import SCENARIO_SUFFIXES
+    from . import store
+    from .headless import SCENARIO_SUFFIXES, exit_code
 
     try:
         text = file.read_text()
@@ -113,9 +135,18 @@ def submit_command(
                          scenario=text if is_scenario else None, exp_id=exp_id,
                          name=name, creator=creator)
         console.print(f"experiment {exp.id} queued", highlight=False)
-        if wait:
-            for view in svc.watch(exp.id):
-                console.print(view.describe(), highlight=False)
+        if not wait:
+            return
+        status = exp.status.value
+        for view in svc.watch(exp.id):
+            console.print(view.describe(), highlight=False)
+            status = view.status
+        meta = store.get_metadata(svc.db, exp.id)
+        for verdict in meta.get("verdicts") or []:
+            console.print(verdict, markup=False, highlight=False)
+    code = exit_code(status, bool(meta.get("thresholds_passed", True)))
+    if code:
+        raise typer.Exit(code)
 
 
 @exp_app.command("stop")

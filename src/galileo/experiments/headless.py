@@ -21,10 +21,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from galileo.control.galileo import Galileo
+from galileo.control.temporary_routes import TemporaryRoutes
 from galileo.errors import ValidationError, WorkerError
 from galileo.settings import Settings
 from galileo.storage import ExperimentStatus
 
+from . import store
 from .context import JobContext
 from .jobs import Job, make_job
 from .runner import execute
@@ -57,15 +59,17 @@ def run_file(settings: Settings, path: Path, console: Console, *, local: bool | 
     local = settings.embedded_redis if local is None else local
     with _local_env(settings, job, console, local, workers), \
             ExperimentService(settings) as service:
+        service.redis  # noqa: B018 -- connects (and pings): no row is written when Redis is gone
         exp = service.create(script=None if is_scenario else text,
                              scenario=text if is_scenario else None, exp_id=exp_id,
                              name=name or job.default_name or path.stem,
                              creator=creator if creator is not None else getpass.getuser())
         console.print(f"experiment [bold]{exp.id}[/] ({path.name}) starts")
-        view = _LiveView(console)
-        with Live(console=console, refresh_per_second=4, transient=False) as live:
-            view.live = live
-            outcome = execute(settings, exp.id, db=service.db, on_tick=view.update)
+        with _failed_unless_claimed(service, exp.id):
+            view = _LiveView(console)
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                view.live = live
+                outcome = execute(settings, exp.id, db=service.db, on_tick=view.update)
         if outcome is None:
             raise ValidationError(f"experiment {exp.id} was taken by another runner")
     colour = {"FINISHED": "green", "CANCELLED": "yellow"}.get(outcome.status.value, "red")
@@ -74,9 +78,28 @@ def run_file(settings: Settings, path: Path, console: Console, *, local: bool | 
     for v in outcome.verdicts:
         console.print(("[green]" if v.passed else "[red]") + escape(v.format()) + "[/]",
                       highlight=False)
-    if outcome.status != ExperimentStatus.FINISHED:
+    return exit_code(outcome.status, outcome.thresholds_passed)
+
+
+@contextlib.contextmanager
+def _failed_unless_claimed(service: ExperimentService, exp_id: str) -> Iterator[None]:
+    """An error (or Ctrl-C) before the run claimed ``exp_id`` marks it FAILED: a foreground
+    run has no runner that would ever take the QUEUED row."""
+    try:
+        yield
+    except BaseException as e:
+        reason = str(e) or type(e).__name__
+        store.set_status_if(service.db, exp_id, ExperimentStatus.QUEUED, ExperimentStatus.FAILED,
+                            f"could not start: {reason}", at=time.time())
+        raise
+
+
+def exit_code(status: ExperimentStatus | str, thresholds_passed: bool) -> int:
+    """k6's convention, shared by ``galileo run`` and ``galileo exp submit --wait``: 0 finished
+    with every threshold passed, 99 finished with one failed, 1 failed or cancelled."""
+    if ExperimentStatus(status) != ExperimentStatus.FINISHED:
         return EXIT_FAILED
-    return EXIT_PASS if outcome.thresholds_passed else EXIT_THRESHOLDS
+    return EXIT_PASS if thresholds_passed else EXIT_THRESHOLDS
 
 
 class _LiveView:
@@ -124,9 +147,10 @@ def _local_env(settings: Settings, job: Job, console: Console, local: bool,
     from galileo import bus
     from galileo.localenv import ProcessGroup, free_port, wait_for_port
 
-    started_redis = settings.embedded_redis and not settings.embedded_redis_socket.exists()
+    started_redis = settings.embedded_redis and not bus.embedded_redis_running(settings.data_dir)
     procs = ProcessGroup(settings)
     g = Galileo.from_settings(settings)
+    routes = TemporaryRoutes(g.rtbl)
     try:
         with console.status("starting local workers and recorder …"):
             apps = job.scenario.apps if job.scenario is not None else []
@@ -142,10 +166,11 @@ def _local_env(settings: Settings, job: Job, console: Console, local: bool,
                 routed = job.scenario.routing if job.scenario is not None else {}
                 for service in apps:
                     if service not in routed:
-                        g.rtbl.set(service, [f"127.0.0.1:{port}"])
+                        routes.set(service, [f"127.0.0.1:{port}"])
             _wait_workers(g, set(names), procs.log_dir)
         yield
     finally:
+        routes.restore()  # the app server is gone: never leave a record pointing at it
         procs.stop_all()
         g.close()
         if started_redis:

@@ -28,6 +28,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                    "galileo.control", "galileo.storage", "galileo.recorder",
                    "galileo.experiments", "galileo.web"),
     "web": ("galileo.worker", "galileo.load"),
+    "testbed": ("redis", "sqlalchemy", "galileo.bus", "galileo.protocol", "galileo.load",
+                "galileo.worker", "galileo.control", "galileo.telemetry", "galileo.storage",
+                "galileo.recorder", "galileo.experiments", "galileo.lb", "galileo.web",
+                "galileo.analysis", "galileo.scheduling"),
 }
 
 

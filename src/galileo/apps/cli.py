@@ -28,15 +28,20 @@ def register(app: typer.Typer) -> None:
         cpus: Annotated[
             str, typer.Option(help="Pin to these CPUs, e.g. '0' or '0,1' (one per process).")
         ] = "",
+        delay: Annotated[str, typer.Option(
+            help="Hold every answer (but /health) back this long, e.g. 10ms.")] = "",
+        jitter: Annotated[str, typer.Option(
+            help="Vary the delay uniformly by up to this much, e.g. 2ms.")] = "",
     ) -> None:
         """Serve the named services on one port until SIGTERM / Ctrl-C."""
+        from galileo.apps.delay import ResponseDelay
         from galileo.apps.registry import DEFAULT_SERVICES
         from galileo.apps.server import parse_cpus, serve
         from galileo.cli.main import load_settings
 
         load_settings()  # logging as configured for every command
         serve(names or list(DEFAULT_SERVICES), host, port, processes=processes,
-              cpus=parse_cpus(cpus))
+              cpus=parse_cpus(cpus), delay=ResponseDelay.parse(delay, jitter))
 
     @apps_cli.command("list")
     def list_cmd() -> None:

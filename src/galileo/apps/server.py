@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 
 from galileo.apps.connection import HttpProtocol
+from galileo.apps.delay import DelayedRouter, ResponseDelay
 from galileo.apps.router import Router
 from galileo.errors import ConfigError
 
@@ -102,8 +103,10 @@ def serve(
     cpus: Sequence[int] | None = None,
     reuse_port: bool = False,
     announce: Callable[[str], None] | None = None,
+    delay: ResponseDelay | None = None,
 ) -> None:
-    """Serve ``services`` until SIGTERM/SIGINT (blocking); ``announce`` gets the ready line."""
+    """Serve ``services`` until SIGTERM/SIGINT (blocking); ``announce`` gets the ready line;
+    ``delay`` holds back every answer but ``/health``."""
     from galileo.apps.registry import build_router
 
     if processes < 1:
@@ -111,12 +114,14 @@ def serve(
     _die_with_parent()
     _pin(cpus, 0, processes)
     router = build_router(services)
+    if delay is not None:
+        router = DelayedRouter(router, delay)
     sock = bind_socket(host, port, reuse_port=reuse_port or processes > 1)
     port = sock.getsockname()[1]
     children: list[subprocess.Popen[bytes]] = []
     loop = new_event_loop()
     try:
-        children = _start_children(services, host, port, processes - 1, cpus)
+        children = _start_children(services, host, port, processes - 1, cpus, delay)
         url_host = f"[{host}]" if ":" in host else host
         plural = "es" if processes > 1 else ""
         line = (f"{READY_PREFIX} {', '.join(services)} on http://{url_host}:{port} "
@@ -154,6 +159,7 @@ def _print_flush(line: str) -> None:
 def child_command(
     services: Iterable[str], host: str, port: int, *, processes: int = 1,
     cpus: Sequence[int] | None = None, reuse_port: bool = False,
+    delay: ResponseDelay | None = None,
 ) -> list[str]:
     """The command line that runs a server in its own interpreter (``python -m galileo.apps``)."""
     cmd = [sys.executable, "-m", "galileo.apps", *services, "--host", host, "--port", str(port),
@@ -162,17 +168,20 @@ def child_command(
         cmd += ["--cpus", ",".join(str(c) for c in cpus)]
     if reuse_port:
         cmd.append("--reuse-port")
+    if delay is not None:
+        cmd += ["--delay", f"{delay.delay_s}s", "--jitter", f"{delay.jitter_s}s"]
     return cmd
 
 
 def _start_children(
-    services: Sequence[str], host: str, port: int, count: int, cpus: Sequence[int] | None
+    services: Sequence[str], host: str, port: int, count: int, cpus: Sequence[int] | None,
+    delay: ResponseDelay | None = None,
 ) -> list[subprocess.Popen[bytes]]:
     children: list[subprocess.Popen[bytes]] = []
     try:
         for i in range(1, count + 1):
             pin = [cpus[i % len(cpus)]] if cpus else None
-            cmd = child_command(services, host, port, cpus=pin, reuse_port=True)
+            cmd = child_command(services, host, port, cpus=pin, reuse_port=True, delay=delay)
             env = {**os.environ, PARENT_ENV: str(os.getpid())}
             children.append(
                 subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)

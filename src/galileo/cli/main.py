@@ -35,7 +35,6 @@ err_console = Console(stderr=True, soft_wrap=True)  # one error = one line, neve
 COMMAND_MODULES = (
     "galileo.cli.demo",
     "galileo.cli.redis_cmd",
-    "galileo.cli.health",
     "galileo.worker.cli",
     "galileo.recorder.cli",
     "galileo.control.cli",
@@ -46,7 +45,6 @@ COMMAND_MODULES = (
     "galileo.profiling.cli",
     "galileo.web.cli",
     "galileo.grpc.cli",
-    "galileo.analysis.cli",
     "galileo.testbed.cli",
 )
 
@@ -58,7 +56,6 @@ OPTIONAL_MODULES = {
     "fastapi": "api", "uvicorn": "api", "grpc": "api", "grpc_tools": "api", "google": "api",
     "pandas": "analysis", "matplotlib": "analysis", "pyarrow": "export", "scipy": "sched",
     "locust": "dev",
-    "jinja2": "dashboard", "plotly": "dashboard",
 }
 
 
@@ -80,8 +77,6 @@ def load_settings() -> Settings:
 COMMAND_INDEX = {
     "demo": "galileo.cli.demo",
     "redis": "galileo.cli.redis_cmd",
-    "health": "galileo.cli.health",
-    "report": "galileo.analysis.cli",
     "worker": "galileo.worker.cli",
     "recorder": "galileo.recorder.cli",
     **dict.fromkeys(("shell", "controller", "rtbl", "ping", "workers"), "galileo.control.cli"),

@@ -1,0 +1,122 @@
+"""``galileo testbed up|status|run|partition|heal|link|down``: an emulated cluster of hosts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from galileo.testbed.testbed import Testbed
+
+__all__ = ["register"]
+
+PrefixOpt = Annotated[str, typer.Option("--prefix", help="Name prefix of the testbed's hosts.")]
+DelayOpt = Annotated[str | None, typer.Option(help="Link delay, e.g. 10ms (needs tc netem).")]
+JitterOpt = Annotated[str | None, typer.Option(help="Delay jitter, e.g. 2ms (needs tc netem).")]
+LossOpt = Annotated[str | None, typer.Option(help="Packet loss, e.g. 0.1% (needs tc netem).")]
+RateOpt = Annotated[str | None, typer.Option(help="Link rate, e.g. 100mbit (tc tbf).")]
+
+
+def _data_dir() -> Path:
+    from galileo.cli.main import load_settings
+    from galileo.testbed.netns import check_privileges
+
+    settings = load_settings()
+    check_privileges()
+    return settings.data_dir
+
+
+def _attach(prefix: str) -> Testbed:
+    from galileo.testbed.testbed import Testbed
+
+    return Testbed.attach(_data_dir(), prefix)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``testbed`` command group to the ``galileo`` CLI."""
+    tb_cli = typer.Typer(name="testbed", no_args_is_help=True,
+                         help="An emulated multi-host cluster on this machine (needs root).")
+
+    @tb_cli.command("up")
+    def up_cmd(
+        hosts: Annotated[int, typer.Option("--hosts", help="Number of hosts.")] = 3,
+        prefix: PrefixOpt = "pico",
+        zones: Annotated[str, typer.Option(help="Zones assigned round-robin, e.g. A,B.")] = "",
+        delay: DelayOpt = None, jitter: JitterOpt = None, loss: LossOpt = None,
+        rate: RateOpt = None,
+        service_delay: Annotated[str, typer.Option(
+            help="Response delay of every host's echo service, e.g. 10ms.")] = "",
+    ) -> None:
+        """Create the control host (Redis, recorder, expdb) and N hosts (worker, telemd, echo)."""
+        from rich.console import Console
+
+        from galileo.testbed.links import LinkSpec
+        from galileo.testbed.render import status_view
+        from galileo.testbed.testbed import Testbed
+
+        link = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
+        data_dir = _data_dir()
+        console = Console()
+        with console.status(f"bringing up testbed {prefix!r} with {hosts} hosts…"):
+            tb = Testbed.up(hosts, data_dir=data_dir, prefix=prefix, link=link,
+                            zones=zones.split(","), service_delay=service_delay)
+        console.print(status_view(tb))
+        console.print("next: [bold]galileo testbed run -- galileo workers[/]")
+
+    @tb_cli.command("status")
+    def status_cmd(prefix: PrefixOpt = "pico") -> None:
+        """Hosts, addresses, processes and link properties."""
+        from rich.console import Console
+
+        from galileo.testbed.render import status_view
+
+        Console().print(status_view(_attach(prefix)))
+
+    @tb_cli.command("run", context_settings={"allow_extra_args": True,
+                                             "ignore_unknown_options": True})
+    def run_cmd(
+        cmd: Annotated[list[str], typer.Argument(help="The command (after --).")],
+        host: Annotated[str, typer.Option("--host", help="Host to run in.")] = "control",
+        prefix: PrefixOpt = "pico",
+    ) -> None:
+        """Run a command inside a host with the environment reaching the testbed."""
+        tb = _attach(prefix)
+        raise typer.Exit(tb.run(host, cmd).returncode)
+
+    @tb_cli.command("partition")
+    def partition_cmd(name: Annotated[str, typer.Argument(help="Host to cut off.")],
+                      prefix: PrefixOpt = "pico") -> None:
+        """Cut one host's link (packets both ways are dropped)."""
+        _attach(prefix).partition(name)
+        typer.echo(f"{name}: partitioned")
+
+    @tb_cli.command("heal")
+    def heal_cmd(name: Annotated[str, typer.Argument(help="Host to reconnect.")],
+                 prefix: PrefixOpt = "pico") -> None:
+        """Restore one host's link."""
+        _attach(prefix).heal(name)
+        typer.echo(f"{name}: connected")
+
+    @tb_cli.command("link")
+    def link_cmd(name: Annotated[str, typer.Argument(help="Host whose link to change.")],
+                 delay: DelayOpt = None, jitter: JitterOpt = None, loss: LossOpt = None,
+                 rate: RateOpt = None, prefix: PrefixOpt = "pico") -> None:
+        """Set one host's link properties (unset ones are removed)."""
+        from galileo.testbed.links import LinkSpec
+
+        spec = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
+        _attach(prefix).link(name, spec)
+        typer.echo(f"{name}: {spec.describe()}")
+
+    @tb_cli.command("down")
+    def down_cmd(prefix: PrefixOpt = "pico") -> None:
+        """Stop every process and remove every namespace, link and file of the testbed."""
+        from galileo.testbed.testbed import Testbed
+
+        removed = Testbed.down_prefix(_data_dir(), prefix)
+        typer.echo(f"testbed {prefix!r}: removed {len(removed)} namespaces" if removed
+                   else f"testbed {prefix!r}: nothing to remove")
+
+    app.add_typer(tb_cli)

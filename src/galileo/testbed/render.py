@@ -1,0 +1,43 @@
+"""The ``galileo testbed status`` view: a header and one table row per host."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from galileo.testbed.processes import alive
+from galileo.testbed.testbed import Testbed
+
+__all__ = ["status_rows", "status_view"]
+
+
+def status_rows(tb: Testbed) -> list[dict[str, str]]:
+    """One dict per host: name, address, zone, link, network state, processes (``role:pid``)."""
+    rows = []
+    for host in tb.state.all_hosts():
+        label = "control" if host is tb.state.control else host.name
+        procs = [f"{p.role}:{p.pid}" + ("" if alive(p.pid) else " (dead)")
+                 for p in tb.state.processes_of(label)]
+        rows.append({"host": label, "address": host.address, "zone": host.zone or "-",
+                     "link": host.link_spec.describe(),
+                     "network": "partitioned" if host.partitioned else "connected",
+                     "processes": ", ".join(procs) or "-"})
+    return rows
+
+
+def status_view(tb: Testbed) -> Group:
+    st = tb.state
+    netem = "available" if st.netem else "not in this kernel (delay via app --delay)"
+    head = Text.from_markup(
+        f"testbed [bold]{st.prefix}[/] ({st.status}) · subnet {st.subnet} · netem {netem}\n"
+        f"redis {st.control.address if st.control else '?'}:{st.redis_port} "
+        f"(root namespace: unix://{tb.redis_socket}) · expdb {tb.expdb_path}\n"
+        f"services: echo on every host at <host>:{st.service_port} · logs {st.directory}/logs")
+    table = Table(show_edge=False)
+    for column in ("host", "address", "zone", "link", "network", "processes"):
+        table.add_column(column)
+    for row in status_rows(tb):
+        style = "red" if row["network"] == "partitioned" or "(dead)" in row["processes"] else ""
+        table.add_row(*row.values(), style=style)
+    return Group(head, table)

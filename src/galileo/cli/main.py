@@ -35,6 +35,7 @@ err_console = Console(stderr=True, soft_wrap=True)  # one error = one line, neve
 COMMAND_MODULES = (
     "galileo.cli.demo",
     "galileo.cli.redis_cmd",
+    "galileo.cli.health",
     "galileo.worker.cli",
     "galileo.recorder.cli",
     "galileo.control.cli",
@@ -45,6 +46,7 @@ COMMAND_MODULES = (
     "galileo.profiling.cli",
     "galileo.web.cli",
     "galileo.grpc.cli",
+    "galileo.analysis.cli",
     "galileo.testbed.cli",
 )
 
@@ -56,6 +58,7 @@ OPTIONAL_MODULES = {
     "fastapi": "api", "uvicorn": "api", "grpc": "api", "grpc_tools": "api", "google": "api",
     "pandas": "analysis", "matplotlib": "analysis", "pyarrow": "export", "scipy": "sched",
     "locust": "dev",
+    "jinja2": "dashboard", "plotly": "dashboard",
 }
 
 
@@ -77,6 +80,8 @@ def load_settings() -> Settings:
 COMMAND_INDEX = {
     "demo": "galileo.cli.demo",
     "redis": "galileo.cli.redis_cmd",
+    "health": "galileo.cli.health",
+    "report": "galileo.analysis.cli",
     "worker": "galileo.worker.cli",
     "recorder": "galileo.recorder.cli",
     **dict.fromkeys(("shell", "controller", "rtbl", "ping", "workers"), "galileo.control.cli"),

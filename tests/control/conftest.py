@@ -18,6 +18,7 @@ from galileo import bus
 from galileo.control import Galileo
 from galileo.protocol import (
     Burst,
+    CloseGroup,
     Keys,
     Reply,
     SpawnGroup,
@@ -30,8 +31,9 @@ from galileo.settings import Settings
 
 class FakeWorker:
     def __init__(self, settings: Settings, name: str, clients: int = 0, silent: bool = False,
-                 labels: dict[str, str] | None = None) -> None:
+                 labels: dict[str, str] | None = None, report_clients: bool = True) -> None:
         self.name = name
+        self.report_clients = report_clients  # False: a heartbeat lagging behind spawns
         self.keys = Keys(settings.namespace)
         self.r = bus.connect(settings)
         self.silent = silent
@@ -59,7 +61,9 @@ class FakeWorker:
             data: dict[str, Any] = {}
             if isinstance(cmd, Burst):
                 data = {"done": cmd.n, "errors": 0}
-            if isinstance(cmd, SpawnGroup):
+            if isinstance(cmd, CloseGroup):
+                data = {"sent": 7, "done": 6, "errors": 1, "late": 0}
+            if isinstance(cmd, SpawnGroup) and self.report_clients:
                 self.info.clients += len(cmd.clients)
                 self.r.hset(self.keys.worker(self.name), "info", encode(self.info))
             reply = Reply(corr=cmd.corr, worker=self.name, applied_ns=time.time_ns(), data=data)

@@ -34,8 +34,12 @@ def _line_shell(dialect_name: str, source: Path | None) -> None:
     with _galileo() as g:
         if source is not None:
             shell.run_line_script(g, dialect, source, console)
-        else:
-            shell.run_line_shell(g, dialect, console)
+            return
+        # at a terminal, close/flush ask first; piped input runs unattended like a script
+        confirm = shell.ask if shell.stdin_is_tty() else None
+        status = shell.run_line_shell(g, dialect, console, confirm=confirm)
+    if status:
+        raise typer.Exit(status)
 
 
 def shell_command(source: SourceOpt = None) -> None:

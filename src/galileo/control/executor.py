@@ -9,12 +9,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from galileo.errors import NotFoundError, ValidationError
+from galileo.errors import GalileoError, InstructionError, NotFoundError, ValidationError
 
 from . import instructions as ins
 from . import render
 from .galileo import Galileo
 from .group import ClientGroup
+from .placement import split_rate
 
 MAX_SOURCE_DEPTH = 16
 
@@ -23,16 +24,29 @@ class Executor:
     """Runs instructions of one dialect; :meth:`run` returns False once ``exit`` ran."""
 
     def __init__(self, g: Galileo, dialect: ins.Dialect, console: Console | None = None,
-                 sleep: Callable[[float], None] = time.sleep, cwd: Path | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, cwd: Path | None = None,
+                 confirm: Callable[[str], bool] | None = None) -> None:
+        """``confirm(question)`` is asked before ``close`` and ``flush`` (None: never ask --
+        scripts and piped input run unattended)."""
         self.g = g
         self.dialect = dialect
         self.console = console or Console()
         self._sleep = sleep
         self._cwd = cwd or Path.cwd()
         self._depth = 0
+        self._confirm = confirm
 
     def run(self, steps: Iterable[ins.Step]) -> bool:
-        return all(self.execute(step.instruction) for step in steps)
+        """Run parsed steps; an error names the line it happened on (``line 3: …``)."""
+        for step in steps:
+            try:
+                if not self.execute(step.instruction):
+                    return False
+            except InstructionError:
+                raise
+            except GalileoError as e:
+                raise at_line(e, step.line) from None
+        return True
 
     def execute(self, i: ins.Instruction) -> bool:
         out = self.console
@@ -54,11 +68,15 @@ class Executor:
                 out.print(f"spawned {n} client(s) of {s} in group {group.gid} on "
                           f"{', '.join(group.workers)}", highlight=False)
             case ins.Rps(pattern=p, service=s, rps=r):
-                for group in self._groups(p, s):
-                    group.rps(r)
+                groups = self._groups(p, s)
+                shares = split_rate(r, {grp.gid: len(grp.clients) for grp in groups})
+                for group in groups:  # RATE is the total, split by clients as rps() splits
+                    group.rps(shares[group.gid])
             case ins.Close(pattern=p, service=s):
-                for group in self._groups(p, s):
-                    group.close()
+                groups = self._groups(p, s)
+                if self._asked(f"close {len(groups)} group(s) of {s} on workers matching {p}?"):
+                    for group in groups:
+                        group.close()
             case ins.Hosts():
                 out.print(render.workers_table(self.g.workers()))
             case ins.Clients():
@@ -84,20 +102,24 @@ class Executor:
             case ins.ClearRoutes():
                 rtbl.clear()
             case ins.Flush():
-                rtbl.flush()
+                if self._asked("ask every listener to re-read the whole routing table?"):
+                    rtbl.flush()
             case ins.ListRoutes():
                 out.print(rtbl.table())
             case ins.Info(service=s) if s is not None:
-                record = rtbl.get(s)
-                if record is None:
-                    raise NotFoundError(f"service {s!r} has no routing record")
-                out.print(render.record_detail(record), highlight=False)
+                out.print(render.service_info(self.g, s), highlight=False)
             case ins.Info():
                 out.print(render.cluster_info(self.g), highlight=False)
             case ins.Updates(seconds=s):
                 render.follow_updates(self.g, out, s)
             case _:
                 raise ValidationError(f"instruction {i.format()!r} cannot run here")
+
+    def _asked(self, question: str) -> bool:
+        if self._confirm is None or self._confirm(question):
+            return True
+        self.console.print("not done", highlight=False)
+        return False
 
     def _groups(self, pattern: str, service: str) -> list[ClientGroup]:
         groups = [grp for grp in self.g.groups() if grp.service == service
@@ -126,3 +148,13 @@ class Executor:
             return self.run(steps)
         finally:
             self._depth -= 1
+
+
+def at_line(e: GalileoError, line: int) -> GalileoError:
+    """The same error (class and exit code kept) with ``line N:`` in front of its message."""
+    try:
+        located = type(e)(f"line {line}: {e}")
+    except TypeError:  # an error class with another constructor
+        located = GalileoError(f"line {line}: {e}")
+        located.exit_code = e.exit_code
+    return located

@@ -5,7 +5,7 @@ A script is parsed as a whole into typed instructions before anything runs; a ba
 blank lines are fine. Two dialects share the common commands:
 
 * controller (``exp>``): ``spawn PATTERN SERVICE [NUM]``, ``rps PATTERN SERVICE RPS``,
-  ``close PATTERN SERVICE``, ``hosts``, ``clients``, ``info``, ``ping``,
+  ``close PATTERN SERVICE``, ``hosts``, ``clients``, ``info [SERVICE]``, ``ping``,
   ``exp start [ID]``, ``exp stop``
 * rtbl (``rtbl>``): ``set SERVICE HOSTS [WEIGHTS]`` (``h1:8080,h2:8080`` ``1,2``),
   ``unset SERVICE``, ``clear``, ``list``, ``info [SERVICE]``, ``updates [SECONDS]``, ``flush``
@@ -323,7 +323,7 @@ CONTROLLER: dict[str, Parser] = {
     "close": _close,
     "hosts": lambda a: (_args(a, "hosts", 0, 0), Hosts())[1],
     "clients": lambda a: (_args(a, "clients", 0, 0), Clients())[1],
-    "info": lambda a: (_args(a, "info", 0, 0), Info())[1],
+    "info": lambda a: Info(_service(a[0]) if _args(a, "info [SERVICE]", 0, 1) else None),
     "ping": lambda a: (_args(a, "ping", 0, 0), PingWorkers())[1],
     "exp": _exp,
 }
@@ -381,10 +381,11 @@ def parse_script(text: str, dialect: Dialect) -> list[Step]:
 HELP: dict[str, str] = {
     "spawn": "spawn HOST_PATTERN SERVICE [NUM]  start NUM clients of SERVICE on matching workers",
     "rps": "rps HOST_PATTERN SERVICE RPS  set the total rate of SERVICE's groups on those workers",
-    "close": "close HOST_PATTERN SERVICE  close SERVICE's groups on matching workers",
+    "close": "close HOST_PATTERN SERVICE  close SERVICE's groups on matching workers "
+             "(asks first at a terminal)",
     "hosts": "hosts  list live workers",
     "clients": "clients  list client groups",
-    "info": "info [SERVICE]  cluster summary (rtbl: one service's record)",
+    "info": "info [SERVICE]  cluster summary, or one service's routing record and groups",
     "ping": "ping  round-trip time to every worker",
     "exp": "exp start [ID] | exp stop  mark an experiment's start/end",
     "set": "set SERVICE HOSTS [WEIGHTS]  e.g. set api h1:8080,h2:8080 1,2",
@@ -392,7 +393,8 @@ HELP: dict[str, str] = {
     "clear": "clear  remove every routing record",
     "list": "list  show the routing table",
     "updates": "updates [SECONDS]  print routing updates as they happen",
-    "flush": "flush  ask every listener to re-read the whole routing table",
+    "flush": "flush  ask every listener to re-read the whole routing table (asks first at a "
+             "terminal)",
     "sleep": "sleep SECONDS  wait (also 500ms, 2s)",
     "source": "source FILE  run the instructions in FILE",
     "date": "date  print the current date and time",

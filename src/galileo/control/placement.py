@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+
+from galileo.settings import LABEL_PREFIX
 
 
 def place_least_loaded(load: Mapping[str, int], num: int) -> dict[str, int]:
@@ -35,3 +37,26 @@ def split_count(n: int, clients: Mapping[str, int]) -> dict[str, int]:
     for w in sorted(exact, key=lambda w: (-(exact[w] - out[w]), w))[:rest]:
         out[w] += 1
     return out
+
+
+def with_pending(heartbeat: Mapping[str, int],
+                 placements: Iterable[Mapping[str, Sequence[str]]]) -> dict[str, int]:
+    """Clients per worker for placing the next group: the larger of what each worker's last
+    heartbeat reported and what the stored groups place on it. Back-to-back spawns so see
+    each other before the workers report them."""
+    placed = dict.fromkeys(heartbeat, 0)
+    for placement in placements:
+        for worker, clients in placement.items():
+            if worker in placed:
+                placed[worker] += len(clients)
+    return {w: max(n, placed[w]) for w, n in heartbeat.items()}
+
+
+def label_key(name: str) -> str:
+    """A label as workers publish it: Galileo 0.x named labels by their full variable
+    (``galileo_zone``, ``galileo_label_gpu``); today they are ``zone``, ``gpu``."""
+    low = name.lower()
+    for prefix in (LABEL_PREFIX, "galileo_"):
+        if low.startswith(prefix) and len(low) > len(prefix):
+            return low[len(prefix):]
+    return name

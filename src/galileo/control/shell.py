@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
-from galileo.errors import GalileoError
+from galileo.errors import GalileoError, InstructionError
 
 from . import instructions as ins
 from . import render
-from .executor import Executor
+from .executor import Executor, at_line
 from .galileo import Galileo
 
 PROMPTS = {ins.Dialect.CONTROLLER: "exp> ", ins.Dialect.RTBL: "rtbl> "}
@@ -34,11 +35,16 @@ def run_line_script(g: Galileo, dialect: ins.Dialect, path: Path, console: Conso
 
 
 def run_line_shell(g: Galileo, dialect: ins.Dialect, console: Console,
-                   read: Callable[[str], str] = input) -> None:
-    """Interactive loop: a bad line prints ``error: line N: …`` and the shell continues."""
+                   read: Callable[[str], str] = input,
+                   confirm: Callable[[str], bool] | None = None) -> int:
+    """Interactive loop: a bad line prints ``error: line N: …`` and the shell continues.
+
+    Returns the exit code of the last error (0 when none), so that input piped into the shell
+    fails like a script would. ``confirm`` is asked before ``close`` and ``flush``."""
     with contextlib.suppress(ImportError):  # line editing and history for input()
         import readline  # noqa: F401
-    executor = Executor(g, dialect, console)
+    executor = Executor(g, dialect, console, confirm=confirm)
+    status = 0
     console.print(f"galileo {dialect.value} shell - type help for commands, exit to leave",
                   highlight=False)
     number = 0
@@ -47,7 +53,7 @@ def run_line_shell(g: Galileo, dialect: ins.Dialect, console: Console,
             text = read(PROMPTS[dialect])
         except EOFError:
             console.print()
-            return
+            return status
         except KeyboardInterrupt:
             console.print()
             continue
@@ -55,11 +61,21 @@ def run_line_shell(g: Galileo, dialect: ins.Dialect, console: Console,
         try:
             instruction = ins.parse_line(text, dialect, number)
             if instruction is not None and not executor.execute(instruction):
-                return
+                return status
         except GalileoError as e:
-            console.print(f"[bold red]error:[/] {e}", highlight=False)
+            located = e if isinstance(e, InstructionError) else at_line(e, number)
+            console.print(f"[bold red]error:[/] {escape(str(located))}", highlight=False)
+            status = e.exit_code
         except KeyboardInterrupt:
             console.print("interrupted")
+
+
+def ask(question: str) -> bool:
+    """A yes/no question at the terminal; anything but y/yes is no."""
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 # ---------------------------------------------------------------- python shell
@@ -163,7 +179,19 @@ def run_python_shell(namespace: dict[str, Any]) -> None:  # pragma: no cover - i
 
     shell = InteractiveShellEmbed(  # type: ignore[no-untyped-call]
         banner1=USAGE, user_ns=namespace, exit_msg="bye")
+    one_line_errors(shell)
     shell()
+
+
+def one_line_errors(shell: Any) -> None:
+    """Show Galileo's own errors (no matching worker, bad weights, …) in an IPython shell as
+    one ``error: …`` line; any other exception -- a real bug -- keeps its full traceback."""
+
+    def handler(self: Any, etype: type[BaseException], value: BaseException, tb: Any,
+                tb_offset: int | None = None) -> None:
+        print(f"error: {value}", file=sys.stderr)
+
+    shell.set_custom_exc((GalileoError,), handler)
 
 
 def stdin_is_tty() -> bool:

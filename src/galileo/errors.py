@@ -6,7 +6,8 @@
     │   └── InstructionError     a bad line in the instruction language (``line N: …``)
     ├── BusError                 Redis refused a command or misbehaved (mapped in galileo.bus)
     │   ├── BusUnavailable       Redis unreachable (connect, timeout, connection reset)
-    │   └── BusAuthError         Redis refused the credentials (AUTH/ACL)
+    │   ├── BusAuthError         Redis refused the credentials (AUTH/ACL)
+    │   └── BusConflict          a WATCHed key changed before EXEC: retry the transaction
     ├── StorageError             experiment database unreachable or failing
     ├── WorkerError              a worker did not answer or refused a command
     │   └── NoWorkersError       no worker matches a placement request
@@ -49,6 +50,10 @@ class BusUnavailable(BusError):
 
 class BusAuthError(BusError):
     pass
+
+
+class BusConflict(BusError):
+    """A watched key changed before ``EXEC`` (optimistic transaction lost a race: retry)."""
 
 
 class StorageError(GalileoError):

@@ -14,16 +14,20 @@ groups for data (traces, stats, events), lists for replies (a controller ``BLPOP
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
 import uuid
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Final, Literal
 
 import msgspec
 
 from galileo.errors import ValidationError
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- timing defaults
 HEARTBEAT_INTERVAL_S: Final = 1.0
@@ -37,6 +41,8 @@ TRACE_FLUSH_INTERVAL_S: Final = 0.1
 # --------------------------------------------------------------------------- names
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
+_reported_bad: set[tuple[str, str]] = set()  # (where, member) already logged once
+
 
 def check_name(kind: str, value: str) -> str:
     """Validate a name (worker, service, group, experiment id) before it enters a key."""
@@ -46,6 +52,21 @@ def check_name(kind: str, value: str) -> str:
             "(starting with a letter or digit)"
         )
     return value
+
+
+def valid_members(members: Iterable[bytes | str], kind: str, where: str) -> list[str]:
+    """The members of a Redis set (read at ``where``) that are valid ``kind`` names, sorted; a
+    bad one is logged once per process and skipped, never fatal."""
+    out = []
+    for m in members:
+        name = m.decode(errors="replace") if isinstance(m, bytes) else str(m)
+        try:
+            out.append(check_name(kind, name))
+        except ValidationError as e:
+            if (where, name) not in _reported_bad:
+                _reported_bad.add((where, name))
+                log.warning("skipping a bad member of %s: %s", where, e)
+    return sorted(out)
 
 
 def new_experiment_id(now_s: float | None = None) -> str:
@@ -125,6 +146,17 @@ class Keys:
     def tracing(self) -> str:
         """String ``on``/``off``: whether workers record traces (absent = on)."""
         return f"{self.ns}:tracing"
+
+    @property
+    def epoch(self) -> str:
+        """String set once per Redis lifetime by the state keeper (``galileo recorder``); its
+        absence means Redis came back empty and the namespace's state must be restored."""
+        return f"{self.ns}:epoch"
+
+    @property
+    def watchdog_lock(self) -> str:
+        """String held (with a TTL) by the one active watchdog of this namespace."""
+        return f"{self.ns}:watchdog"
 
     @property
     def control_events(self) -> str:
@@ -310,6 +342,14 @@ class WorkerInfo(msgspec.Struct, kw_only=True):
     version: str = ""
 
 
+class WorkerLossPolicy(StrEnum):
+    """What a client group does when one of its workers dies: ``replace`` moves the lost
+    share of the rate to the remaining workers; ``degrade`` runs on at the reduced rate."""
+
+    REPLACE = "replace"
+    DEGRADE = "degrade"
+
+
 class GroupInfo(msgspec.Struct, kw_only=True):
     gid: str
     service: str
@@ -320,6 +360,8 @@ class GroupInfo(msgspec.Struct, kw_only=True):
     paused: bool = False
     created_ns: int = 0
     exp_id: str | None = None
+    on_worker_loss: WorkerLossPolicy = WorkerLossPolicy.REPLACE
+    lost: dict[str, int] = {}  # worker -> clients it hosted, for workers this group lost
 
 
 # --------------------------------------------------------------------------- routing
@@ -431,6 +473,9 @@ class EventKind(StrEnum):
     GROUP_CLOSE = "group_close"
     TRACING = "tracing"
     WORKER_LOST = "worker_lost"
+    GROUP_REPLACED = "group_replaced"  # a lost worker's share moved to the remaining ones
+    GROUP_DEGRADED = "group_degraded"  # a group lost a worker and runs on without its share
+    STATE_RESTORED = "state_restored"  # routing/experiment/tracing re-applied after empty Redis
     EXPERIMENT_STAGE = "experiment_stage"  # a scenario stage / script line began
     THRESHOLD = "threshold"  # a threshold verdict at the end of a scenario
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -161,3 +162,68 @@ def test_controller_instructions_drive_groups(g: Galileo, fake_worker: Start) ->
     assert len(w1.commands(CloseGroup)) == 1 and g.groups() == []
     with pytest.raises(NotFoundError, match="no client group of 'api' runs on workers matching"):
         ex.run(parse_script("close pico* api", Dialect.CONTROLLER))
+
+
+# ---------------------------------------------------------------------- dead workers
+def _die(raw: redis.Redis, g: Galileo, worker: Any, ttl_ms: int = 1000) -> None:
+    """The worker process dies: no more answers, its liveness key expires after ``ttl_ms``."""
+    worker.stop()
+    raw.pexpire(g.keys.worker(worker.name), ttl_ms)
+
+
+def _events(raw: redis.Redis, g: Galileo, kind: EventKind) -> list[Any]:
+    events = [decode_event(f[b"e"]) for _, f in raw.xrange(g.keys.events)]
+    return [e for e in events if e.kind == kind]
+
+
+def test_dead_worker_is_named_within_its_ttl_and_its_share_replaced(
+        g: Galileo, fake_worker: Start, raw: redis.Redis) -> None:
+    w1, w2 = fake_worker("live1"), fake_worker("dead1")
+    group = g.spawn("api", 4, rps=40)  # 2 clients on each
+    _die(raw, g, w2)
+    t0 = time.monotonic()
+    change = group.rps(80, timeout=10)
+    took = time.monotonic() - t0
+    assert took < 2.5, f"rps() waited {took:.1f} s for a dead worker (TTL 1 s)"
+    assert change.lost == ["dead1"]  # never the live worker that applied it
+    assert [c.rps for c in w1.commands(SetRate)] == [40.0, 80.0]  # its share, then all of it
+    assert group.workers == ["live1"] and group.lost == ["dead1"] and not group.degraded
+    assert g.group(group.gid).info.placement.keys() == {"live1"}  # stored for everyone
+    [lost] = _events(raw, g, EventKind.WORKER_LOST)
+    assert lost.name == "dead1" and lost.data["gid"] == group.gid
+    [replaced] = _events(raw, g, EventKind.GROUP_REPLACED)
+    assert replaced.data["shares"] == {"live1": 80.0} and replaced.data["lost"] == ["dead1"]
+    totals = group.close(timeout=10)
+    assert dict(totals) == {"sent": 7, "done": 6, "errors": 1, "late": 0}  # live1's totals
+    assert totals.lost == ["dead1"]
+
+
+def test_degrade_policy_keeps_the_live_share_and_close_keeps_totals(
+        g: Galileo, fake_worker: Start, raw: redis.Redis) -> None:
+    w1, w2 = fake_worker("live1"), fake_worker("dead1")
+    group = g.spawn("api", 4, rps=40, on_worker_loss="degrade")
+    _die(raw, g, w2)
+    assert group.rps(60).lost == ["dead1"]
+    assert w1.commands(SpawnGroup)[0].rps == 20.0
+    assert [c.rps for c in w1.commands(SetRate)] == [30.0]  # half: dead1's share is not moved
+    assert group.degraded and not _events(raw, g, EventKind.GROUP_REPLACED)
+    [degraded] = _events(raw, g, EventKind.GROUP_DEGRADED)
+    assert degraded.data["rps_now"] == 30.0
+    w3 = fake_worker("dead2")
+    group2 = g.spawn("api", 2, hosts="dead2", rps=10)
+    _die(raw, g, w3)
+    t0 = time.monotonic()
+    totals = group2.close(timeout=10)  # only worker dead: no totals, but no 10 s hang
+    assert time.monotonic() - t0 < 2.5 and totals.lost == ["dead2"] and totals["sent"] == 0
+    with pytest.raises(ValidationError, match="worker-loss policy 'maybe'"):
+        g.spawn("api", 1, on_worker_loss="maybe")
+
+
+def test_bad_members_in_the_registry_sets_are_skipped(g: Galileo, fake_worker: Start,
+                                                      raw: redis.Redis) -> None:
+    fake_worker("good1")
+    raw.sadd(g.keys.workers, "bad name", "x:y", b"\xff\xfe")
+    raw.sadd(g.keys.groups, "bad group")
+    assert [w.name for w in g.workers()] == ["good1"]
+    group = g.spawn("api", 1, rps=5)
+    assert [grp.gid for grp in g.groups()] == [group.gid]

@@ -134,12 +134,12 @@ def test_malformed_entries_are_skipped_counted_and_removed(
     assert redis_client.xlen(keys.traces) == 0 and pending(redis_client, keys) == 0
 
 
-def test_events_track_the_experiment_and_tag_traces(
+def test_events_track_the_experiment_and_traces_keep_their_send_time_tag(
         settings: Settings, keys: Keys, redis_client: redis.Redis, expdb: ExpDB) -> None:
     start, stop = T0 + 1_000_000, T0 + 9_000_000
     push(redis_client, keys, traces(3, sent_ns=T0))  # before the experiment: untagged
     push(redis_client, keys, traces(4, exp_id="e1", sent_ns=start + 10))
-    push(redis_client, keys, traces(5, sent_ns=start + 100))  # worker had not seen it yet
+    push(redis_client, keys, traces(5, sent_ns=start + 100))  # untagged at send: stays so
     push(redis_client, keys, traces(2, sent_ns=stop + 1))  # after: untagged
     push_event(redis_client, keys, Event(kind=EventKind.EXPERIMENT_START, ts_ns=start,
                                          exp_id="e1", name="demo",
@@ -155,7 +155,12 @@ def test_events_track_the_experiment_and_tag_traces(
     assert exp is not None
     assert (exp.name, exp.creator, exp.status) == ("demo", "bob", ExperimentStatus.FINISHED)
     assert (exp.start, exp.end) == (start / 1e9, stop / 1e9)
-    assert expdb.count_traces("e1") == 9 and expdb.count_traces() == 14
+    # filed by the tag each trace carried, never by the experiment's time window
+    assert expdb.count_traces("e1") == 4 and expdb.count_traces() == 14
+    push(redis_client, keys, traces(3, exp_id="e2", sent_ns=start + 200))  # other exp, inside
+    with Recorder(settings, expdb, consumer="r1") as rec:
+        rec.drain()
+    assert expdb.count_traces("e1") == 4 and expdb.count_traces("e2") == 3
     assert [e["kind"] for e in expdb.events()] == [
         "experiment_start", "routing_set", "experiment_stop"]
 

@@ -22,7 +22,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from galileo.bus._embedded import ensure_embedded_redis
-from galileo.errors import BusAuthError, BusError, BusUnavailable
+from galileo.errors import BusAuthError, BusConflict, BusError, BusUnavailable
 from galileo.settings import Settings
 
 log = logging.getLogger("galileo.bus")
@@ -52,11 +52,17 @@ class _MappedAuthError(BusAuthError, redis.AuthenticationError):
     pass
 
 
+class _MappedConflict(BusConflict, redis.WatchError):
+    pass
+
+
 def map_error(e: BaseException, where: str) -> BusError:
     """The Galileo error for a redis-py (or socket) error ``e`` met talking to ``where``."""
     if isinstance(e, BusError):
         return e
     text = str(e).strip() or type(e).__name__
+    if isinstance(e, redis.WatchError):
+        return _MappedConflict(f"a watched key changed at {where}: {text}")
     if isinstance(e, _AUTH_ERRORS):
         return _MappedAuthError(f"Redis at {where} refused the credentials: {text} "
                                 "(check galileo_redis_username/galileo_redis_password)")

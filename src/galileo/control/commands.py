@@ -13,14 +13,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import msgspec
-import redis
 
+from galileo.bus import Bus
 from galileo.errors import BusError, WorkerError
 from galileo.protocol import Command, Keys, Reply, decode_reply, encode, new_id
 
 from .events import as_bytes
 
 REPUBLISH_INTERVAL_S = 0.05
+LIVENESS_CHECK_INTERVAL_S = 0.25  # how often silent workers' liveness keys are checked
 
 
 @dataclass
@@ -32,13 +33,17 @@ class Replies:
     by_worker: dict[str, Reply] = field(default_factory=dict)
     received_mono_ns: dict[str, int] = field(default_factory=dict)
     silent: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # dead (liveness expired) before answering
 
     def failed(self) -> dict[str, str]:
         """Workers that answered ``ok=False`` and their error."""
         return {w: (r.error or "refused") for w, r in self.by_worker.items() if not r.ok}
 
-    def raise_for_problems(self, what: str) -> None:
-        """Raise ``WorkerError`` naming silent or refusing workers."""
+    def raise_for_problems(self, what: str, *, lost_ok: bool = False) -> None:
+        """Raise ``WorkerError`` naming lost (unless ``lost_ok``), silent or refusing workers."""
+        if self.lost and not lost_ok:
+            raise WorkerError(f"{what}: worker(s) {', '.join(sorted(self.lost))} lost (no "
+                              "heartbeat within their liveness TTL)")
         if self.silent:
             raise WorkerError(f"{what}: no reply from worker(s) {', '.join(sorted(self.silent))}")
         failed = self.failed()
@@ -50,7 +55,7 @@ class Replies:
 class Commander:
     """Publishes commands and waits for replies over one Redis connection."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: Bus, keys: Keys) -> None:
         self._r = client
         self._keys = keys
 
@@ -63,10 +68,26 @@ class Commander:
         replies = Replies(corr=corr, sent_ns=time.time_ns())
         deadline = time.monotonic() + timeout
         unheard = self._publish(commands, deadline)
-        replies.silent.extend(unheard)
+        replies.lost.extend(self.dead(unheard))
+        replies.silent.extend(w for w in unheard if w not in replies.lost)
         if wait:
             self.collect(replies, [w for w in commands if w not in unheard], deadline)
         return replies
+
+    def dead(self, workers: Iterable[str]) -> list[str]:
+        """Those of ``workers`` whose liveness key expired (``WORKER_TTL_S`` after their last
+        heartbeat)."""
+        names = sorted(workers)
+        if not names:
+            return []
+        try:
+            with self._r.pipeline(transaction=False) as pipe:
+                for w in names:
+                    pipe.exists(self._keys.worker(w))
+                alive = pipe.execute()
+        except BusError as e:
+            raise BusError(f"cannot check the workers' liveness: {e}") from None
+        return [w for w, a in zip(names, alive, strict=True) if not a]
 
     @staticmethod
     def new_corr() -> str:
@@ -74,20 +95,28 @@ class Commander:
 
     def _publish(self, commands: dict[str, Command], deadline: float) -> list[str]:
         pending = {w: encode(c) for w, c in commands.items()}
+        next_check = time.monotonic() + LIVENESS_CHECK_INTERVAL_S
+        gone: list[str] = []
         while True:
             try:
                 for worker in list(pending):
                     if int(self._r.publish(self._keys.worker_commands(worker), pending[worker])):
                         del pending[worker]
-            except redis.RedisError as e:
+            except BusError as e:
                 raise BusError(f"cannot publish a command to the workers: {e}") from None
             if not pending or time.monotonic() >= deadline:
-                return sorted(pending)
+                return sorted([*pending, *gone])
+            if time.monotonic() >= next_check:  # a dead worker never subscribes again
+                next_check = time.monotonic() + LIVENESS_CHECK_INTERVAL_S
+                for worker in self.dead(pending):
+                    del pending[worker]
+                    gone.append(worker)
             time.sleep(REPUBLISH_INTERVAL_S)
 
     def collect(self, replies: Replies, workers: Iterable[str], deadline: float,
                 on_reply: Callable[[Reply], None] | None = None) -> Replies:
-        """BLPOP replies for ``replies.corr`` until every worker answered or ``deadline``."""
+        """BLPOP replies for ``replies.corr`` until every worker answered, died (its liveness
+        key expired: listed in ``replies.lost``) or ``deadline``. Replies are used as they come."""
         expected = set(workers) - set(replies.by_worker)
         key = self._keys.reply(replies.corr)
         try:
@@ -95,9 +124,13 @@ class Commander:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                item = self._r.blpop([key], timeout=max(left, 0.01))
+                item = self._r.blpop([key], timeout=max(min(left, LIVENESS_CHECK_INTERVAL_S),
+                                                        0.01))
                 if item is None:
-                    break
+                    dead = self.dead(expected)
+                    replies.lost.extend(d for d in dead if d not in replies.lost)
+                    expected.difference_update(dead)
+                    continue
                 try:
                     reply = decode_reply(as_bytes(item[1]))
                 except (msgspec.DecodeError, msgspec.ValidationError):
@@ -109,7 +142,7 @@ class Commander:
                     on_reply(reply)
             if not expected:
                 self._r.delete(key)
-        except redis.RedisError as e:
+        except BusError as e:
             raise BusError(f"lost Redis while waiting for worker replies: {e}") from None
         replies.silent.extend(sorted(expected - set(replies.silent)))
         return replies

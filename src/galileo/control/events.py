@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import redis
-
+from galileo.bus import Bus
 from galileo.errors import BusError
 from galileo.protocol import Event, EventField, EventKind, Keys, encode
 
@@ -15,7 +14,7 @@ from galileo.protocol import Event, EventField, EventKind, Keys, encode
 class EventLog:
     """Writes events tagged with the running experiment (if any)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: Bus, keys: Keys) -> None:
         self._r = client
         self._keys = keys
 
@@ -36,7 +35,7 @@ class EventLog:
         target = pipe if pipe is not None else self._r
         try:
             target.xadd(self._keys.events, {EventField: encode(event)})
-        except redis.RedisError as e:
+        except BusError as e:
             raise BusError(f"cannot append a {kind.value} event: {e}") from None
         return event
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import redis
+from typing import Any
 
-from galileo.errors import ValidationError
+from galileo.bus import Bus
+from galileo.errors import BusConflict, BusError, ValidationError
 from galileo.protocol import EventKind, Keys, check_name, new_experiment_id
 
 from .events import EventLog
@@ -14,12 +15,17 @@ TRACING_EVENT = "tracing"
 
 
 class ExperimentControl:
-    """``g.experiment``: start/stop the running experiment."""
+    """``g.experiment``: start/stop the running experiment.
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    The marker (``Keys.current_experiment``) tells workers which experiment to tag traces of
+    untagged groups with. This object remembers the experiment it started, so :meth:`stop`
+    ends it even when Redis restarted empty in between (the marker was gone)."""
+
+    def __init__(self, client: Bus, keys: Keys) -> None:
         self._r = client
         self._keys = keys
         self._events = EventLog(client, keys)
+        self._started: str | None = None
 
     def current(self) -> str | None:
         """The running experiment id, or ``None``."""
@@ -33,26 +39,53 @@ class ExperimentControl:
             raise ValidationError(f"experiment {running!r} is still running; stop it first")
         if not self._r.set(self._keys.current_experiment, exp_id, nx=True):
             raise ValidationError("another experiment was started at the same moment")
+        self._started = exp_id
         self._events.append(EventKind.EXPERIMENT_START, name or exp_id,
                             {"name": name, "creator": creator}, exp_id=exp_id)
         self._r.publish(self._keys.control_events, EXP_EVENT)
         return exp_id
 
-    def stop(self) -> str | None:
-        """Mark the end of the running experiment; returns its id (``None`` if none ran)."""
-        exp_id = self.current()
+    def stop(self, data: dict[str, Any] | None = None) -> str | None:
+        """Mark the end of the running experiment (or of the one this object started, when
+        the marker was lost); returns its id (``None`` if none ran). ``data`` (e.g. status,
+        message) goes into the ``experiment_stop`` event."""
+        exp_id = self.current() or self._started
         if exp_id is None:
             return None
-        self._events.append(EventKind.EXPERIMENT_STOP, exp_id, exp_id=exp_id)
-        self._r.delete(self._keys.current_experiment)
-        self._r.publish(self._keys.control_events, EXP_EVENT)
+        self._events.append(EventKind.EXPERIMENT_STOP, exp_id, data, exp_id=exp_id)
+        self.clear_marker(exp_id)
         return exp_id
+
+    def clear_marker(self, exp_id: str) -> bool:
+        """Delete the marker if it still names ``exp_id`` (never another experiment's) and
+        tell the workers; True when it did."""
+        key = self._keys.current_experiment
+        if self._started == exp_id:
+            self._started = None
+        try:
+            with self._r.pipeline() as pipe:
+                while True:
+                    try:
+                        pipe.watch(key)
+                        value = pipe.get(key)
+                        if value is None or value.decode() != exp_id:
+                            pipe.unwatch()
+                            return False
+                        pipe.multi()
+                        pipe.delete(key)
+                        pipe.publish(self._keys.control_events, EXP_EVENT)
+                        pipe.execute()
+                        return True
+                    except BusConflict:
+                        continue
+        except BusError as e:
+            raise BusError(f"cannot end experiment {exp_id}: {e}") from None
 
     def __repr__(self) -> str:
         return f"<experiment running={self.current()!r}>"
 
 
-def set_tracing(client: redis.Redis, keys: Keys, on: bool) -> None:
+def set_tracing(client: Bus, keys: Keys, on: bool) -> None:
     """Switch trace recording on the workers on or off."""
     client.set(keys.tracing, "on" if on else "off")
     EventLog(client, keys).append(EventKind.TRACING, "on" if on else "off", {"on": on})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import logging
 import time
 from types import TracebackType
 from typing import Any
 
 import msgspec
-import redis
 
 from galileo import bus
 from galileo.balancing import SmoothWeightedRoundRobin
@@ -25,21 +25,35 @@ from galileo.protocol import (
     RequestSpec,
     SpawnGroup,
     WorkerInfo,
+    WorkerLossPolicy,
     check_name,
     decode_group_info,
     decode_worker_info,
     encode,
     new_id,
+    valid_members,
 )
 from galileo.settings import Settings
 
 from .commands import Commander
-from .events import EventLog, as_bytes, as_text
+from .events import EventLog, as_bytes
 from .experiment import ExperimentControl, set_tracing
 from .group import ClientGroup
 from .http import Response, send
-from .placement import place_least_loaded, split_rate
+from .placement import label_key, place_least_loaded, split_rate, with_pending
 from .routing import RoutingTable
+
+log = logging.getLogger(__name__)
+_reported_bad: set[str] = set()  # groups whose malformed record was logged once
+
+
+def to_loss_policy(value: WorkerLossPolicy | str) -> WorkerLossPolicy:
+    try:
+        return WorkerLossPolicy(value)
+    except ValueError:
+        options = ", ".join(p.value for p in WorkerLossPolicy)
+        raise ValidationError(f"unknown worker-loss policy {value!r}; use one of {options}"
+                              ) from None
 
 
 def to_request_spec(request: RequestSpec | dict[str, Any] | None) -> RequestSpec:
@@ -71,11 +85,11 @@ def to_arrival_spec(arrival: str | ArrivalSpec | dict[str, Any]) -> ArrivalSpec:
 class Galileo:
     """Entry point of the controller. ``with Galileo.from_env() as g: g.spawn(...)``."""
 
-    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+    def __init__(self, settings: Settings, client: bus.Bus | None = None) -> None:
         self.settings = settings
         self.keys = Keys(settings.namespace)
         self._own_client = client is None
-        self.redis: redis.Redis = client if client is not None else bus.connect(settings)
+        self.redis: bus.Bus = client if client is not None else bus.connect(settings)
         self.commander = Commander(self.redis, self.keys)
         self.events = EventLog(self.redis, self.keys)
         self.rtbl = RoutingTable(self.redis, self.keys)
@@ -107,7 +121,8 @@ class Galileo:
     # ------------------------------------------------------------------ workers
     def workers(self, labels: dict[str, str] | None = None) -> list[WorkerInfo]:
         """Live workers (sorted by name), optionally only those carrying all ``labels``."""
-        names = sorted(as_text(m) for m in self.redis.smembers(self.keys.workers))
+        names = valid_members(self.redis.smembers(self.keys.workers), "worker",
+                              self.keys.workers)
         with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hget(self.keys.worker(name), "info")
@@ -120,7 +135,7 @@ class Galileo:
                 info = decode_worker_info(raw)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 continue
-            if labels and any(info.labels.get(k) != v for k, v in labels.items()):
+            if labels and any(info.labels.get(label_key(k)) != v for k, v in labels.items()):
                 continue
             out.append(info)
         return out
@@ -160,11 +175,15 @@ class Galileo:
               request: RequestSpec | dict[str, Any] | None = None,
               arrival: str | ArrivalSpec = "constant", rps: float = 0,
               max_inflight: int = 1000, timeout_s: float = 10,
-              exp_id: str | None = None) -> ClientGroup:
+              exp_id: str | None = None,
+              on_worker_loss: WorkerLossPolicy | str = WorkerLossPolicy.REPLACE) -> ClientGroup:
         """Start ``num`` clients of ``service`` on the least-loaded matching workers.
 
         Traces are tagged with ``exp_id`` when given, else with the experiment running when each
-        request is sent (``g.experiment``); several experiments can so run side by side."""
+        request is sent (``g.experiment``); several experiments can so run side by side.
+        ``on_worker_loss``: when a hosting worker dies, ``replace`` moves its share of the rate
+        to the remaining workers, ``degrade`` runs on without it (both recorded as events)."""
+        policy = to_loss_policy(on_worker_loss)
         check_name("service", service)
         if exp_id is not None:
             check_name("experiment id", exp_id)
@@ -179,7 +198,9 @@ class Galileo:
         if not candidates:
             raise NoWorkersError(f"no live worker matches hosts={hosts!r} "
                                  f"labels={worker_labels!r} (see `galileo workers`)")
-        counts = place_least_loaded({w.name: w.clients for w in candidates}, num)
+        load = with_pending({w.name: w.clients for w in candidates},
+                            [grp.info.placement for grp in self.groups()])
+        counts = place_least_loaded(load, num)
         gid = new_id()
         placement: dict[str, list[str]] = {}
         i = 0
@@ -193,7 +214,8 @@ class Galileo:
                           arrival=arr, rps=shares[w], max_inflight=max_inflight,
                           timeout_s=timeout_s, exp_id=exp_id) for w, c in placement.items()}
         info = GroupInfo(gid=gid, service=service, placement=placement, request=spec,
-                         arrival=arr, rps=float(rps), created_ns=time.time_ns(), exp_id=exp_id)
+                         arrival=arr, rps=float(rps), created_ns=time.time_ns(), exp_id=exp_id,
+                         on_worker_loss=policy)
         with self.redis.pipeline() as pipe:  # stored first so a late ack is never orphaned
             pipe.hset(self.keys.group(gid), "info", encode(info))
             pipe.sadd(self.keys.groups, gid)
@@ -210,12 +232,18 @@ class Galileo:
 
     def groups(self) -> list[ClientGroup]:
         """Every live client group (any controller may have spawned it)."""
-        gids = sorted(as_text(m) for m in self.redis.smembers(self.keys.groups))
+        gids = valid_members(self.redis.smembers(self.keys.groups), "group", self.keys.groups)
         out = []
         for gid in gids:
             raw = self.redis.hget(self.keys.group(gid), "info")
-            if raw:
+            if not raw:
+                continue
+            try:
                 out.append(ClientGroup(self, decode_group_info(as_bytes(raw))))
+            except (msgspec.DecodeError, msgspec.ValidationError) as e:
+                if gid not in _reported_bad:
+                    _reported_bad.add(gid)
+                    log.warning("skipping group %s: malformed record (%s)", gid, e)
         return out
 
     def group(self, gid: str) -> ClientGroup:

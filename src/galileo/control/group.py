@@ -1,14 +1,23 @@
-"""``ClientGroup``: a handle on clients spread over workers, driven through commands."""
+"""``ClientGroup``: a handle on clients spread over workers, driven through commands.
+
+Commands reply per worker: live workers' answers are used as they arrive, and a worker whose
+liveness key expired (it died) is reported by name within ``WORKER_TTL_S`` instead of holding
+the command until its timeout. A group that lost a worker either moves the lost share of its
+rate to the remaining workers (``WorkerLossPolicy.REPLACE``, the default; ``group_replaced``
+event) or runs on without it (``DEGRADE``; ``group_degraded`` event). Whoever notices first --
+the controller sending a command or the watchdog in ``galileo recorder`` -- applies the change,
+once (the group record is updated under ``WATCH``).
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from galileo.errors import ValidationError, WorkerError
+from galileo.errors import BusConflict, BusError, ValidationError, WorkerError
 from galileo.protocol import (
     Burst,
     CloseGroup,
@@ -18,10 +27,13 @@ from galileo.protocol import (
     Pause,
     Resume,
     SetRate,
+    WorkerLossPolicy,
+    decode_group_info,
     encode,
 )
 
 from .commands import Replies
+from .events import as_bytes
 from .placement import split_count, split_rate
 from .stats import SecondStats, read_stats
 
@@ -38,10 +50,22 @@ class RateChange:
     total: float
     shares: dict[str, float]
     latency_ms: dict[str, float]
+    lost: list[str] = field(default_factory=list)  # workers found dead by this command
 
     @property
     def max_latency_ms(self) -> float:
         return max(self.latency_ms.values(), default=0.0)
+
+
+class GroupTotals(dict[str, int]):
+    """What :meth:`ClientGroup.close` returns: ``sent``, ``done``, ``errors``, ``late`` summed
+    over the workers that answered; ``lost`` names the workers the group had lost."""
+
+    lost: list[str]
+
+    def __init__(self, totals: dict[str, int], lost: list[str]) -> None:
+        super().__init__(totals)
+        self.lost = lost
 
 
 class BurstHandle:
@@ -101,20 +125,59 @@ class ClientGroup:
     def paused(self) -> bool:
         return self._info.paused
 
+    @property
+    def lost(self) -> list[str]:
+        """Workers this group lost (dead while hosting a share)."""
+        return sorted(self._info.lost)
+
+    @property
+    def degraded(self) -> bool:
+        """True when the group lost workers and did not move their share elsewhere."""
+        return bool(self._info.lost) and self._info.on_worker_loss == WorkerLossPolicy.DEGRADE
+
     def _counts(self) -> dict[str, int]:
         return {w: len(c) for w, c in self._info.placement.items()}
+
+    def _rate_split(self, total: float) -> dict[str, float]:
+        """Per live worker shares of ``total``: over the live workers (REPLACE) or over the
+        original placement, lost workers included (DEGRADE: the lost share is not sent)."""
+        counts = self._counts()
+        if self._info.on_worker_loss == WorkerLossPolicy.DEGRADE:
+            shares = split_rate(total, {**counts, **self._info.lost})
+            return {w: shares[w] for w in counts}
+        return split_rate(total, counts)
 
     def __repr__(self) -> str:
         return (f"<ClientGroup {self.gid[:8]} service={self.service} clients={len(self.clients)}"
                 f" workers={self.workers} rps={self.target_rps:g}>")
 
     # ------------------------------------------------------------------ commands
-    def _send(self, build: Any, what: str, timeout: float) -> Replies:
+    def _send(self, build: Any, what: str, timeout: float, rate: float | None = None) -> Replies:
+        """Send a command to every live worker of the group; dead ones are handed to
+        :meth:`handle_lost` (then the command is resent to the workers that took over)."""
+        self._refresh()
+        if not self._info.placement:
+            raise WorkerError(f"{what} on group {self.gid}: every worker of the group was lost "
+                              f"({', '.join(self.lost)})")
         corr = self._g.commander.new_corr()
         commands: dict[str, Command] = {w: build(w, corr) for w in self.workers}
         replies = self._g.commander.send(commands, timeout=timeout, corr=corr)
-        replies.raise_for_problems(f"{what} on group {self.gid}")
+        replies.raise_for_problems(f"{what} on group {self.gid}", lost_ok=True)
+        if replies.lost:
+            self.handle_lost(replies.lost, rate=rate)
         return replies
+
+    def _refresh(self) -> None:
+        """Adopt the stored record (another controller or the watchdog may have changed the
+        placement); when Redis lost it (restarted empty), store this handle's copy again."""
+        raw = self._g.redis.hget(self._g.keys.group(self.gid), "info")
+        if raw:
+            self._info = decode_group_info(as_bytes(raw))
+        else:
+            with self._g.redis.pipeline() as pipe:
+                pipe.hset(self._g.keys.group(self.gid), "info", encode(self._info))
+                pipe.sadd(self._g.keys.groups, self.gid)
+                pipe.execute()
 
     def _save(self, **changes: Any) -> None:
         self._info = msgspec.structs.replace(self._info, **changes)
@@ -125,17 +188,88 @@ class ClientGroup:
         if not total >= 0 or total == float("inf") or ramp < 0:
             raise ValidationError(f"rate {total!r} (ramp {ramp!r}) for group {self.gid} must be "
                                   "finite and >= 0")
-        shares = split_rate(float(total), self._counts())
-        replies = self._send(lambda w, c: SetRate(corr=c, gid=self.gid, rps=shares[w],
+        replies = self._send(lambda w, c: SetRate(corr=c, gid=self.gid,
+                                                  rps=self._rate_split(float(total))[w],
                                                   ramp_s=float(ramp), sent_ns=time.time_ns()),
-                             "rps", timeout)
+                             "rps", timeout, rate=float(total))
         latency = {w: max(r.applied_ns - replies.sent_ns, 0) / 1e6
                    for w, r in replies.by_worker.items()}
         self._save(rps=float(total))
         self._g.events.append(EventKind.GROUP_RATE, self.gid,
                               {"service": self.service, "rps": float(total), "ramp_s": ramp,
-                               "latency_ms": latency})
-        return RateChange(float(total), shares, latency)
+                               "latency_ms": latency, "lost": replies.lost})
+        return RateChange(float(total), self._rate_split(float(total)), latency,
+                          list(replies.lost))
+
+    # ------------------------------------------------------------------ lost workers
+    def check_workers(self) -> list[str]:
+        """Find workers of this group whose liveness expired and handle them (see
+        :meth:`handle_lost`); returns the workers this call found lost."""
+        self._refresh()
+        dead = self._g.commander.dead(self.workers)
+        return self.handle_lost(dead) if dead else []
+
+    def handle_lost(self, dead: list[str], timeout: float = 5.0,
+                    rate: float | None = None) -> list[str]:
+        """Remove ``dead`` workers from the placement and apply the loss policy to the group's
+        rate (or ``rate``); returns the workers this call removed (none when another
+        controller already did)."""
+        removed = self._remove_workers(dead)
+        if not removed:
+            return []
+        events = self._g.events
+        for w in removed:
+            events.append(EventKind.WORKER_LOST, w, {"gid": self.gid, "service": self.service,
+                                                     "clients": self._info.lost[w]},
+                          exp_id=self._info.exp_id)
+        data: dict[str, Any] = {"service": self.service, "lost": removed,
+                                "workers": self.workers}
+        if not self._info.placement:
+            events.append(EventKind.GROUP_DEGRADED, self.gid, {**data, "rps_now": 0.0},
+                          exp_id=self._info.exp_id)
+            return removed
+        shares = self._rate_split(self._info.rps if rate is None else rate)
+        if self._info.on_worker_loss == WorkerLossPolicy.DEGRADE:
+            events.append(EventKind.GROUP_DEGRADED, self.gid,
+                          {**data, "rps_now": sum(shares.values())}, exp_id=self._info.exp_id)
+            return removed
+        corr = self._g.commander.new_corr()
+        commands: dict[str, Command] = {
+            w: SetRate(corr=corr, gid=self.gid, rps=shares[w], sent_ns=time.time_ns())
+            for w in self.workers}
+        replies = self._g.commander.send(commands, timeout=timeout, corr=corr)
+        data["unanswered"] = sorted(replies.silent + replies.lost)
+        events.append(EventKind.GROUP_REPLACED, self.gid, {**data, "shares": shares},
+                      exp_id=self._info.exp_id)
+        return removed
+
+    def _remove_workers(self, dead: list[str]) -> list[str]:
+        """Drop ``dead`` from the stored placement atomically; the workers actually removed."""
+        key = self._g.keys.group(self.gid)
+        try:
+            with self._g.redis.pipeline() as pipe:
+                while True:
+                    try:
+                        pipe.watch(key)
+                        raw = pipe.hget(key, "info")
+                        info = decode_group_info(as_bytes(raw)) if raw else self._info
+                        removed = sorted(w for w in set(dead) if w in info.placement)
+                        if not removed:
+                            pipe.unwatch()
+                            self._info = info
+                            return []
+                        placement = {w: c for w, c in info.placement.items() if w not in removed}
+                        lost = {**info.lost, **{w: len(info.placement[w]) for w in removed}}
+                        new = msgspec.structs.replace(info, placement=placement, lost=lost)
+                        pipe.multi()
+                        pipe.hset(key, "info", encode(new))
+                        pipe.execute()
+                        self._info = new
+                        return removed
+                    except BusConflict:
+                        continue
+        except BusError as e:
+            raise BusError(f"cannot update group {self.gid} after losing {dead}: {e}") from None
 
     def pause(self, timeout: float = 10.0) -> None:
         """Stop sending (in-flight requests complete); :meth:`resume` continues."""
@@ -164,14 +298,20 @@ class ClientGroup:
         """The newest ``seconds`` seconds of this group, merged over its workers."""
         return read_stats(self._g.redis, self._g.keys, self.gid, seconds, len(self.workers))
 
-    def close(self, timeout: float = 10.0) -> dict[str, int]:
+    def close(self, timeout: float = 10.0) -> GroupTotals:
         """Stop and remove the group on its workers and forget it. In-flight requests get a
         moment to finish. Returns the group's totals (``sent``, ``done``, ``errors``, ``late``)
-        summed over the workers that answered."""
+        summed over the live workers; ``.lost`` names the workers that were lost."""
+        self._refresh()
         corr = self._g.commander.new_corr()
         commands: dict[str, Command] = {w: CloseGroup(corr=corr, gid=self.gid)
                                         for w in self.workers}
         replies = self._g.commander.send(commands, timeout=timeout, corr=corr)
+        if replies.lost:
+            for w in replies.lost:
+                self._g.events.append(EventKind.WORKER_LOST, w,
+                                      {"gid": self.gid, "service": self.service},
+                                      exp_id=self._info.exp_id)
         keys = self._g.keys
         with self._g.redis.pipeline() as pipe:
             pipe.delete(keys.group(self.gid))
@@ -179,9 +319,9 @@ class ClientGroup:
             pipe.expire(keys.group_stats(self.gid), STATS_TTL_AFTER_CLOSE_S)
             pipe.execute()
         self._g.events.append(EventKind.GROUP_CLOSE, self.gid, {"service": self.service})
-        replies.raise_for_problems(f"close on group {self.gid}")
+        replies.raise_for_problems(f"close on group {self.gid}", lost_ok=True)
         totals = dict.fromkeys(("sent", "done", "errors", "late"), 0)
         for reply in replies.by_worker.values():
             for k in totals:
                 totals[k] += int(reply.data.get(k, 0))
-        return totals
+        return GroupTotals(totals, sorted({*self._info.lost, *replies.lost}))

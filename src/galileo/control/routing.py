@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-import redis
 from rich.table import Table
 
-from galileo.errors import BusError, NotFoundError, ValidationError
+from galileo.bus import Bus
+from galileo.errors import BusConflict, BusError, NotFoundError, ValidationError
 from galileo.protocol import EventKind, Keys, RoutingRecord, decode_routing_record, encode
 
 from .events import EventLog, as_bytes, as_text
@@ -45,7 +45,7 @@ def parse_weights(weights: str | Sequence[float] | None, n: int, service: str) -
 class RoutingTable:
     """Read and change routing records (``g.rtbl``)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: Bus, keys: Keys) -> None:
         self._r = client
         self._keys = keys
         self._events = EventLog(client, keys)
@@ -62,7 +62,7 @@ class RoutingTable:
             with self._r.pipeline() as pipe:
                 while True:
                     try:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        pipe.watch(key)
                         old = pipe.get(key)
                         version = (self._decode(old).version if old else 0) + 1
                         record = msgspec.structs.replace(draft, version=version)
@@ -74,9 +74,9 @@ class RoutingTable:
                                             pipe=pipe)
                         pipe.execute()
                         return record
-                    except redis.WatchError:
+                    except BusConflict:
                         continue
-        except redis.RedisError as e:
+        except BusError as e:
             raise BusError(f"cannot write the routing record of {service!r}: {e}") from None
 
     def remove(self, service: str) -> None:
@@ -91,7 +91,7 @@ class RoutingTable:
                 pipe.publish(self._keys.rtbl_updates, service)
                 self._events.append(EventKind.ROUTING_REMOVE, service, pipe=pipe)
                 pipe.execute()
-        except redis.RedisError as e:
+        except BusError as e:
             raise BusError(f"cannot remove the routing record of {service!r}: {e}") from None
 
     def clear(self) -> list[str]:
@@ -105,7 +105,7 @@ class RoutingTable:
                 pipe.delete(self._keys.rtbl_services)
                 pipe.publish(self._keys.rtbl_updates, "*")
                 pipe.execute()
-        except redis.RedisError as e:
+        except BusError as e:
             raise BusError(f"cannot clear the routing table: {e}") from None
         return services
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
-import redis
 from hdrh.histogram import HdrHistogram
 from rich.table import Table
 
+from galileo.bus import Bus
 from galileo.protocol import GroupStats, Keys, StatsField, decode_group_stats
 
 from .events import as_bytes
@@ -87,7 +87,7 @@ def merge(entries: Iterable[GroupStats]) -> list[SecondStats]:
     return rows
 
 
-def read_stats(client: redis.Redis, keys: Keys, gid: str, seconds: int,
+def read_stats(client: Bus, keys: Keys, gid: str, seconds: int,
                n_workers: int) -> list[SecondStats]:
     """The newest ``seconds`` merged seconds from ``keys.group_stats(gid)``."""
     wanted = max(seconds, 1)

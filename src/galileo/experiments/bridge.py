@@ -9,8 +9,6 @@ import logging
 import threading
 from typing import Any
 
-import redis
-
 from galileo.errors import GalileoError, ValidationError
 from galileo.protocol import Keys, check_name
 from galileo.storage import Experiment, ExperimentStatus
@@ -73,7 +71,7 @@ class Bridge:
         while not stop.is_set():
             try:
                 self.run_once()
-            except (redis.RedisError, GalileoError) as e:
+            except GalileoError as e:
                 log.warning("bridge: %s; retrying", e)
                 stop.wait(1.0)
 

@@ -14,13 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
-import redis
 from rich.console import Console
 
 from galileo.control import instructions as ins
 from galileo.control.executor import Executor
-from galileo.control.experiment import EXP_EVENT
-from galileo.errors import GalileoError, ValidationError
+from galileo.errors import BusError, GalileoError, ValidationError
 from galileo.protocol import EventField, EventKind, encode
 from galileo.storage import ExperimentStatus
 
@@ -104,12 +102,10 @@ def _release(ctx: JobContext, owner: bool) -> bool:
     """End the cluster's current-experiment marker (when this run owns it) and drop the job's
     keys; True when the ``experiment_stop`` event is this run's to announce."""
     g, keys = ctx.g, ctx.g.keys
-    announce = owner and g.experiment.current() == ctx.exp_id
-    if announce:
-        g.redis.delete(keys.current_experiment)
-        g.redis.publish(keys.control_events, EXP_EVENT)
+    if owner:  # even when Redis restarted empty and the marker is gone: the stop is ours
+        g.experiment.clear_marker(ctx.exp_id)
     g.redis.delete(keys.job_cancel(ctx.exp_id), keys.job_groups(ctx.exp_id))
-    return announce
+    return owner
 
 
 def _announce_end(ctx: JobContext, status: ExperimentStatus, message: str, end_ns: int) -> None:
@@ -121,7 +117,7 @@ def _announce_end(ctx: JobContext, status: ExperimentStatus, message: str, end_n
         ts_ns=end_ns)
     try:
         ctx.g.redis.xadd(ctx.g.keys.events, {EventField: encode(event)})
-    except redis.RedisError as e:  # the row is final already; only the event is missing
+    except BusError as e:  # the row is final already; only the event is missing
         log.warning("experiment %s: cannot append its experiment_stop event: %s", ctx.exp_id, e)
 
 
@@ -200,12 +196,16 @@ def _run_scenario(sc: Scenario, ctx: JobContext) -> None:
 
 
 def _check_workers(ctx: JobContext, expected: set[str]) -> set[str]:
-    """Record a ``worker_lost`` event for every hosting worker that disappeared."""
+    """Hand hosting workers that disappeared to their groups (each group re-places or runs
+    degraded, per its policy, and records the events; the watchdog may have done it first)."""
     alive = {w.name for w in ctx.g.workers()}
-    for lost in sorted(expected - alive):
-        ctx.g.events.append(EventKind.WORKER_LOST, lost, {"experiment": ctx.exp_id},
-                            exp_id=ctx.exp_id)
-        ctx.report(message=f"worker {lost} was lost")
+    gone = expected - alive
+    if gone:
+        for group in ctx.groups.values():
+            dead = [w for w in group.workers if w in gone]
+            if dead:
+                group.handle_lost(dead)
+        ctx.report(message=f"worker(s) {', '.join(sorted(gone))} lost")
     return expected & alive
 
 

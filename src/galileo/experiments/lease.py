@@ -9,12 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-import redis
-
+from galileo.bus import Bus
 from galileo.control.events import as_text
-from galileo.control.experiment import EXP_EVENT
 from galileo.control.galileo import Galileo
-from galileo.errors import GalileoError
+from galileo.errors import BusError, GalileoError
 from galileo.protocol import EventKind, Keys
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
@@ -26,7 +24,7 @@ REAP_CLOSE_TIMEOUT_S = 2.0
 
 
 @contextlib.contextmanager
-def lease(client: redis.Redis, settings: Settings, exp_id: str, runner: str) -> Iterator[None]:
+def lease(client: Bus, settings: Settings, exp_id: str, runner: str) -> Iterator[None]:
     """Hold the heartbeat of ``exp_id`` while the block runs (refreshed by a daemon thread)."""
     keys = Keys(settings.namespace)
     ttl_ms = int(settings.runner_heartbeat_ttl_s * 1000)
@@ -37,10 +35,13 @@ def lease(client: redis.Redis, settings: Settings, exp_id: str, runner: str) -> 
         pipe.execute()
     stop = threading.Event()
 
-    def beat() -> None:
+    def beat() -> None:  # also re-creates the lease after Redis restarted empty
         while not stop.wait(settings.runner_heartbeat_interval_s):
-            with contextlib.suppress(redis.RedisError):
-                client.set(hb, runner, px=ttl_ms)
+            with contextlib.suppress(BusError), \
+                    client.pipeline(transaction=False) as p:
+                p.set(hb, runner, px=ttl_ms)
+                p.hset(keys.jobs_running, exp_id, runner)
+                p.execute()
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{exp_id}", daemon=True)
     thread.start()
@@ -70,12 +71,10 @@ def reap(g: Galileo, db: ExpDB, only: str | None = None) -> list[str]:
         message = (f"runner {runner} stopped heartbeating (its process died or lost Redis); "
                    "the experiment was abandoned")
         _close_groups(g, exp_id)
-        if g.experiment.current() == exp_id:
+        if g.experiment.clear_marker(exp_id):
             g.events.append(EventKind.EXPERIMENT_STOP, exp_id,
                             {"status": ExperimentStatus.FAILED.value, "message": message},
                             exp_id=exp_id)
-            g.redis.delete(g.keys.current_experiment)
-            g.redis.publish(g.keys.control_events, EXP_EVENT)
         store.set_status_if(db, exp_id, ExperimentStatus.RUNNING, ExperimentStatus.FAILED,
                             message, at=time.time())
         g.redis.hdel(g.keys.jobs_running, exp_id)
@@ -86,8 +85,12 @@ def reap(g: Galileo, db: ExpDB, only: str | None = None) -> list[str]:
 
 
 def _close_groups(g: Galileo, exp_id: str) -> None:
-    for gid in sorted(as_text(m) for m in g.redis.smembers(g.keys.job_groups(exp_id))):
+    """Close the groups the job registered and every group tagged with its id."""
+    gids = {as_text(m) for m in g.redis.smembers(g.keys.job_groups(exp_id))}
+    groups = {grp.gid: grp for grp in g.groups()
+              if grp.gid in gids or grp.info.exp_id == exp_id}
+    for gid in sorted(gids | set(groups)):
         try:
-            g.group(gid).close(timeout=REAP_CLOSE_TIMEOUT_S)
+            (groups.get(gid) or g.group(gid)).close(timeout=REAP_CLOSE_TIMEOUT_S)
         except GalileoError as e:
             log.info("experiment %s: group %s: %s", exp_id, gid, e)

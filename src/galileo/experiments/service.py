@@ -13,8 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from galileo import bus
 from galileo.errors import BusError, NotFoundError, ValidationError
 from galileo.protocol import Keys, check_name
@@ -51,12 +49,12 @@ class ExperimentService:
         self.keys = Keys(settings.namespace)
         self._own_db = expdb is None
         self.db = expdb if expdb is not None else ExpDB.from_settings(settings)
-        self._redis: redis.Redis | None = None
+        self._redis: bus.Bus | None = None
         self._app: Celery | None = None
 
     # ------------------------------------------------------------------ plumbing
     @property
-    def redis(self) -> redis.Redis:
+    def redis(self) -> bus.Bus:
         if self._redis is None:
             self._redis = bus.connect(self.settings)
         return self._redis

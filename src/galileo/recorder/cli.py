@@ -13,11 +13,18 @@ def register(app: typer.Typer) -> None:
         consumer: str = typer.Option(None, help="Consumer name (default: <host>-<pid>)."),
         report_every: float = typer.Option(10.0, "--report-every", min=0.5,
                                            help="Seconds between progress lines."),
-        claim_idle: float = typer.Option(30.0, "--claim-idle", min=0.0,
+        claim_idle: float = typer.Option(5.0, "--claim-idle", min=0.0,
                                          help="Take over entries a dead recorder left "
                                               "pending this many seconds."),
+        watchdog: bool = typer.Option(True, "--watchdog/--no-watchdog",
+                                      help="Also run the cluster watchdog: restore state after "
+                                           "Redis restarted empty, re-place dead workers' "
+                                           "shares, fail experiments whose runner died."),
     ) -> None:
-        """Record traces and events from the bus into the experiment database."""
+        """Record traces and events from the bus into the experiment database.
+
+        The recorder also hosts the watchdog (see docs/reliability.md), because it is the
+        one daemon every setup runs."""
         import signal
         import threading
 
@@ -32,5 +39,12 @@ def register(app: typer.Typer) -> None:
 
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
+        dog = None
+        if watchdog:  # hosted here; the recorder package itself stays below experiments
+            from galileo.experiments.watchdog import start_in_thread
+
+            dog = start_in_thread(settings, stop)
         with Recorder(settings, consumer=consumer, claim_idle_s=claim_idle) as rec:
             rec.run(stop, report_interval_s=report_every)
+        if dog is not None:
+            dog.join(5)

@@ -8,9 +8,12 @@ in ONE database transaction; only after the commit are the entries acknowledged 
 harmless: traces are keyed by ``request_id`` and events by their stream entry id. A malformed
 entry is logged with its id, counted, acknowledged and deleted so that it never blocks the stream.
 
-Experiment events keep the ``experiments`` table current (start → RUNNING, stop → FINISHED),
-and a trace that arrives without an experiment id but was sent while an experiment ran (the
-worker had not yet seen it start) is tagged with that experiment.
+Experiment events keep the ``experiments`` table current (start → RUNNING, stop → FINISHED).
+A trace is filed under the experiment id it was tagged with when it was sent, and nothing else:
+never by a time window or by the cluster's "current experiment" marker (a window can stay open
+when a stop is lost, and would then swallow other experiments' traces). A trace sent with no
+experiment is stored with none (NULL). Telemetry batches without an experiment id are still
+attributed by closed-or-open experiment windows (see ``telemetry.window_experiment``).
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-import redis
-
 from galileo import bus
-from galileo.errors import BusError, StorageError
-from galileo.protocol import Event, EventKind, Keys, Trace
+from galileo.bus import Bus
+from galileo.errors import BusError, BusUnavailable, StorageError
+from galileo.protocol import Event, EventKind, Keys
 from galileo.recorder._entries import Batch, RawEntry
 from galileo.recorder.telemetry import TELEMETRY_KIND, TelemBridge, TelemetryWriter
 from galileo.settings import Settings
@@ -36,14 +38,14 @@ from galileo.storage import ExpDB, ExperimentStatus, Transaction
 
 log = logging.getLogger(__name__)
 
-CLAIM_IDLE_S: Final = 30.0  # an entry pending this long in another consumer is taken over
-CLAIM_CHECK_INTERVAL_S: Final = 5.0
+CLAIM_IDLE_S: Final = 5.0  # pending this long in another consumer: taken over (replay is harmless)
+CLAIM_CHECK_INTERVAL_S: Final = 1.0
 READ_COUNT: Final = 20  # entries per stream per read (a trace entry holds up to 500 traces)
 RUN_BLOCK_MS: Final = 1000
 BACKOFF_MIN_S: Final = 0.2
-BACKOFF_MAX_S: Final = 5.0
+BACKOFF_MAX_S: Final = 1.0  # reconnect at least once a second: recovery after an outage is quick
 REPORT_INTERVAL_S: Final = 10.0
-KNOWN_WINDOWS: Final = 32  # experiment time windows remembered for tagging traces
+KNOWN_WINDOWS: Final = 32  # experiment time windows remembered for tagging telemetry
 
 
 @dataclass
@@ -75,7 +77,7 @@ class Recorder:
         self.stats = RecorderStats()
         self._expdb = expdb
         self._owns_expdb = expdb is None
-        self._redis: redis.Redis | None = None
+        self._redis: Bus | None = None
         self._groups_ready = False
         self._next_claim = 0.0
         self._windows: dict[str, list[int | None]] | None = None  # exp_id -> [start, end]
@@ -90,7 +92,7 @@ class Recorder:
             self._expdb = ExpDB.from_settings(self.settings)
         return self._expdb
 
-    def _client(self) -> redis.Redis:
+    def _client(self) -> Bus:
         if self._redis is None:
             self._redis = bus.connect(self.settings)
         return self._redis
@@ -110,13 +112,15 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _ensure_groups(self, client: redis.Redis) -> None:
+    def _ensure_groups(self, client: Bus) -> None:
         if self._groups_ready:
             return
         for stream in self._streams:
             try:
                 client.xgroup_create(stream, Keys.RECORDER_GROUP, id="0", mkstream=True)
-            except redis.ResponseError as e:
+            except BusUnavailable:
+                raise
+            except BusError as e:
                 if "BUSYGROUP" not in str(e):
                     raise
         self._groups_ready = True
@@ -135,13 +139,13 @@ class Recorder:
                                                           self.claim_idle_s)
                 handled += self._handle(client, self._claim(client))
             return handled + self._handle(client, self._read(client, ">", block_ms or None))
-        except redis.ResponseError as e:
-            if "NOGROUP" in str(e):  # the stream was deleted: recreate group next pass
-                self._groups_ready = False
-            raise BusError(f"Redis at {bus.describe(self.settings)} refused a command: {e}") from e
-        except redis.RedisError as e:
+        except BusUnavailable:
             self._drop_client()
-            raise BusError(f"cannot reach Redis at {bus.describe(self.settings)}: {e}") from e
+            raise
+        except BusError as e:
+            if "NOGROUP" in str(e):  # the stream was deleted (or Redis restarted empty):
+                self._groups_ready = False  # recreate the group next pass
+            raise
 
     def drain(self) -> int:
         """Burst mode: process everything available now and return the entries handled."""
@@ -156,7 +160,7 @@ class Recorder:
             self._redis = None
         self._groups_ready = False
 
-    def _read(self, client: redis.Redis, start: str,
+    def _read(self, client: Bus, start: str,
               block_ms: int | None) -> Iterator[tuple[str, list[RawEntry]]]:
         streams: dict[Any, Any] = dict.fromkeys(self._streams, start)
         reply: Any = client.xreadgroup(Keys.RECORDER_GROUP, self.consumer, streams,
@@ -164,7 +168,7 @@ class Recorder:
         for stream, entries in reply or []:
             yield (stream.decode() if isinstance(stream, bytes) else stream), entries
 
-    def _claim(self, client: redis.Redis) -> Iterator[tuple[str, list[RawEntry]]]:
+    def _claim(self, client: Bus) -> Iterator[tuple[str, list[RawEntry]]]:
         idle_ms = int(self.claim_idle_s * 1000)
         for stream in self._streams:
             reply: Any = client.xautoclaim(stream, Keys.RECORDER_GROUP, self.consumer, idle_ms,
@@ -174,7 +178,7 @@ class Recorder:
                 log.info("claimed %d stale entries of %s", len(entries), stream)
                 yield stream, entries
 
-    def _handle(self, client: redis.Redis,
+    def _handle(self, client: Bus,
                 reads: Iterator[tuple[str, list[RawEntry]]]) -> int:
         batch = Batch()
         for stream, entries in sorted(reads, key=lambda r: self._streams[r[0]] != "events"):
@@ -188,7 +192,7 @@ class Recorder:
         self.stats.entries += batch.entries
         return batch.entries
 
-    def _acknowledge(self, client: redis.Redis, ids: dict[str, list[bytes]]) -> None:
+    def _acknowledge(self, client: Bus, ids: dict[str, list[bytes]]) -> None:
         pipe = client.pipeline(transaction=False)
         for stream, entry_ids in ids.items():
             if entry_ids:
@@ -204,7 +208,7 @@ class Recorder:
                 _apply_experiment_event(tx, event, windows)
             events_written = tx.insert_events([e for _, e in batch.events],
                                               [s for s, _ in batch.events])
-            traces = [_tagged(t, windows) for t in batch.traces]
+            traces = batch.traces
             written = tx.insert_traces(traces)
             self._write_telemetry(tx, batch, windows)
         self.stats.events_written += events_written
@@ -294,18 +298,16 @@ def _apply_experiment_event(tx: Transaction, event: Event,
         log.warning("%s event without exp_id ignored for the experiments table", event.kind)
         return
     at = event.ts_ns / 1e9
-    current = tx.get_experiment(event.exp_id)
-    if event.kind == EventKind.EXPERIMENT_START:
-        if current is not None and current.end is not None and current.end >= at:
-            return  # a replayed start of an experiment that has already ended
-        tx.start(event.exp_id, at=at, name=str(event.data.get("name") or ""),
-                 creator=str(event.data.get("creator") or ""), create=True)
-        windows[event.exp_id] = [event.ts_ns, None]
+    if event.kind == EventKind.EXPERIMENT_START:  # merged: any order with its stop, any replay
+        tx.record_start(event.exp_id, at=at, name=str(event.data.get("name") or ""),
+                        creator=str(event.data.get("creator") or ""))
+        window = windows.get(event.exp_id)
+        windows[event.exp_id] = [event.ts_ns, None if window is None else window[1]]
         return
     status = _terminal_status(event.data.get("status"))
     message = event.data.get("message")
-    tx.finish(event.exp_id, status, None if message is None else str(message), at=at,
-              create=True)
+    tx.record_stop(event.exp_id, status, at=at,
+                   message=None if message is None else str(message))
     windows.setdefault(event.exp_id, [None, None])[1] = event.ts_ns
 
 
@@ -316,14 +318,3 @@ def _terminal_status(value: object) -> ExperimentStatus:
         return ExperimentStatus.FINISHED
     return status if status not in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING) else (
         ExperimentStatus.FINISHED)
-
-
-def _tagged(trace: Trace, windows: dict[str, list[int | None]]) -> Trace:
-    """``trace`` with the id of the experiment running when it was sent, if it had none."""
-    if trace.exp_id is not None:
-        return trace
-    for exp_id, (start, end) in windows.items():
-        if start is not None and start <= trace.sent_ns and (end is None or trace.sent_ns < end):
-            trace.exp_id = exp_id
-            return trace
-    return trace

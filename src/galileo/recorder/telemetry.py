@@ -19,9 +19,9 @@ import time
 from collections import defaultdict
 from typing import Any, Final
 
-import redis
-
 from galileo import bus
+from galileo.bus import Bus
+from galileo.errors import BusError
 from galileo.protocol import (
     TELEMD_AGENT,
     TELEMETRY_STREAM_MAXLEN,
@@ -70,7 +70,7 @@ class TelemetryWriter:
         self.keys = keys
         self.dropped = 0  # samples that did not fit the schema
 
-    def write(self, tx: Transaction, client: redis.Redis, batches: list[TelemetryBatch],
+    def write(self, tx: Transaction, client: Bus, batches: list[TelemetryBatch],
               windows: dict[str, list[int | None]]) -> int:
         """Insert the samples (tagged with their experiment); returns the samples attempted."""
         pairs: list[tuple[str | None, TelemetrySample]] = []
@@ -89,14 +89,14 @@ class TelemetryWriter:
             self.record_node(tx, client, exp_id, node)
         return written
 
-    def record_node(self, tx: Transaction, client: redis.Redis, exp_id: str, node: str) -> None:
+    def record_node(self, tx: Transaction, client: Bus, exp_id: str, node: str) -> None:
         """Store ``telemd.info:<node>`` under ``exp_id`` unless it is stored already."""
         with contextlib.suppress(Exception):  # a bad node name never blocks the batch
             raw: Any = client.hgetall(self.keys.telemd_info(node))
             info = {_text(k): _text(v) for k, v in (raw or {}).items()}
             insert_nodeinfo(tx.conn, exp_id, node, info)
 
-    def record_nodes(self, tx: Transaction, client: redis.Redis, exp_id: str) -> None:
+    def record_nodes(self, tx: Transaction, client: Bus, exp_id: str) -> None:
         """Store the info of every node of the namespace (at experiment start)."""
         for node in sorted(_text(n) for n in client.smembers(self.keys.telemd_nodes)):
             self.record_node(tx, client, exp_id, node)
@@ -108,7 +108,7 @@ class TelemBridge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.keys = Keys(settings.namespace)
-        self.redis: redis.Redis = bus.connect(settings)
+        self.redis: Bus = bus.connect(settings)
         self._pubsub: Any = None
         self._buffer: dict[str, list[TelemetrySample]] = defaultdict(list)
         self._agents: dict[str, tuple[bool, float]] = {}
@@ -119,7 +119,7 @@ class TelemBridge:
 
     def subscribe(self) -> None:
         if self._pubsub is None:
-            self._pubsub = self.redis.pubsub(  # type: ignore[no-untyped-call]
+            self._pubsub = self.redis.pubsub(
                 ignore_subscribe_messages=True)
             self._pubsub.psubscribe(Keys.TELEM_PATTERN)
             deadline = time.monotonic() + 5.0
@@ -186,7 +186,7 @@ class TelemBridge:
             while not self._stop.is_set():
                 try:
                     self.pump()
-                except redis.RedisError as e:
+                except BusError as e:
                     log.warning("telem bridge: Redis error (%s); retrying", e)
                     self._pubsub = None
                     self._stop.wait(1.0)

@@ -11,7 +11,7 @@ import getpass
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console, Group
@@ -192,13 +192,11 @@ def _wait_recorded(db: ExpDB, exp_id: str, expected: int, timeout_s: float = 30.
     return count
 
 
-def _write_timeline(rows: list[dict[str, Any]], settings: Settings, exp_id: str) -> Path:
-    """The per-second timeline of the run as an HTML page next to the expdb."""
-    from galileo.analysis.timeline import per_second, timeline_html
+def _write_report(db: ExpDB, settings: Settings, exp_id: str) -> Path:
+    """The run's report (``galileo report``) as an HTML page next to the expdb."""
+    from galileo.analysis.report import write_report
 
-    path = settings.data_dir / "reports" / f"{exp_id}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(timeline_html(per_second(rows), f"Galileo demo, experiment {exp_id}"))
+    path, _ = write_report(db, [exp_id], settings.data_dir / "reports" / f"{exp_id}.html")
     return path
 
 
@@ -223,7 +221,7 @@ def _summary(db: ExpDB, settings: Settings, exp_id: str, sent: int, recorded: in
     verdict = "[green]all recorded[/]" if recorded == sent else f"[red]{sent - recorded} missing[/]"
     console.print(f"requests sent: {sent}   traces recorded: {recorded}   {verdict}")
     console.print(f"data: {settings.redacted_expdb_url()} (experiment id {exp_id})")
-    console.print(f"plot: {_write_timeline(rows, settings, exp_id)}")
+    console.print(f"report: {_write_report(db, settings, exp_id)}")
     console.print(f"logs: {procs.log_dir}")
     console.print("next: `galileo shell` to drive the cluster yourself, "
                   "or query the traces table with any SQL client")

@@ -78,6 +78,7 @@ def run_file(settings: Settings, path: Path, console: Console, *, local: bool | 
     for v in outcome.verdicts:
         console.print(("[green]" if v.passed else "[red]") + escape(v.format()) + "[/]",
                       highlight=False)
+    _end_of_run_report(settings, exp.id, console)
     return exit_code(outcome.status, outcome.thresholds_passed)
 
 
@@ -100,6 +101,19 @@ def exit_code(status: ExperimentStatus | str, thresholds_passed: bool) -> int:
     if ExperimentStatus(status) != ExperimentStatus.FINISHED:
         return EXIT_FAILED
     return EXIT_PASS if thresholds_passed else EXIT_THRESHOLDS
+
+
+def _end_of_run_report(settings: Settings, exp_id: str, console: Console) -> None:
+    """Write the run's report (``galileo report``) next to the expdb, when the extra is there."""
+    try:
+        from galileo.analysis.report import write_report
+        from galileo.storage import ExpDB
+
+        with ExpDB.from_settings(settings) as db:
+            path, _ = write_report(db, [exp_id], settings.data_dir / "reports" / f"{exp_id}.html")
+    except ModuleNotFoundError:  # pip install 'galileo[dashboard]'
+        return
+    console.print(f"report: {path}", highlight=False)
 
 
 class _LiveView:

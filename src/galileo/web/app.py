@@ -52,8 +52,21 @@ def create_app(settings: Settings, *, resources: Resources | None = None) -> Fas
     for module in (experiments, workers, groups, routing):
         app.include_router(module.router, dependencies=guard, responses=guard_docs)
 
+    _mount_dashboard(app)
+
     @app.get("/health", tags=["meta"], summary="Liveness (touches no backend)")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    """The web dashboard at ``/`` when its extra (jinja2, plotly) is installed."""
+    from galileo.web.dashboard import mount
+
+    try:
+        mount(app)
+    except ModuleNotFoundError as e:  # pip install 'galileo[dashboard]'
+        if e.name not in ("jinja2", "plotly", "markupsafe"):
+            raise

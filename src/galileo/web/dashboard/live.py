@@ -1,0 +1,224 @@
+"""Live view of a running experiment, aggregated on the server from the workers' per-second
+stats streams (the browser never sees a trace).
+
+One :class:`LiveHub` per app keeps, per experiment, the stream position of each client group and
+per (service, second) sums and a merged HdrHistogram; each tick reads only the entries added
+since the last one, so the cost per tick is proportional to the new seconds (workers × groups),
+not to the window. A snapshot is built at most once per :data:`TICK_S` and shared by every
+connected browser as one JSON string.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+import redis
+from hdrh.histogram import HdrHistogram
+
+from galileo.analysis.report.figures import COLOURS, event_marks, layout
+from galileo.analysis.report.runs import recent_errors, run_events, telemetry_series
+from galileo.control import ClientGroup, Galileo
+from galileo.control.events import as_bytes
+from galileo.protocol import GroupStats, StatsField, decode_group_stats
+from galileo.storage import ExpDB, Experiment
+
+log = logging.getLogger(__name__)
+TICK_S: Final = 0.5
+WINDOW_S: Final = 300  # seconds of history a live chart shows
+SETTLED_S: Final = 3  # a second older than this gets no more worker entries
+PCTS: Final = (50.0, 95.0, 99.0)
+NS_PER_S: Final = 1_000_000_000
+
+
+@dataclass
+class _Second:
+    target: float = 0.0
+    sent: int = 0
+    errors: int = 0
+    late: int = 0
+    inflight: int = 0
+    hist: HdrHistogram | None = None
+    pcts: tuple[float | None, ...] | None = None  # cached once settled
+
+    def add(self, e: GroupStats) -> None:
+        self.target += e.target_rps
+        self.sent += e.sent
+        self.errors += e.errors
+        self.late += e.late
+        self.inflight += e.inflight
+        if e.hist_intended:
+            h = HdrHistogram.decode(e.hist_intended)
+            if self.hist is None:
+                self.hist = h
+            else:
+                self.hist.add(h)
+        self.pcts = None
+
+    def percentiles(self, settled: bool) -> tuple[float | None, ...]:
+        if self.pcts is not None:
+            return self.pcts
+        h = self.hist
+        out = tuple(None if h is None or h.get_total_count() == 0
+                    else round(h.get_value_at_percentile(p) / 1000.0, 3) for p in PCTS)
+        if settled:
+            self.pcts = out
+            self.hist = None  # no more entries will come: keep only the numbers
+        return out
+
+
+@dataclass
+class _Worker:
+    second: int
+    group: str
+    sent: int
+    errors: int
+    inflight: int
+    p99_ms: float | None
+
+
+@dataclass
+class _RunState:
+    cursors: dict[str, str] = field(default_factory=dict)  # gid -> last stream id read
+    seconds: dict[tuple[str, int], _Second] = field(default_factory=dict)
+    workers: dict[tuple[str, str], _Worker] = field(default_factory=dict)
+    snapshot: str = ""
+    built: float = 0.0
+    bad_logged: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LiveHub:
+    """Per-experiment live state, shared by all connections of one app."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, _RunState] = {}
+        self._lock = threading.Lock()
+
+    def snapshot(self, g: Galileo, db: ExpDB, exp: Experiment) -> str:
+        """The JSON snapshot of ``exp`` (rebuilt when older than :data:`TICK_S`)."""
+        with self._lock:
+            state = self._runs.setdefault(exp.id, _RunState())
+        with state.lock:
+            now = time.monotonic()
+            if now - state.built >= TICK_S or not state.snapshot:
+                state.snapshot = json.dumps(self._build(state, g, db, exp),
+                                            separators=(",", ":"))
+                state.built = now
+            return state.snapshot
+
+    def forget(self, exp_id: str) -> None:
+        with self._lock:
+            self._runs.pop(exp_id, None)
+
+    # ------------------------------------------------------------------ reading
+    def _read(self, state: _RunState, g: Galileo, group: ClientGroup) -> None:
+        key = g.keys.group_stats(group.gid)
+        cursor = state.cursors.get(group.gid)
+        if cursor is None:
+            n = (WINDOW_S + 2) * max(len(group.workers), 1)
+            raw = list(reversed(g.redis.xrevrange(key, count=n) or []))
+        else:
+            raw = g.redis.xrange(key, min=f"({cursor}", count=100_000) or []
+        for entry_id, fields in raw:
+            state.cursors[group.gid] = as_bytes(entry_id).decode()
+            data = (fields or {}).get(StatsField)
+            try:
+                e = decode_group_stats(as_bytes(data)) if data is not None else None
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                e = None
+            if e is None or e.gid != group.gid:
+                if not state.bad_logged:
+                    log.warning("skipping a malformed stats entry %s in %s", entry_id, key)
+                    state.bad_logged = True
+                continue
+            state.seconds.setdefault((group.service, e.second), _Second()).add(e)
+            prev = state.workers.get((e.worker, e.gid))
+            if prev is None or prev.second <= e.second:
+                p99 = None
+                if e.hist_intended:
+                    h = HdrHistogram.decode(e.hist_intended)
+                    if h.get_total_count():
+                        p99 = round(h.get_value_at_percentile(99.0) / 1000.0, 3)
+                state.workers[(e.worker, e.gid)] = _Worker(e.second, e.gid, e.sent, e.errors,
+                                                           e.inflight, p99)
+
+    # ------------------------------------------------------------------ building
+    def _build(self, state: _RunState, g: Galileo, db: ExpDB, exp: Experiment) -> dict[str, Any]:
+        groups = run_groups(g, exp.id)
+        for group in groups:
+            try:
+                self._read(state, g, group)
+            except redis.RedisError as e:
+                log.warning("live stats of %s: %s", group.gid, e)
+        now_s = int(time.time())
+        oldest = now_s - WINDOW_S
+        for key in [k for k in state.seconds if k[1] < oldest]:
+            del state.seconds[key]
+        t0 = int(exp.start) if exp.start else (min((k[1] for k in state.seconds), default=now_s))
+        services = sorted({k[0] for k in state.seconds} | {grp.service for grp in groups})
+        rate, latency, table = [], [], []
+        for i, service in enumerate(services):
+            secs = sorted((k[1], v) for k, v in state.seconds.items() if k[0] == service)
+            xs = [s - t0 for s, _ in secs]
+            colour = COLOURS[i % len(COLOURS)]
+            pct = [v.percentiles(now_s - s > SETTLED_S) for s, v in secs]
+            rate.append({"type": "scatter", "mode": "lines", "name": f"{service} sent/s",
+                         "x": xs, "y": [v.sent for _, v in secs], "line": {"color": colour}})
+            rate.append({"type": "scatter", "mode": "lines", "name": f"{service} target",
+                         "x": xs, "y": [round(v.target, 3) for _, v in secs],
+                         "line": {"color": colour, "dash": "dash"}})
+            for j, (p, dash) in enumerate(zip(PCTS, ("dot", "dash", "solid"), strict=True)):
+                latency.append({"type": "scatter", "mode": "lines", "name": f"{service} p{p:g}",
+                                "x": xs, "y": [q[j] for q in pct],
+                                "line": {"color": colour, "dash": dash}})
+            if secs:
+                s, v = secs[-1]
+                table.append({"service": service, "second": s - t0, "target": round(v.target, 2),
+                              "sent": v.sent, "errors": v.errors, "late": v.late,
+                              "inflight": v.inflight, "p50_ms": pct[-1][0],
+                              "p95_ms": pct[-1][1], "p99_ms": pct[-1][2]})
+        notes = event_marks(run_events(db, exp.id, t0 * NS_PER_S)[-40:])
+        figures = {
+            "rate": {"data": rate, "layout": layout("Rate: target vs achieved (live)",
+                                                    "time (s)", "requests per second", **notes)},
+            "latency": {"data": latency, "layout": layout(
+                "Latency from the intended send time (live)", "time (s)", "ms", **notes)},
+        }
+        for metric, series in _telemetry_by_metric(db, exp.id, t0 * NS_PER_S).items():
+            figures[f"telemetry-{metric}"] = {"data": [
+                {"type": "scatter", "mode": "lines", "name": s["node"], "x": s["t"], "y": s["v"]}
+                for s in series], "layout": layout(f"{series[0]['label']} per node", "time (s)",
+                                                   series[0]["unit"])}
+        return {
+            "exp_id": exp.id, "status": exp.status.value, "stage": exp.stage,
+            "progress": exp.progress, "now": now_s - t0, "figures": figures,
+            "services": table,
+            "workers": [{"worker": w, "group": k, "second": v.second - t0, "sent": v.sent,
+                         "errors": v.errors, "inflight": v.inflight, "p99_ms": v.p99_ms,
+                         "age_s": now_s - v.second}
+                        for (w, k), v in sorted(state.workers.items())],
+            "groups": [{"gid": grp.gid, "service": grp.service, "rps": grp.info.rps,
+                        "paused": grp.info.paused, "workers": len(grp.workers),
+                        "clients": len(grp.clients)} for grp in groups],
+            "errors": recent_errors(db, exp.id, (now_s - 60) * NS_PER_S),
+        }
+
+
+def run_groups(g: Galileo, exp_id: str) -> list[ClientGroup]:
+    """The live client groups of ``exp_id`` (tagged with it, or untagged while it is current)."""
+    current = g.experiment.current()
+    return [grp for grp in g.groups()
+            if grp.info.exp_id == exp_id or (grp.info.exp_id is None and current == exp_id)]
+
+
+def _telemetry_by_metric(db: ExpDB, exp_id: str, t0_ns: int) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in telemetry_series(db, exp_id, t0_ns):
+        out.setdefault(s["metric"], []).append(s)
+    return out

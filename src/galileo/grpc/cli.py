@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from galileo.errors import ValidationError
+from galileo.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from galileo.grpc.client import ExperimentClient
@@ -60,7 +60,9 @@ def register(app: typer.Typer) -> None:
             "-p", "--port", help="port when -g has none (default: galileo_grpc_port)")] = None,
         file: Annotated[Path | None, typer.Option(
             "-f", "--file", help="start: a YAML scenario (.yaml/.yml/.json) or an instruction "
-                                 "script (any other name)", exists=True, dir_okay=False)] = None,
+                                 "script (any other name); without it, start marks experiment "
+                                 "-i (traces are tagged until stop), as Galileo 0.x did",
+            exists=True, dir_okay=False)] = None,
     ) -> None:
         """Talk to a gRPC ExperimentService like the seed's client.py."""
         from galileo.cli.main import load_settings
@@ -78,9 +80,9 @@ def _run(client: ExperimentClient, command: ClientCommand, exp_id: str, name: st
          file: Path | None) -> Iterator[str]:
     """The answer line(s) of one command (``watch``: one per status update, as they come)."""
     if command is ClientCommand.START:
-        if file is None:
-            raise ValidationError("start needs the experiment to run: -f scenario.yaml or "
-                                  "-f script.txt")
+        if file is None:  # Galileo 0.x's form: an experiment by id/name that tags traces
+            yield client.original("start", exp_id, name)
+            return
         text = file.read_text()
         is_scenario = file.suffix.lower() in SCENARIO_SUFFIXES
         reply = client.start(exp_id=exp_id, name=name or file.stem,
@@ -93,9 +95,18 @@ def _run(client: ExperimentClient, command: ClientCommand, exp_id: str, name: st
     elif not exp_id:
         raise ValidationError(f"{command.value} needs an experiment id: -i ID")
     elif command is ClientCommand.STOP:
-        yield str(client.stop(exp_id).answer)
+        yield _or_original(client, command, exp_id, lambda: str(client.stop(exp_id).answer))
     elif command is ClientCommand.STATUS:
-        yield str(client.status(exp_id).answer)
+        yield _or_original(client, command, exp_id, lambda: str(client.status(exp_id).answer))
     else:
         for message in client.watch(exp_id):
             yield str(message.answer)
+
+
+def _or_original(client: ExperimentClient, command: ClientCommand, exp_id: str,
+                 modern: Callable[[], str]) -> str:
+    """The queue's experiment ``exp_id``, else the one started by id alone (0.x's form)."""
+    try:
+        return modern()
+    except NotFoundError:
+        return client.original(command.value, exp_id)

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import grpc  # type: ignore[import-untyped]
 from galileo.errors import BusError, GalileoError, NotFoundError, ValidationError
-from galileo.grpc.stubs import pb2, pb2_grpc
+from galileo.grpc.stubs import legacy_pb2, legacy_pb2_grpc, pb2, pb2_grpc
 
 DEFAULT_TIMEOUT_S: Final = 10.0
 
@@ -70,6 +70,24 @@ class ExperimentClient:
         reply = self._call("ListExperiments", pb2.ListRequest(
             status=status, creator=creator, limit=limit, offset=offset))
         return list(reply.experiments)
+
+    def original(self, command: str, exp_id: str, name: str = "") -> str:
+        """One call of the original Galileo's (0.x) ``experiment.ExperimentService`` --
+        ``start``, ``stop`` or ``status`` -- exactly as its client.py made it; the answer."""
+        stub = legacy_pb2_grpc.ExperimentServiceStub(self._channel)
+        if command == "start":
+            call, request = stub.StartExperiment, legacy_pb2.Experiment(id=exp_id, name=name)
+        elif command == "stop":
+            call, request = stub.StopExperiment, legacy_pb2.Experiment(id=exp_id, name=name)
+        elif command == "status":
+            call, request = stub.GetExperimentStatus, legacy_pb2.ExperimentId(id=exp_id)
+        else:
+            raise ValidationError(f"the original service has no {command!r}; use start, stop "
+                                  "or status")
+        try:
+            return str(call(request, timeout=self.timeout_s).status)
+        except grpc.RpcError as e:
+            raise self._error(e) from None
 
     def watch(self, exp_id: str, timeout_s: float | None = None) -> Iterator[Any]:
         """Status messages until the experiment ends (or ``timeout_s`` passes)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any, Final, TypeVar
@@ -23,7 +24,7 @@ from galileo.errors import (
     ValidationError,
 )
 from galileo.grpc.stubs import pb2, pb2_grpc
-from galileo.storage import Experiment
+from galileo.storage import Experiment, ExperimentStatus
 from galileo.web.resources import ExperimentsAPI, StatusView
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 DEFAULT_LIST_LIMIT: Final = 50
 MAX_LIST_LIMIT: Final = 1000
 SERVER_THREADS: Final = 16
+STOP_WAIT_S: Final = 10.0  # how long StopExperiment waits for a running experiment to end
+STOP_POLL_S: Final = 0.1
 
 _CODES: Final = (
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
@@ -106,7 +109,7 @@ class ExperimentServicer(pb2_grpc.ExperimentServiceServicer):  # type: ignore[mi
 
     @_mapped
     def StopExperiment(self, request: Any, context: Any) -> Any:
-        exp = self.service.cancel(_require_id(request.id))
+        exp = stopped_state(self.service, _require_id(request.id))
         answer = (f"Stopped experiment id {exp.id}, name {exp.name or '-'}, "
                   f"status {_status_value(exp.status)}")
         return pb2.Answer(answer=answer, experiment=info(exp))
@@ -134,6 +137,18 @@ class ExperimentServicer(pb2_grpc.ExperimentServiceServicer):  # type: ignore[mi
             context.abort(code_for(e), str(e))
 
 
+def stopped_state(service: ExperimentsAPI, exp_id: str,
+                  wait_s: float = STOP_WAIT_S) -> Experiment:
+    """Cancel ``exp_id`` and return it as it is after stopping: a running experiment stops
+    cooperatively, so wait (up to ``wait_s``) until its runner has ended it."""
+    exp = service.cancel(exp_id)
+    deadline = time.monotonic() + wait_s
+    while exp.status == ExperimentStatus.RUNNING and time.monotonic() < deadline:
+        time.sleep(STOP_POLL_S)
+        exp = service.get(exp_id)
+    return exp
+
+
 def _require_id(exp_id: str) -> str:
     if not exp_id:
         raise ValidationError("the experiment id is empty: give one with -i/--id")
@@ -145,6 +160,13 @@ def create_server(service: ExperimentsAPI, port: int, host: str = "[::]",
     """A server (not started yet) and the port it bound (``port=0``: a free one)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
     pb2_grpc.add_ExperimentServiceServicer_to_server(ExperimentServicer(service), server)
+    settings = getattr(service, "settings", None)
+    if settings is not None:  # the original Galileo's service, on the same port
+        from .legacy import LegacyExperimentServicer
+        from .stubs import legacy_pb2_grpc
+
+        legacy_pb2_grpc.add_ExperimentServiceServicer_to_server(
+            LegacyExperimentServicer(service, settings), server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError:

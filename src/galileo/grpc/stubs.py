@@ -19,4 +19,10 @@ pb2: Any
 pb2_grpc: Any
 pb2, pb2_grpc = grpc.protos_and_services(_PROTO_IMPORT_PATH)
 
-__all__ = ["PROTO_FILE", "pb2", "pb2_grpc"]
+# the original Galileo's (0.x) ``experiment.ExperimentService``, served beside ours
+LEGACY_PROTO_FILE: Final = Path(__file__).with_name("legacy_experiment.proto")
+legacy_pb2: Any
+legacy_pb2_grpc: Any
+legacy_pb2, legacy_pb2_grpc = grpc.protos_and_services("galileo/grpc/legacy_experiment.proto")
+
+__all__ = ["LEGACY_PROTO_FILE", "PROTO_FILE", "legacy_pb2", "legacy_pb2_grpc", "pb2", "pb2_grpc"]

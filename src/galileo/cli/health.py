@@ -6,7 +6,7 @@ Kubernetes liveness/readiness). Exit 0 and one ``healthy: …`` line, or exit 1 
 - ``worker``: this worker (``galileo_worker_name``) is registered and heartbeating;
 - ``recorder``, ``runner``: the experiment database answers ``SELECT 1``;
 - ``api``: ``GET /health`` on the API port answers 2xx; ``grpc``: the gRPC port accepts;
-- ``app``: ``GET /`` on the built-in service's port answers 2xx.
+- ``app``: ``GET /health`` on the built-in service's port answers 2xx.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def check(role: Role, settings: Settings, *, port: int | None = None,
     if role is Role.grpc:
         done.append(_check_port("127.0.0.1", port or settings.grpc_port, timeout_s))
     if role is Role.app:
-        done.append(_check_http(f"http://127.0.0.1:{port or 8080}/", timeout_s))
+        done.append(_check_http(f"http://127.0.0.1:{port or 8080}/health", timeout_s))
     return done
 
 

@@ -28,6 +28,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                    "galileo.control", "galileo.storage", "galileo.recorder",
                    "galileo.experiments", "galileo.web"),
     "web": ("galileo.worker", "galileo.load"),
+    "lb": ("redis", "sqlalchemy", "galileo.storage", "galileo.recorder", "galileo.control",
+           "galileo.experiments", "galileo.web", "galileo.analysis"),
     "testbed": ("redis", "sqlalchemy", "galileo.bus", "galileo.protocol", "galileo.load",
                 "galileo.worker", "galileo.control", "galileo.telemetry", "galileo.storage",
                 "galileo.recorder", "galileo.experiments", "galileo.lb", "galileo.web",

@@ -169,6 +169,22 @@ class Keys:
         return f"{self.ns}:traces"
 
     @property
+    # load balancer (``galileo lb``) ---------------------------------------
+    @property
+    def lb_traces(self) -> str:
+        """Stream of :class:`LbTraceBatch` entries (field ``b``) from every balancer process."""
+        return f"{self.ns}:lb:traces"
+
+    @property
+    def lb_commands(self) -> str:
+        """Pub/sub channel carrying :class:`LbCommand` messages to every balancer process."""
+        return f"{self.ns}:lb:cmd"
+
+    def lb_policy(self, name: str) -> str:
+        """String: the policy spec balancer ``name`` uses (set with :class:`LbCommand`), so a
+        process that starts or restarts later takes it too."""
+        return f"{self.ns}:lb:{check_name('balancer', name)}:policy"
+
     def events(self) -> str:
         """Stream of :class:`Event` entries (field ``e``): experiment start/stop, routing, …"""
         return f"{self.ns}:events"
@@ -491,6 +507,9 @@ class Event(msgspec.Struct, kw_only=True):
 # --------------------------------------------------------------------------- codecs
 _encoder: Final = msgspec.msgpack.Encoder()
 _command_decoder: Final = msgspec.msgpack.Decoder(Command)
+    LB_START = "lb_start"  # a balancer was started by an experiment (name, port, policy)
+    LB_STOP = "lb_stop"
+    LB_POLICY = "lb_policy"  # a balancer's policy was switched (name, policy)
 _reply_decoder: Final = msgspec.msgpack.Decoder(Reply)
 _batch_decoder: Final = msgspec.msgpack.Decoder(TraceBatch)
 _stats_decoder: Final = msgspec.msgpack.Decoder(GroupStats)
@@ -588,3 +607,48 @@ def parse_telem_topic(topic: str | bytes) -> tuple[str, str, str]:
     if len(parts) < 3 or parts[0] != "telem" or not parts[1] or not parts[2]:
         raise ValueError(f"not a telem topic: {text!r}")
     return parts[1], parts[2], parts[3] if len(parts) == 4 else ""
+
+
+# --------------------------------------------------------------------------- load balancer
+class LbTrace(msgspec.Struct, kw_only=True, array_like=True):
+    """One request proxied by ``galileo lb``. Wall-clock unix nanoseconds: ``received_ns`` when
+    its head was read, ``upstream_sent_ns``/``upstream_done_ns`` when the request went to the
+    chosen backend and its response ended, ``done_ns`` when the response was written back.
+    Upstream time = ``upstream_done_ns - upstream_sent_ns``; proxy overhead = the rest of
+    ``done_ns - received_ns``. ``request_id`` is the client's ``X-Request-Id`` when it sent one.
+    ``status`` is the status the client got (0: none); ``error`` a ``TraceStatus`` value."""
+
+    request_id: str
+    exp_id: str | None
+    lb: str  # balancer name
+    service: str
+    backend: str  # host:port chosen last ("" when none was)
+    policy: str
+    method: str
+    path: str
+    received_ns: int
+    upstream_sent_ns: int
+    upstream_done_ns: int
+    done_ns: int
+    status: int
+    error: str = ""
+    attempts: int = 1  # backends tried (a connect failure moves on to another)
+
+
+class LbTraceBatch(msgspec.Struct, kw_only=True, array_like=True):
+    lb: str
+    traces: list[LbTrace]
+
+
+class LbCommand(msgspec.Struct, kw_only=True):
+    """Switch the policy of balancer ``lb`` (``*``: every balancer of the namespace)."""
+
+    lb: str
+    policy: str
+    corr: str = ""
+
+
+_lb_batch_decoder: Final = msgspec.msgpack.Decoder(LbTraceBatch)
+_lb_command_decoder: Final = msgspec.msgpack.Decoder(LbCommand)
+decode_lb_trace_batch = _lb_batch_decoder.decode
+decode_lb_command = _lb_command_decoder.decode

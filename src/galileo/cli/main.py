@@ -48,6 +48,7 @@ COMMAND_MODULES = (
     "galileo.grpc.cli",
     "galileo.analysis.cli",
     "galileo.testbed.cli",
+    "galileo.lb.cli",
 )
 
 
@@ -93,6 +94,7 @@ COMMAND_INDEX = {
     "api": "galileo.web.cli",
     **dict.fromkeys(("grpc", "grpc-client"), "galileo.grpc.cli"),
     "testbed": "galileo.testbed.cli",
+    "lb": "galileo.lb.cli",
 }
 _registered: set[str] = set()
 

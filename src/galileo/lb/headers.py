@@ -1,0 +1,93 @@
+"""Building the heads the proxy sends: hop-by-hop headers removed (RFC 9110 7.6.1, plus every
+header the ``Connection`` header names), framing re-stated, ``X-Forwarded-For`` appended."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from http import HTTPStatus
+from typing import Final
+
+__all__ = ["error_response", "hop_by_hop", "request_head", "response_head"]
+
+HOP_BY_HOP: Final = frozenset({
+    b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
+    b"proxy-authorization", b"te", b"trailer", b"transfer-encoding", b"upgrade",
+    b"content-length",  # re-stated by the proxy from the framing it actually uses
+})
+XFF: Final = b"x-forwarded-for"
+REQUEST_ID: Final = b"x-request-id"
+
+Headers = Sequence[tuple[bytes, bytes]]
+
+
+def hop_by_hop(headers: Headers) -> frozenset[bytes]:
+    """Lower-case names not to forward: the fixed set plus those listed in ``Connection``."""
+    extra = [v for n, v in headers if n.lower() == b"connection"]
+    if not extra:
+        return HOP_BY_HOP
+    named = {t.strip().lower() for v in extra for t in v.split(b",") if t.strip()}
+    return HOP_BY_HOP | named
+
+
+def request_head(method: bytes, target: bytes, headers: Headers, *, client: str,
+                 body: int | None, request_id: bytes | None, backend: str) -> bytes:
+    """Request head for a backend. ``body``: its Content-Length, or -1 for chunked, None for
+    no body. ``request_id`` is added when the client did not send one."""
+    drop = hop_by_hop(headers)
+    out = [method, b" ", target, b" HTTP/1.1\r\n"]
+    xff = b""
+    has_host = False
+    for name, value in headers:
+        low = name.lower()
+        if low in drop:
+            continue
+        if low == XFF:
+            xff = value + b", " if not xff else xff + value + b", "
+            continue
+        if low == b"host":
+            has_host = True
+        out += [name, b": ", value, b"\r\n"]
+    if not has_host:
+        out += [b"Host: ", backend.encode("latin-1"), b"\r\n"]
+    out += [b"X-Forwarded-For: ", xff, client.encode("latin-1"), b"\r\n"]
+    if request_id is not None:
+        out += [b"X-Request-Id: ", request_id, b"\r\n"]
+    if body is not None:
+        out.append(b"Transfer-Encoding: chunked\r\n" if body < 0
+                   else b"Content-Length: %d\r\n" % body)
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+def response_head(status: int, reason: bytes, headers: Headers, *, body: int | None,
+                  chunked: bool, keep_alive: bool) -> bytes:
+    """Response head for the client: ``body`` is the Content-Length when known; ``chunked``
+    says the proxy re-chunks the body; otherwise the body (if any) ends with the connection."""
+    drop = hop_by_hop(headers)
+    out = [b"HTTP/1.1 %d " % status, reason or _reason(status), b"\r\n"]
+    for name, value in headers:
+        if name.lower() not in drop:
+            out += [name, b": ", value, b"\r\n"]
+    if body is not None:
+        out.append(b"Content-Length: %d\r\n" % body)
+    elif chunked:
+        out.append(b"Transfer-Encoding: chunked\r\n")
+    out.append(b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n")
+    return b"".join(out)
+
+
+def error_response(status: int, message: str, keep_alive: bool,
+                        extra: Iterable[tuple[bytes, bytes]] = ()) -> bytes:
+    """A complete plain-text error response from the balancer itself."""
+    body = f"galileo lb: {message}\n".encode()
+    headers = [(b"Content-Type", b"text/plain; charset=utf-8"), *extra]
+    return response_head(status, b"", headers, body=len(body), chunked=False,
+                         keep_alive=keep_alive) + body
+
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b"Unknown"

@@ -1,0 +1,216 @@
+"""Connections to backends: an asyncio Protocol fed by ``httptools`` and a keep-alive pool.
+
+An :class:`Upstream` carries one exchange at a time (no pipelining to backends) and hands every
+response event to it (:class:`UpstreamListener`); bytes written before the connection is made
+are queued. The pool keeps idle connections per ``host:port`` and drops those of a backend
+that left the routing table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Final, Protocol, cast
+
+import httptools
+
+from galileo.load.httpclient import parse_address
+
+__all__ = ["Upstream", "UpstreamListener", "UpstreamPool"]
+
+MAX_IDLE_PER_BACKEND: Final = 512
+
+
+class UpstreamListener(Protocol):
+    """What an upstream connection reports to the exchange it carries."""
+
+    def upstream_connected(self) -> None: ...
+    def upstream_connect_failed(self, error: str) -> None: ...
+    def response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+                      keep_alive: bool) -> None: ...
+    def response_body(self, data: bytes) -> None: ...
+    def response_done(self) -> None: ...
+    def upstream_failed(self, error: str, got_bytes: bool) -> None: ...
+    def pause_client(self, paused: bool) -> None: ...
+
+
+class Upstream(asyncio.Protocol):
+    """One connection to a backend."""
+
+    __slots__ = ("_headers", "_pending", "_reason", "address", "got_bytes", "keep_alive",
+                 "listener", "parser", "pool", "reused", "transport")
+
+    def __init__(self, pool: UpstreamPool, address: str) -> None:
+        self.pool = pool
+        self.address = address
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.listener: UpstreamListener | None = None
+        self.reused = False
+        self.got_bytes = False
+        self.keep_alive = False
+        self._pending: list[bytes] = []
+        self._reason = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+
+    # ------------------------------------------------------------------ asyncio
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        if self._pending:
+            self.transport.write(b"".join(self._pending))
+            self._pending = []
+        if self.listener is not None:
+            self.listener.upstream_connected()
+
+    def data_received(self, data: bytes) -> None:
+        listener = self.listener
+        if listener is None:  # a response nobody asked for: the connection is unusable
+            self.abort()
+            return
+        self.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.listener = None
+            self.abort()
+            listener.upstream_failed("protocol", True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.pool.forget(self)
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.upstream_failed("closed", self.got_bytes)
+
+    def pause_writing(self) -> None:
+        if self.listener is not None:
+            self.listener.pause_client(True)
+
+    def resume_writing(self) -> None:
+        if self.listener is not None:
+            self.listener.pause_client(False)
+
+    # ------------------------------------------------------------------ httptools
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        headers, self._headers = self._headers, []
+        reason, self._reason = self._reason, b""
+        self.keep_alive = self.parser.should_keep_alive()
+        if self.listener is not None:
+            self.listener.response_head(self.parser.get_status_code(), reason, headers,
+                                        self.keep_alive)
+
+    def on_body(self, body: bytes) -> None:
+        if self.listener is not None:
+            self.listener.response_body(body)
+
+    def on_message_complete(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.response_done()
+
+    # ------------------------------------------------------------------ use
+    def start(self, listener: UpstreamListener) -> None:
+        self.listener = listener
+        self.got_bytes = False
+
+    def write(self, data: bytes) -> None:
+        if self.transport is None:
+            self._pending.append(data)
+        else:
+            self.transport.write(data)
+
+    def take_pending(self) -> list[bytes]:
+        """What was written before the connection was made (and is not sent now)."""
+        pending, self._pending = self._pending, []
+        return pending
+
+    def pause_reading(self, paused: bool) -> None:
+        if self.transport is not None:
+            with contextlib.suppress(RuntimeError):
+                (self.transport.pause_reading if paused else self.transport.resume_reading)()
+
+    def abort(self) -> None:
+        self.listener = None
+        self.pool.forget(self)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class UpstreamPool:
+    """Keep-alive connections per backend address for one event loop."""
+
+    def __init__(self, connect_timeout_s: float) -> None:
+        self.connect_timeout_s = connect_timeout_s
+        self._idle: dict[str, list[Upstream]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def acquire(self, address: str, listener: UpstreamListener,
+                connect_timeout_s: float | None = None) -> Upstream:
+        """An idle connection to ``address`` or a new one (the listener hears when it is up)."""
+        idle = self._idle.get(address)
+        while idle:
+            conn = idle.pop()
+            if conn.transport is not None and not conn.transport.is_closing():
+                conn.reused = True
+                conn.start(listener)
+                return conn
+        conn = Upstream(self, address)
+        conn.start(listener)
+        timeout = self.connect_timeout_s if connect_timeout_s is None else connect_timeout_s
+        task = asyncio.get_running_loop().create_task(self._connect(conn, timeout))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return conn
+
+    async def _connect(self, conn: Upstream, timeout_s: float) -> None:
+        error = ""
+        try:
+            addr = parse_address(conn.address)
+            loop = asyncio.get_running_loop()
+            await asyncio.wait_for(
+                loop.create_connection(lambda: conn, addr.host, addr.port), timeout_s)
+        except TimeoutError:
+            error = "timeout"
+        except asyncio.CancelledError:
+            error = "cancelled"
+        except Exception:  # refused, unreachable, unresolvable, bad address
+            error = "connect"
+        if error:
+            listener, conn.listener = conn.listener, None
+            if listener is not None:
+                listener.upstream_connect_failed(error)
+
+    def release(self, conn: Upstream) -> None:
+        """Keep ``conn`` for the next request to its backend (or close it)."""
+        conn.listener = None
+        idle = self._idle.setdefault(conn.address, [])
+        if (conn.transport is None or conn.transport.is_closing() or not conn.keep_alive
+                or len(idle) >= MAX_IDLE_PER_BACKEND):
+            conn.abort()
+            return
+        idle.append(conn)
+
+    def forget(self, conn: Upstream) -> None:
+        idle = self._idle.get(conn.address)
+        if idle and conn in idle:
+            idle.remove(conn)
+
+    def drop_except(self, addresses: set[str]) -> None:
+        """Close idle connections to backends no longer in ``addresses``."""
+        for address in [a for a in self._idle if a not in addresses]:
+            for conn in self._idle.pop(address):
+                conn.abort()
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for conns in list(self._idle.values()):
+            for conn in list(conns):
+                conn.abort()
+        self._idle.clear()

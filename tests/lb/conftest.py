@@ -1,0 +1,91 @@
+"""Fixtures of the balancer tests: backends and a balancer on an event loop thread, real Redis
+(the routing table and commands go through the bus exactly as in production)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from tests.lb.backends import LoopThread, TestBackend
+
+from galileo import bus
+from galileo.control.routing import RoutingTable
+from galileo.lb.balancer import Balancer, ProxyConfig
+from galileo.lb.follower import LbFollower
+from galileo.lb.policies import load_policy
+from galileo.lb.proxy import ProxyServer
+from galileo.protocol import Keys
+from galileo.settings import Settings
+
+
+@pytest.fixture
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def backends(loop: LoopThread) -> Iterator[Callable[..., TestBackend]]:
+    made: list[TestBackend] = []
+
+    def make(name: str, mode: str = "ok", delay_s: float = 0.0) -> TestBackend:
+        made.append(TestBackend(loop, name, mode, delay_s))
+        return made[-1]
+
+    yield make
+    for backend in made:
+        backend.kill()
+
+
+@pytest.fixture
+def routing(settings: Settings) -> Iterator[RoutingTable]:
+    client = bus.connect(settings)
+    yield RoutingTable(client, Keys(settings.namespace))
+    client.close()
+
+
+@dataclass
+class RunningLb:
+    balancer: Balancer
+    follower: LbFollower
+    server: ProxyServer
+    port: int
+    loop: LoopThread
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def start_lb(loop: LoopThread, settings: Settings) -> Iterator[Callable[..., RunningLb]]:
+    """Start a balancer (one process, on the loop thread) following the test's namespace."""
+    started: list[RunningLb] = []
+
+    def start(policy: str = "wrr", trace: bool = True, **config: Any) -> RunningLb:
+        async def _start() -> RunningLb:
+            balancer = Balancer(ProxyConfig(**config), load_policy(policy))
+            follower = LbFollower(settings, balancer, trace=trace)
+            await follower.start()
+            server = ProxyServer(balancer)
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sock.setblocking(False)
+            await server.start(sock)
+            return RunningLb(balancer, follower, server, server.address[1], loop)
+
+        running = loop.run(_start())
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        async def _stop(r: RunningLb = running) -> None:
+            await r.server.close()
+            await r.follower.stop()
+
+        loop.run(_stop())

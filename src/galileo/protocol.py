@@ -494,6 +494,9 @@ class EventKind(StrEnum):
     STATE_RESTORED = "state_restored"  # routing/experiment/tracing re-applied after empty Redis
     EXPERIMENT_STAGE = "experiment_stage"  # a scenario stage / script line began
     THRESHOLD = "threshold"  # a threshold verdict at the end of a scenario
+    LB_START = "lb_start"  # a balancer was started by an experiment (name, port, policy)
+    LB_STOP = "lb_stop"
+    LB_POLICY = "lb_policy"  # a balancer's policy was switched (name, policy)
 
 
 class Event(msgspec.Struct, kw_only=True):
@@ -507,9 +510,6 @@ class Event(msgspec.Struct, kw_only=True):
 # --------------------------------------------------------------------------- codecs
 _encoder: Final = msgspec.msgpack.Encoder()
 _command_decoder: Final = msgspec.msgpack.Decoder(Command)
-    LB_START = "lb_start"  # a balancer was started by an experiment (name, port, policy)
-    LB_STOP = "lb_stop"
-    LB_POLICY = "lb_policy"  # a balancer's policy was switched (name, policy)
 _reply_decoder: Final = msgspec.msgpack.Decoder(Reply)
 _batch_decoder: Final = msgspec.msgpack.Decoder(TraceBatch)
 _stats_decoder: Final = msgspec.msgpack.Decoder(GroupStats)

@@ -50,16 +50,36 @@ def cpu_seconds(series: pd.DataFrame) -> tuple[float, int, int]:
     return float((values / 100.0 * windows).sum()), int(ts[0]), int(ts[-1])
 
 
+def _check_matches(names: Mapping[str, str], subsystems: set[str], traced: set[str]) -> None:
+    no_traces = sorted(s for s in names if s not in traced)
+    if no_traces:
+        raise ValidationError(f"cpu_per_request: no traces of service(s) {', '.join(no_traces)}"
+                              f"; traced services: {', '.join(sorted(traced)) or 'none'}")
+    unmatched = sorted(f"{s!r} (looked for {n!r})" if s != n else repr(s)
+                       for s, n in names.items() if n not in subsystems)
+    if unmatched:
+        seen = ", ".join(repr(n) for n in sorted(subsystems)) or "none"
+        raise ValidationError(
+            f"cpu_per_request: no process/container CPU telemetry for {', '.join(unmatched)}; "
+            f"names in the telemetry: {seen}; map them with services={{service: name}}")
+
+
 def cpu_per_request(data: ExperimentData,
                     services: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Per service: requests, CPU seconds, CPU milliseconds per request and mean CPU (% of a
-    core). CPU comes from ``proc_cpu``/``*cgrp_cpu`` telemetry whose subsystem is the service
-    name (or ``services[name]``), summed over nodes; requests are the 2xx traces completed in
-    the measured windows."""
+    core). CPU comes from ``proc_cpu``/``*cgrp_cpu`` telemetry whose subsystem (the process or
+    container name) is the service name, or ``services[service]`` when the names differ,
+    summed over nodes; requests are the 2xx traces completed in the measured windows.
+
+    Matching is explicit: a service with no such telemetry, or a mapped service without
+    traces, raises ``ValidationError`` naming it and the names the telemetry does have -- never
+    a silent 0."""
     import pandas as pd
 
     names = services or {str(s): str(s) for s in data.traces["service"].unique()}
     tel = data.telemetry[data.telemetry["metric"].isin(CPU_METRICS)]
+    _check_matches(names, {str(s) for s in tel["subsystem"].unique()},
+                   {str(s) for s in data.traces["service"].unique()})
     rows = []
     for service, subsystem in names.items():
         mine = tel[tel["subsystem"] == subsystem]

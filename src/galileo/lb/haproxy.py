@@ -46,8 +46,11 @@ log = logging.getLogger(__name__)
 HAPROXY_MAX_WEIGHT: Final = 256
 ADDED_PREFIX: Final = "galileo-"
 SYNC_INTERVAL_S: Final = 1.0
+_SUCCESS: Final = ("changed from", "no need to change", "new server registered", "server deleted")
 SOCKET_TIMEOUT_S: Final = 2.0
-_MAINT: Final = 0x01 | 0x02 | 0x04 | 0x20 | 0x40  # forced/inherited/config/resolution/health
+# maintenance: forced, inherited, resolution, hostname (0x04 only remembers "disabled" in the
+# configuration file and stays set while the server serves)
+_MAINT: Final = 0x01 | 0x02 | 0x20 | 0x40
 _DRAIN: Final = 0x08 | 0x10
 
 
@@ -159,9 +162,7 @@ class HaproxySync:
 
     def _run(self, line: str) -> str:
         out = self.api.command(line).strip()
-        low = out.lower()
-        if any(w in low for w in ("unknown", "no such", "not found", "require", "error",
-                                  "invalid", "can't", "cannot", "failed")):
+        if out and not any(ok in out.lower() for ok in _SUCCESS):
             raise HaproxyError(f"HAProxy refused {line!r}: {out.splitlines()[0]}")
         log.debug("haproxy: %s -> %s", line, out)
         return out

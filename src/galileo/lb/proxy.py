@@ -89,6 +89,9 @@ class ClientConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._eof = True
+        if self._current is not None:  # gone mid-body: that request can never complete
+            log.info("client %s: closed in the middle of a request body", self.peer)
+            return None  # close; connection_lost cancels what is in flight
         if self._active is None and not self._queue:
             return None  # nothing owed: close
         return True  # answer what was asked, then close

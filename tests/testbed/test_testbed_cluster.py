@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from testbedhelpers import expdb_rows, running_testbed
-from waiting import until
 
 from galileo.control.galileo import Galileo
 from galileo.testbed import LinkSpec, Testbed
 from galileo.testbed.netns import netem_available
+from waiting import until
 
 P = "gtbc"
 H1, H2, H3 = f"{P}1", f"{P}2", f"{P}3"

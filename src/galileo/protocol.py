@@ -39,8 +39,9 @@ TRACE_BATCH_MAX: Final = 500  # traces per stream entry
 TRACE_FLUSH_INTERVAL_S: Final = 0.1
 
 # --------------------------------------------------------------------------- names
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
-
+# No ``:`` (the key separator: ``group("x:stats")`` would be ``group_stats("x")``), no spaces.
+NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+_NAME_RE: Final = re.compile(NAME_PATTERN)
 _reported_bad: set[tuple[str, str]] = set()  # (where, member) already logged once
 
 
@@ -48,7 +49,7 @@ def check_name(kind: str, value: str) -> str:
     """Validate a name (worker, service, group, experiment id) before it enters a key."""
     if not isinstance(value, str) or not _NAME_RE.match(value):
         raise ValidationError(
-            f"invalid {kind} {value!r}: use 1-128 letters, digits or _ . : @ - "
+            f"invalid {kind} {value!r}: use 1-128 letters, digits or _ . - "
             "(starting with a letter or digit)"
         )
     return value
@@ -168,7 +169,6 @@ class Keys:
         """Stream of :class:`TraceBatch` entries (field ``b``)."""
         return f"{self.ns}:traces"
 
-    @property
     # load balancer (``galileo lb``) ---------------------------------------
     @property
     def lb_traces(self) -> str:
@@ -185,6 +185,7 @@ class Keys:
         process that starts or restarts later takes it too."""
         return f"{self.ns}:lb:{check_name('balancer', name)}:policy"
 
+    @property
     def events(self) -> str:
         """Stream of :class:`Event` entries (field ``e``): experiment start/stop, routing, …"""
         return f"{self.ns}:events"
@@ -458,6 +459,17 @@ class Trace(msgspec.Struct, kw_only=True, array_like=True):
     bytes_received: int = 0
 
 
+OK_STATUS_MIN: Final = 200  # a request succeeded: no error and OK_STATUS_MIN <= status < _END
+OK_STATUS_END: Final = 400
+
+
+def request_failed(status: Any, error: Any) -> Any:
+    """THE definition of a failed request: an error was recorded, or the HTTP status is not
+    2xx/3xx (0 = no response). Written with ``|`` so the same expression works on one trace
+    (``bool``), on pandas/numpy columns (a mask) and on SQLAlchemy columns (a SQL clause)."""
+    return (error != "") | (status < OK_STATUS_MIN) | (status >= OK_STATUS_END)
+
+
 class TraceBatch(msgspec.Struct, kw_only=True, array_like=True):
     worker: str
     traces: list[Trace]
@@ -489,6 +501,7 @@ class EventKind(StrEnum):
     GROUP_CLOSE = "group_close"
     TRACING = "tracing"
     WORKER_LOST = "worker_lost"
+    WORKER_REREGISTERED = "worker_reregistered"  # a worker re-created its state in an empty Redis
     GROUP_REPLACED = "group_replaced"  # a lost worker's share moved to the remaining ones
     GROUP_DEGRADED = "group_degraded"  # a group lost a worker and runs on without its share
     STATE_RESTORED = "state_restored"  # routing/experiment/tracing re-applied after empty Redis

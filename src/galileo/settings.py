@@ -20,7 +20,9 @@ LABEL_PREFIX = "galileo_label_"
 # published in Redis for everyone to read, so nothing outside this list (e.g. a password) can leak.
 SEED_LABEL_ALLOW_LIST = ("zone", "region", "cluster", "rack", "role", "site", "arch")
 
-ExpdbDriver = Literal["sqlite", "mysql", "postgresql"]
+# ``mixed`` (as in Galileo 0.x): experiments, events and metadata in SQL (``expdb_url``, else the
+# MySQL/MariaDB settings); traces and telemetry in InfluxDB (the ``expdb_influxdb_*`` settings)
+ExpdbDriver = Literal["sqlite", "mysql", "postgresql", "mixed"]
 
 
 class Settings(BaseSettings):
@@ -63,9 +65,29 @@ class Settings(BaseSettings):
     expdb_postgresql_db: str = "galileo"
     expdb_postgresql_user: str = "postgres"
     expdb_postgresql_password: SecretStr | None = None
+    # InfluxDB for runtime data (driver ``mixed``): with a token, the v2 API (org, bucket);
+    # without, the 1.x HTTP API (database, optional user/password). Timeout in milliseconds.
+    expdb_influxdb_url: str = "http://localhost:8086"
+    expdb_influxdb_token: SecretStr | None = None
+    expdb_influxdb_org: str = ""
+    expdb_influxdb_org_id: str = ""
+    expdb_influxdb_bucket: str = "galileo"
+    expdb_influxdb_db: str = "galileo"
+    expdb_influxdb_user: str = ""
+    expdb_influxdb_password: SecretStr | None = None
+    expdb_influxdb_timeout: int = Field(default=10_000, gt=0)
+
+    # -- etcd mirror of the routing table for Galileo 0.x's load balancer (off when unset):
+    # the recorder keeps ``<prefix>/<zone>/<service>`` in step, as ``galileo rtbl mirror-etcd``
+    etcd_mirror_endpoint: str | None = None
+    etcd_mirror_zone: str = "main"
+    etcd_mirror_prefix: str = "golb/function"
 
     # -- worker
     worker_name: str = Field(default_factory=socket.gethostname)
+    # request generators this worker runs (galileo.worker.generators): ``builtin``, module
+    # prefixes, ``entrypoint:NAME``/``entrypoint:*``; comma-separated. Nothing else is loaded.
+    worker_generators: str = "builtin"
     labels: dict[str, str] = Field(default_factory=dict)
 
     # -- experiment runners (Celery). No broker_url: the bus Redis (embedded: its unix socket).
@@ -159,7 +181,7 @@ class Settings(BaseSettings):
         if self.expdb_driver == "sqlite":
             path = self.expdb_sqlite_path or (self.data_dir / "galileo.sqlite")
             return f"sqlite:///{Path(path).resolve()}"
-        if self.expdb_driver == "mysql":
+        if self.expdb_driver in ("mysql", "mixed"):
             auth = _auth(self.expdb_mysql_user, self.expdb_mysql_password)
             return (f"mysql+pymysql://{auth}@{self.expdb_mysql_host}:{self.expdb_mysql_port}/"
                     f"{self.expdb_mysql_db}")

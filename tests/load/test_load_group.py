@@ -10,7 +10,7 @@ from galileo.protocol import ArrivalSpec, RequestSpec, Trace
 
 
 class PathCycle:
-    """A user request generator (loaded by name in the test below)."""
+    """A user request generator (built by the worker; handed to the group here)."""
 
     def __init__(self, paths: list[str]) -> None:
         self.paths, self.i = paths, 0
@@ -54,7 +54,8 @@ def test_inflight_bound_holds_requests_and_sends_them_late(http_server: LocalSer
 
 def test_user_generator_and_trace_fields(http_server: LocalServer) -> None:
     spec = RequestSpec(generator=f"{__name__}:PathCycle", generator_args={"paths": ["/x", "/y"]})
-    g, traces = run_group(http_server, 0.3, request=spec, arrival=ArrivalSpec(limit=20), rps=200)
+    g, traces = run_group(http_server, 0.3, request=spec, arrival=ArrivalSpec(limit=20), rps=200,
+                          generator=PathCycle(["/x", "/y"]))
     assert len(traces) == 20 and {t.path for t in traces} == {"/x", "/y"}
     assert {t.method for t in traces} == {"POST"} and {t.exp_id for t in traces} == {"e1"}
     assert {t.client_id for t in traces} == {"a", "b"}

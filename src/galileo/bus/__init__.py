@@ -13,7 +13,8 @@ changes is the errors: every redis-py or socket error leaves as Galileo's own
 
     BusError               Redis refused a command or misbehaved        (exit code 3)
     ├── BusUnavailable     Redis unreachable: connect/timeout/reset     (exit code 3)
-    └── BusAuthError       AUTH/ACL credentials refused                  (exit code 3)
+    ├── BusAuthError       AUTH/ACL credentials refused                  (exit code 3)
+    └── BusConflict        a WATCHed key changed (optimistic transaction: retry)
 
 so code catches ``BusError`` (or ``BusUnavailable`` for "retry later"), never ``redis.*``.
 
@@ -62,13 +63,14 @@ from galileo.bus._embedded import (
     redis_server_binary,
     stop_embedded_redis,
 )
-from galileo.errors import BusAuthError, BusError, BusUnavailable
+from galileo.errors import BusAuthError, BusConflict, BusError, BusUnavailable
 
 __all__ = [
     "AsyncBus",
     "Backoff",
     "Bus",
     "BusAuthError",
+    "BusConflict",
     "BusError",
     "BusUnavailable",
     "Outage",

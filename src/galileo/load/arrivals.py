@@ -20,6 +20,7 @@ Kinds (``protocol.ArrivalKind``):
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -95,6 +96,12 @@ class ArrivalProcess:
         if not callable(method):
             raise ValidationError(f"arrival distribution {name!r} is not a random.Random method")
         args = tuple(float(p) for p in params)
+        try:
+            inspect.signature(method).bind(*args)
+        except TypeError as e:  # e.g. expovariate without lambd: "missing ... argument: 'lambd'"
+            raise ValidationError(
+                f"arrival distribution {name}{list(args)}: wrong parameters ({e})"
+            ) from None
         try:
             mean = _mean_of(name, args, seed)
         except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:

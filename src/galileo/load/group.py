@@ -21,7 +21,7 @@ from typing import Final
 from galileo.errors import GalileoError, ValidationError
 from galileo.load.arrivals import ArrivalProcess
 from galileo.load.httpclient import Callback, HttpClient
-from galileo.load.requests import RequestSource
+from galileo.load.requests import RequestGenerator, RequestSource
 from galileo.load.schedule import NS_PER_S, Schedule
 from galileo.load.stats import StatsWindow
 from galileo.protocol import ArrivalKind, ArrivalSpec, GroupStats, RequestSpec, Trace, TraceStatus
@@ -82,6 +82,7 @@ class ClientGroup:
         timeout_s: float = 10.0,
         exp_id: str | None = None,
         clock: Clock = time.monotonic_ns,
+        generator: RequestGenerator | None = None,
     ) -> None:
         if max_inflight < 1:
             raise ValidationError(f"group {gid}: max_inflight {max_inflight} must be >= 1")
@@ -95,7 +96,8 @@ class ClientGroup:
         self._emit = emit
         self._clock = clock
         self._wall_offset = time.time_ns() - clock()
-        self._source = RequestSource(request)
+        self._source = RequestSource(request, generator)
+        self._reported: set[str] = set()  # request-building errors already logged
         self._http = HttpClient(timeout_s=timeout_s)
         arrivals = ArrivalProcess(arrival)
         if rps <= 0 and arrival.kind == ArrivalKind.TRACE and arrivals.native_rate and clients:
@@ -255,7 +257,9 @@ class ClientGroup:
         try:
             method, path, data = self._source.next(host)
         except GalileoError as e:
-            log.error("group %s: %s", self.gid, e)
+            if str(e) not in self._reported:  # once per distinct error, not per request
+                self._reported.add(str(e))
+                log.error("group %s: %s", self.gid, e)
             stats.errors += 1
             self._trace(intended, sent, sent, cid, host, "", "", 0, _ERROR, 0)
             if then is not None:

@@ -7,6 +7,7 @@ through the trace sink it is given.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from galileo.protocol import (
     SetRate,
     SpawnGroup,
 )
+from galileo.worker.generators import GeneratorPolicy, make_generator
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +35,14 @@ GroupCommand = SpawnGroup | SetRate | Pause | Resume | Burst | CloseGroup
 class Engine:
     """Client groups of one process (``apply`` a command, ``take_stats`` each second)."""
 
-    def __init__(self, worker: str, emit: TraceSink) -> None:
+    def __init__(self, worker: str, emit: TraceSink,
+                 generators: GeneratorPolicy | None = None) -> None:
         self.context = TraceContext(worker)
+        self.generators = generators or GeneratorPolicy(worker=worker)
         self.groups: dict[str, ClientGroup] = {}
         self._emit = emit
         self._routes: dict[str, SmoothWeightedRoundRobin] = {}
+        self._final: list[GroupStats] = []  # last partial seconds of closed groups
 
     # ------------------------------------------------------------------ state
     def resolve(self, service: str) -> str | None:
@@ -74,29 +79,38 @@ class Engine:
             return {"done": ok, "errors": errors}
         elif isinstance(cmd, CloseGroup):
             del self.groups[cmd.gid]
-            return await group.close()
+            totals = await group.close()
+            self._final.append(group.take_stats(int(time.time())))  # the last partial second
+            return totals
         return {}
 
     def _spawn(self, cmd: SpawnGroup) -> None:
         if cmd.gid in self.groups:
             raise ValidationError(f"group {cmd.gid!r} already exists on worker "
                                   f"{self.context.worker}")
+        generator = None
+        if cmd.request.generator:
+            generator = make_generator(cmd.request.generator, cmd.request.generator_args,
+                                       self.generators)
         group = ClientGroup(
             gid=cmd.gid, service=cmd.service, clients=cmd.clients, request=cmd.request,
             arrival=cmd.arrival, rps=cmd.rps, resolve=self.resolve, context=self.context,
             emit=self._emit, max_inflight=cmd.max_inflight, timeout_s=cmd.timeout_s,
-            exp_id=cmd.exp_id,
+            exp_id=cmd.exp_id, generator=generator,
         )
         self.groups[cmd.gid] = group
         group.start()
 
     def take_stats(self, second: int) -> list[GroupStats]:
-        return [g.take_stats(second) for g in self.groups.values()]
+        """Each group's stats of ``second``, plus the last (partial) second of groups closed
+        since the previous call."""
+        final, self._final = self._final, []
+        return [g.take_stats(second) for g in self.groups.values()] + final
 
     async def close(self) -> None:
-        """Close every group (in-flight requests are traced as cancelled)."""
-        for gid in list(self.groups):
-            await self.groups.pop(gid).close()
+        """Close every group at once (in-flight requests are traced as cancelled)."""
+        groups, self.groups = list(self.groups.values()), {}
+        await asyncio.gather(*(g.close() for g in groups))
 
     @staticmethod
     def now_ns() -> int:

@@ -21,17 +21,19 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from galileo import bus
-from galileo.errors import GalileoError
+from galileo.errors import BusError, GalileoError
 from galileo.load.httpclient import new_event_loop, quiet_gc
 from galileo.protocol import Keys
 from galileo.settings import Settings
 from galileo.worker.engine import Engine
+from galileo.worker.generators import GeneratorPolicy
 from galileo.worker.traces import TraceWriter
 
 log = logging.getLogger(__name__)
 
 Result = tuple[bool, str | None, dict[str, Any], int]  # ok, error, data, applied_ns
-CHILD_STOP_TIMEOUT_S = 10.0
+CHILD_STOP_TIMEOUT_S = 3.5  # within the daemon's STOP_BUDGET_S
+CHILD_FLUSH_TIMEOUT_S = 1.5  # traces still unwritten then (Redis gone) are reported lost
 
 
 async def run_op(engine: Engine, op: str, payload: Any) -> dict[str, Any]:
@@ -84,7 +86,7 @@ class LocalHandle:
 
     async def stop(self) -> None:
         await self.engine.close()
-        await self.writer.close()
+        await self.writer.close(CHILD_FLUSH_TIMEOUT_S)
 
 
 class ProcessHandle:
@@ -181,7 +183,7 @@ async def _child(conn: Connection, settings: Settings, worker: str) -> None:
     loop = asyncio.get_running_loop()
     client = bus.connect_async(settings)
     writer = TraceWriter(client, Keys(settings.namespace), worker)
-    engine = Engine(worker, writer.add)
+    engine = Engine(worker, writer.add, GeneratorPolicy.from_settings(settings, worker))
     writer.start()
     stop = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
@@ -211,6 +213,7 @@ async def _child(conn: Connection, settings: Settings, worker: str) -> None:
     await stop.wait()
     loop.remove_reader(conn.fileno())
     await engine.close()
-    await writer.close()
-    await client.aclose()
+    await writer.close(CHILD_FLUSH_TIMEOUT_S)
+    with contextlib.suppress(BusError):
+        await client.aclose()
     conn.close()

@@ -9,12 +9,12 @@ from galileo.protocol import GroupStats
 
 
 def merge_stats(parts: list[GroupStats]) -> list[GroupStats]:
-    """Sum counters and merge histograms of entries with the same group id."""
-    by_gid: dict[str, list[GroupStats]] = defaultdict(list)
+    """Sum counters and merge histograms of entries with the same group id and second."""
+    by_gid: dict[tuple[str, int], list[GroupStats]] = defaultdict(list)
     for p in parts:
-        by_gid[p.gid].append(p)
+        by_gid[p.gid, p.second].append(p)
     out = []
-    for gid, group in by_gid.items():
+    for (gid, _), group in by_gid.items():
         if len(group) == 1:
             out.append(group[0])
             continue

@@ -12,6 +12,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "galileo"
 
 # package -> module prefixes it must not import (directly, anywhere in the package)
 FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "bus": ("sqlalchemy", "galileo.load", "galileo.worker", "galileo.control",
+            "galileo.storage", "galileo.recorder", "galileo.experiments", "galileo.web",
+            "galileo.telemetry"),
     "protocol": ("redis", "sqlalchemy", "galileo.load", "galileo.worker", "galileo.control",
                  "galileo.storage", "galileo.recorder"),
     "load": ("redis", "sqlalchemy", "galileo.storage", "galileo.worker", "galileo.control",
@@ -63,6 +66,14 @@ def test_imports_point_downward(package: str) -> None:
             if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package]):
                 bad.append(f"{path.relative_to(SRC)} imports {name}")
     assert not bad, "layer violation: " + "; ".join(sorted(bad))
+
+
+def test_only_the_bus_imports_redis() -> None:
+    """``galileo.bus`` is the one door to Redis: no other module imports redis-py."""
+    bad = [f"{path.relative_to(SRC)} imports {name}"
+           for path in sorted(SRC.rglob("*.py")) if "bus" not in path.relative_to(SRC).parts[:1]
+           for name in _imports(path) if name == "redis" or name.startswith("redis.")]
+    assert not bad, "Redis used outside galileo.bus: " + "; ".join(bad)
 
 
 def test_redis_keys_are_spelled_only_in_protocol() -> None:

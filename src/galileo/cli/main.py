@@ -146,6 +146,14 @@ def run() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as e:  # a raw Redis error that escaped the bus adapter (e.g. from a library)
+        if not type(e).__module__.startswith("redis"):
+            raise
+        from galileo.bus import map_error
+
+        mapped = map_error(e, "the configured Redis")
+        err_console.print(f"[bold red]error:[/] {escape(str(mapped))}", highlight=False)
+        sys.exit(mapped.exit_code)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
-import redis
 
+from galileo.bus import Bus
 from galileo.load.stats import decode_histogram, merge_histograms
 from galileo.protocol import GroupStats, Keys, StatsField, decode_group_stats
 
@@ -27,7 +27,7 @@ class Measurement:
     errors: int
 
 
-def _entries(client: redis.Redis, keys: Keys, gid: str) -> list[GroupStats]:
+def _entries(client: Bus, keys: Keys, gid: str) -> list[GroupStats]:
     raw: Any = client.xrange(keys.group_stats(gid))
     out = []
     for _, fields in raw or []:
@@ -41,7 +41,7 @@ def _entries(client: redis.Redis, keys: Keys, gid: str) -> list[GroupStats]:
     return [e for e in out if e.gid == gid]
 
 
-def measure_group(client: redis.Redis, keys: Keys, gid: str, start_s: int,
+def measure_group(client: Bus, keys: Keys, gid: str, start_s: int,
                   end_s: int) -> Measurement:
     """Stats of seconds ``start_s <= s < end_s`` (waits up to ``STATS_WAIT_S`` for the last)."""
     deadline = time.monotonic() + STATS_WAIT_S

@@ -6,7 +6,8 @@
     404  NotFoundError: unknown experiment, group or service
     409  NoWorkersError: no live worker matches
     502  WorkerError: a worker did not answer or refused
-    503  BusError / StorageError / ConfigError / Redis errors: a backend is unreachable
+    503  BusError (any Redis error, mapped in galileo.bus) / StorageError / ConfigError: a
+         backend is unreachable
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -79,11 +79,6 @@ async def _galileo_error(request: Request, exc: Exception) -> JSONResponse:
     return _answer(status, str(exc))
 
 
-async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("%s %s: Redis error: %s", request.method, request.url.path, exc)
-    return _answer(503, f"Redis is unreachable or failing: {exc}")
-
-
 async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
@@ -100,5 +95,4 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(GalileoError, _galileo_error)
-    app.add_exception_handler(redis.RedisError, _redis_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-import redis
 from hdrh.histogram import HdrHistogram
 
 from galileo.analysis.report.figures import COLOURS, event_marks, layout
 from galileo.analysis.report.runs import recent_errors, run_events, telemetry_series
 from galileo.control import ClientGroup, Galileo
 from galileo.control.events import as_bytes
+from galileo.errors import BusError
 from galileo.protocol import GroupStats, StatsField, decode_group_stats
 from galileo.storage import ExpDB, Experiment
 
@@ -154,7 +154,7 @@ class LiveHub:
         for group in groups:
             try:
                 self._read(state, g, group)
-            except redis.RedisError as e:
+            except BusError as e:
                 log.warning("live stats of %s: %s", group.gid, e)
         now_s = int(time.time())
         oldest = now_s - WINDOW_S

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reportdata import make_run
 
 from galileo.analysis.report import compare_runs, hist, load_run, render_report, write_report
 from galileo.errors import NotFoundError
 from galileo.storage import ExpDB
+from reportdata import make_run
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from galileo.errors import GalileoError, ValidationError
+from galileo.errors import GalileoError, NotFoundError, ValidationError
 from galileo.experiments import store
-from galileo.storage import ExperimentStatus
+from galileo.storage import Experiment, ExperimentStatus
 from galileo.web.deps import ExpDBDep, GalileoDep, ServiceDep
 from galileo.web.schemas import RoutingRecordPublic
 
@@ -59,8 +59,11 @@ async def live(request: Request, exp_id: str, service: ServiceDep, db: ExpDBDep,
 
     async def events() -> AsyncIterator[str]:
         while not await request.is_disconnected():
-            exp = await run_in_threadpool(db.get_experiment, exp_id)
-            if exp is None:
+            try:  # deleted (or moved to the trash) while viewed
+                exp = await run_in_threadpool(service.get, exp_id)
+            except NotFoundError:
+                exp = None
+            if exp is None or deleted(exp):
                 hub.forget(exp_id)
                 yield "event: gone\ndata: {}\n\n"
                 return
@@ -76,6 +79,20 @@ async def live(request: Request, exp_id: str, service: ServiceDep, db: ExpDBDep,
             await asyncio.sleep(TICK_S)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get("/runs/{exp_id}")
+def run_state(exp_id: str, service: ServiceDep) -> dict[str, Any]:
+    """Status of a run; 404 once it is deleted (a page showing it says so)."""
+    exp = service.get(exp_id)
+    if deleted(exp):
+        raise NotFoundError(f"experiment {exp_id!r} is in the trash")
+    return {"id": exp.id, "status": exp.status.value}
+
+
+def deleted(exp: Experiment) -> bool:
+    """True when ``exp`` was moved to the trash."""
+    return getattr(exp, "deleted_at", None) is not None
 
 
 @router.post("/groups/{gid}/rate")

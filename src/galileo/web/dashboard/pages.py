@@ -61,16 +61,17 @@ def _cache(request: Request) -> RunCache:
 def experiments_page(
     request: Request, service: ServiceDep, db: ExpDBDep,
     q: Annotated[str, Query(max_length=200)] = "",
-    status: Annotated[ExperimentStatus | None, Query()] = None,
+    status: Annotated[str, Query(max_length=16)] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> HTMLResponse:
-    exps = service.list(status=status.value if status else None, limit=limit)
+    wanted = ExperimentStatus(status) if status in set(ExperimentStatus) else None
+    exps = service.list(status=wanted.value if wanted else None, limit=limit)
     needle = q.strip().lower()
     if needle:
         exps = [e for e in exps if needle in f"{e.id} {e.name} {e.creator}".lower()]
     totals = run_totals(db, [e.id for e in exps])
     return render(request, "experiments.html.j2", experiments=exps, totals=totals, q=q,
-                  status=status.value if status else "", statuses=list(ExperimentStatus))
+                  status=wanted.value if wanted else "", statuses=list(ExperimentStatus))
 
 
 @guarded.get("/runs/{exp_id}", response_class=HTMLResponse)
@@ -79,7 +80,8 @@ async def run_page(request: Request, exp_id: str, service: ServiceDep, db: ExpDB
     exp = await run_in_threadpool(service.get, exp_id)
     live = exp.status in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING)
     ctx = None if live else run_context(await run_in_threadpool(_cache(request).get, db, exp))
-    return render(request, "run.html.j2", exp=exp, live=live, run=ctx)
+    return render(request, "run.html.j2", exp=exp, live=live, run=ctx,
+                  deleted=getattr(exp, "deleted_at", None) is not None)
 
 
 @guarded.get("/runs/{exp_id}/report.html")
@@ -102,7 +104,8 @@ async def compare_page(request: Request, service: ServiceDep, db: ExpDBDep,
                       message="Pick two or more runs on the experiments page to compare them.")
 
     def build() -> tuple[list[dict[str, object]], dict[str, object]]:
-        runs = [_cache(request).get(db, service.get(i)) for i in ids]
+        exps = sorted((service.get(i) for i in ids), key=lambda e: (e.created, e.id))
+        runs = [_cache(request).get(db, e) for e in exps]  # the oldest run is the base
         return [run_context(r) for r in runs], comparison_context(runs)
 
     runs, comparison = await run_in_threadpool(build)

@@ -107,7 +107,7 @@ const Galileo = (() => {
 
   function watchGone(expId) {  // a finished run deleted while viewed
     const timer = setInterval(async () => {
-      const r = await fetch(`/experiments/${encodeURIComponent(expId)}`, {headers: {"Accept": "application/json"}});
+      const r = await fetch(`/ui/api/runs/${encodeURIComponent(expId)}`, {headers: {"Accept": "application/json"}, credentials: "same-origin"});
       if (r.status === 404) { $("#gone").hidden = false; clearInterval(timer); }
     }, 2000);
   }

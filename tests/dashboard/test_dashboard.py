@@ -1,0 +1,245 @@
+"""The dashboard in a real browser (Chromium via Playwright) against a real server, Redis,
+worker, recorder, echo app and Celery runner. Each test also fails on a request leaving the
+dashboard or a console error (see conftest.Watched)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from browserkit import ARTIFACTS, Server, Watched
+from pydantic import SecretStr
+
+from galileo.analysis.report import write_report
+from galileo.apps.background import start_in_thread
+from galileo.control import Galileo
+from galileo.experiments.scenario import parse_scenario
+from galileo.localenv import ProcessGroup
+from galileo.settings import Settings
+from galileo.storage import ExpDB, ExperimentStatus
+from reportdata import make_run
+from waiting import until
+
+README_SHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard-run.png"
+WORKER = "dash-worker"
+
+
+@pytest.fixture(scope="module")
+def db(dash_settings: Settings) -> Iterator[ExpDB]:
+    with ExpDB.from_settings(dash_settings) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def recorded(db: ExpDB) -> tuple[str, str]:
+    """Two finished runs; B's latencies are 1.5x A's."""
+    make_run(db, "dash-a", seconds=20, rps=50, scale_ms=4.0, seed=1, name="baseline")
+    make_run(db, "dash-b", seconds=20, rps=50, scale_ms=6.0, seed=2, name="slower")
+    return "dash-a", "dash-b"
+
+
+@pytest.fixture(scope="module")
+def cluster(dash_settings: Settings) -> Iterator[Galileo]:
+    """A real worker and recorder (subprocesses) and an echo app routed as ``echo``."""
+    app = start_in_thread(("echo",))
+    procs = ProcessGroup(dash_settings)
+    g = Galileo.from_settings(dash_settings)
+    try:
+        procs.start("worker", ["worker", "--name", WORKER, "--processes", "1"])
+        procs.start("recorder", ["recorder"])
+        until(lambda: [w.name for w in g.workers()] == [WORKER], 60, "the worker")
+        g.rtbl.set("echo", [f"{app.host}:{app.port}"])
+        yield g
+    finally:
+        procs.stop_all()
+        g.close()
+        app.stop()
+
+
+def _open(page: Watched, url: str) -> Any:
+    page.page.goto(url)
+    return page.page
+
+
+def test_experiments_list_shows_runs_and_compare_shows_both(page: Watched, server: Server,
+                                                            recorded: tuple[str, str]) -> None:
+    a, b = recorded
+    p = _open(page, server.url + "/")
+    row = p.locator(f'tr[data-exp="{a}"]')
+    assert row.locator("td").nth(2).inner_text() == "baseline"
+    assert "FINISHED" in row.inner_text() and "1000" in row.inner_text()
+    p.fill("#search", "slower")
+    p.press("#search", "Enter")
+    p.wait_for_url("**/?q=slower**")
+    assert p.locator("tr[data-exp]").count() == 1 and p.locator(f'tr[data-exp="{b}"]').count()
+    p.goto(server.url + "/")
+    page.shot("experiments")
+    p.check(f'input[value="{a}"]')
+    p.check(f'input[value="{b}"]')
+    p.click("#compare-selected")
+    p.wait_for_selector("#comparison")
+    text = p.locator("#comparison").inner_text()
+    assert f"{b} vs {a}" in text
+    assert "p99 is" in text and "% higher in dash-b" in text  # the verdict, with its interval
+    # both runs are drawn in the overlay (one trace per run and service)
+    p.wait_for_function("document.querySelector('#fig-compare-p99 .main-svg') !== null")
+    names = p.evaluate("document.getElementById('fig-compare-p99').data.map(t => t.name)")
+    assert names == [f"{a} echo", f"{b} echo"]
+    page.shot("compare")
+
+
+def test_unknown_run_is_a_404_page_and_a_deleted_run_says_so(page: Watched, server: Server,
+                                                             db: ExpDB) -> None:
+    p = page.page
+    response = p.goto(server.url + "/runs/no-such-run")
+    assert response is not None and response.status == 404
+    assert "unknown experiment 'no-such-run'" in p.locator("#not-found").inner_text()
+    make_run(db, "dash-doomed", seconds=2, rps=10)
+    p.goto(server.url + "/runs/dash-doomed")
+    assert p.locator("#gone").is_hidden()
+    gone = p.request.delete(server.url + "/experiments/dash-doomed")  # the REST API's delete
+    assert gone.status == 204, gone.text()
+    p.wait_for_selector("#gone", state="visible", timeout=10_000)
+    page.console_errors.clear()  # the 404 of the deletion probe is expected in the console
+
+
+def test_live_run_updates_and_the_rate_control_changes_what_workers_send(
+        page: Watched, server: Server, cluster: Galileo, db: ExpDB) -> None:
+    g = cluster
+    exp_id = g.experiment.start(name="live one")
+    group = g.spawn("echo", 2, hosts=WORKER, request={"method": "GET", "path": "/"}, rps=20)
+    try:
+        until(lambda: db.get_experiment(exp_id) is not None, 20, "the recorder to store the run")
+        p = _open(page, f"{server.url}/runs/{exp_id}")
+        p.wait_for_function("Number(document.body.dataset.tick || 0) >= 3", timeout=20_000)
+        p.wait_for_function(
+            "(document.getElementById('fig-rate')?.dataset.points | 0) > 2", timeout=20_000)
+        first = int(p.get_attribute("#fig-rate", "data-points") or 0)
+        p.wait_for_function(f"(document.getElementById('fig-rate').dataset.points | 0) > {first}",
+                            timeout=10_000)  # the chart grows while the run goes on
+        row = p.locator(f'tr[data-gid="{group.gid}"]')
+        row.locator("input.rate").fill("-5")
+        row.locator("button.set-rate").click()
+        p.wait_for_selector("#message.bad")
+        assert "greater than or equal to 0" in p.inner_text("#message")
+        page.console_errors.clear()  # the browser logs the (expected) 422 answer
+        row.locator("input.rate").fill("80")
+        row.locator("button.set-rate").click()
+        p.wait_for_selector("#message.ok")
+        changed_ns = time.time_ns()
+        p.wait_for_function(
+            "[...document.querySelectorAll('#services td.sent')].some(td => +td.textContent >= 70)",
+            timeout=15_000)
+        page.shot("live-run")
+        README_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ARTIFACTS / "dashboard-live-run.png", README_SHOT)
+        p.click("#stop")
+        p.wait_for_selector("#finished-run", timeout=30_000)  # reloaded into the report
+    finally:
+        group.close()
+        if g.experiment.current() == exp_id:
+            g.experiment.stop()
+    # the traces say the same: ~20/s before the change, ~80/s in full seconds after it
+    until(lambda: db.count_traces(exp_id) > 0, 20, "traces")
+    time.sleep(1.5)
+    rows = db.traces(exp_id)
+    before = [r for r in rows if r["intended_ns"] < changed_ns - 1_000_000_000]
+    after = [r for r in rows if r["intended_ns"] >= changed_ns + 1_000_000_000]
+    per_s = _rate(after)
+    assert 15 <= _rate(before) <= 25 and 65 <= per_s <= 95, (_rate(before), per_s)
+
+
+def _rate(rows: list[dict[str, Any]]) -> float:
+    secs = sorted({r["intended_ns"] // 1_000_000_000 for r in rows})
+    full = secs[1:-1]  # drop the partial first and last seconds
+    return sum(1 for r in rows if r["intended_ns"] // 1_000_000_000 in full) / max(len(full), 1)
+
+
+def test_designer_validates_saves_and_submits_a_scenario_that_runs(
+        page: Watched, server: Server, cluster: Galileo, db: ExpDB,
+        dash_settings: Settings, tmp_path: Path) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    from galileo.experiments.tasks import make_app
+
+    p = _open(page, server.url + "/designer")
+    p.fill("#sc-apps", "")
+    p.fill("#sc-name", "designed-run")
+    w = p.locator(".workload").first
+    w.locator(".clients").fill("1")
+    w.locator('[data-field="stages"]').fill("0,20")
+    p.wait_for_function("document.body.dataset.planned === 'problems'")
+    assert "stages[0].duration: Input should be greater than 0" in p.inner_text("#problems")
+    w.locator('[data-field="stages"]').fill("2,-3")
+    p.wait_for_function("document.getElementById('problems').textContent.includes('rps')")
+    assert "stages[0].rps: Input should be greater than or equal to 0" in p.inner_text("#problems")
+    assert p.is_disabled("#submit")
+    w.locator('[data-field="stages"]').fill("1,10; 2,30,1")
+    p.wait_for_function("document.getElementById('total').textContent.includes('requests')")
+    assert p.inner_text("#total").startswith("60 requests planned over 3")  # 10 + 20 + 30
+    page.shot("designer")
+    with p.expect_download() as download:
+        p.click("#save-yaml")
+    saved = tmp_path / "designed.yaml"
+    download.value.save_as(saved)
+    scenario = parse_scenario(saved.read_text())  # the runner's own schema accepts it
+    assert scenario.workloads[0].profile.type == "stages"
+    assert yaml.safe_load(saved.read_text())["name"] == "designed-run"
+    w.locator(".wname").fill("")
+    p.click("#submit")
+    p.wait_for_selector("#submitted")
+    exp_id = p.inner_text("#submitted")
+    app = make_app(dash_settings)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            until(lambda: (e := db.get_experiment(exp_id)) is not None
+                  and e.status == ExperimentStatus.FINISHED, 60, "the designed run to finish")
+    finally:
+        app.close()
+    assert db.count_traces(exp_id) >= 50
+
+
+def test_report_file_opens_offline_without_console_errors(browser: Any, db: ExpDB,
+                                                          recorded: tuple[str, str],
+                                                          tmp_path: Path) -> None:
+    out, _ = write_report(db, list(recorded), tmp_path / "report.html")
+    context = browser.new_context(offline=True)
+    try:
+        watched = Watched(context.new_page(), ("file://",))
+        watched.page.goto(out.as_uri())
+        watched.page.wait_for_selector("#fig-compare-p99 .main-svg")
+        n = watched.page.evaluate("document.querySelectorAll('.fig .main-svg').length")
+        assert n >= 10  # every figure rendered by the inlined plotly.js
+        assert "p99 is" in watched.page.inner_text("body")
+        watched.shot("report")
+        watched.check()
+    finally:
+        context.close()
+
+
+def test_token_login(browser: Any, dash_settings: Settings, recorded: tuple[str, str]) -> None:
+    protected = dash_settings.model_copy(update={"api_token": SecretStr("s3cret-token")})
+    with Server(protected) as srv:
+        context = browser.new_context()
+        try:
+            watched = Watched(context.new_page(), (srv.url,))
+            p = watched.page
+            p.goto(srv.url + "/")
+            assert "/login" in p.url
+            assert p.request.get(srv.url + "/ui/api/cluster").status == 401
+            p.fill("#token", "wrong")
+            p.click("#login")
+            assert "wrong token" in p.inner_text("#login-error")
+            watched.console_errors.clear()  # the 401 answer is logged by the browser
+            p.fill("#token", "s3cret-token")
+            p.click("#login")
+            p.wait_for_selector("#experiments")
+            assert p.locator(f'tr[data-exp="{recorded[0]}"]').count() == 1
+            watched.check()
+        finally:
+            context.close()

@@ -6,16 +6,21 @@ import fnmatch
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from galileo.errors import GalileoError, InstructionError, NotFoundError, ValidationError
+from galileo.protocol import EventKind
 
 from . import instructions as ins
 from . import render
 from .galileo import Galileo
 from .group import ClientGroup
 from .placement import split_rate
+
+if TYPE_CHECKING:
+    from galileo.lb.launcher import Launcher
 
 MAX_SOURCE_DEPTH = 16
 
@@ -25,9 +30,11 @@ class Executor:
 
     def __init__(self, g: Galileo, dialect: ins.Dialect, console: Console | None = None,
                  sleep: Callable[[float], None] = time.sleep, cwd: Path | None = None,
-                 confirm: Callable[[str], bool] | None = None) -> None:
+                 confirm: Callable[[str], bool] | None = None,
+                 launcher: Launcher | None = None) -> None:
         """``confirm(question)`` is asked before ``close`` and ``flush`` (None: never ask --
-        scripts and piped input run unattended)."""
+        scripts and piped input run unattended). ``launcher`` keeps the balancers ``lb start``
+        starts (default: one of this executor's own)."""
         self.g = g
         self.dialect = dialect
         self.console = console or Console()
@@ -35,6 +42,7 @@ class Executor:
         self._cwd = cwd or Path.cwd()
         self._depth = 0
         self._confirm = confirm
+        self._launcher = launcher
 
     def run(self, steps: Iterable[ins.Step]) -> bool:
         """Run parsed steps; an error names the line it happened on (``line 3: …``)."""
@@ -88,6 +96,8 @@ class Executor:
             case ins.ExpStop():
                 stopped = self.g.experiment.stop()
                 out.print(f"experiment {stopped} stopped" if stopped else "no experiment running")
+            case ins.LbStart() | ins.LbStop() | ins.LbPolicy():
+                self._balancer(i)
             case _:
                 self._routing(i)
         return True
@@ -114,6 +124,31 @@ class Executor:
                 render.follow_updates(self.g, out, s)
             case _:
                 raise ValidationError(f"instruction {i.format()!r} cannot run here")
+
+    def _balancer(self, i: ins.Instruction) -> None:
+        from galileo.lb.commands import switch_policy
+        from galileo.lb.launcher import Launcher
+
+        if self._launcher is None:
+            self._launcher = Launcher(self.g.settings)
+        match i:
+            case ins.LbStart(name=n, port=p, policy=pol):
+                url = self._launcher.start(n, p, pol).url
+                self.g.events.append(EventKind.LB_START, n, {"url": url, "policy": pol})
+                self.console.print(f"balancer {n} serving on {url} (policy {pol})",
+                                   highlight=False)
+            case ins.LbStop(name=n):
+                if not self._launcher.stop(n):
+                    raise NotFoundError(f"no balancer {n!r} was started here")
+                self.g.events.append(EventKind.LB_STOP, n)
+            case ins.LbPolicy(policy=pol, name=n):
+                switch_policy(self.g.redis, self.g.keys.ns, n, pol)
+
+    def close(self) -> None:
+        """Stop the balancers this executor started (``lb start``)."""
+        if self._launcher is not None:
+            for name in self._launcher.stop_all():
+                self.g.events.append(EventKind.LB_STOP, name)
 
     def _asked(self, question: str) -> bool:
         if self._confirm is None or self._confirm(question):

@@ -6,7 +6,8 @@ blank lines are fine. Two dialects share the common commands:
 
 * controller (``exp>``): ``spawn PATTERN SERVICE [NUM]``, ``rps PATTERN SERVICE RPS``,
   ``close PATTERN SERVICE``, ``hosts``, ``clients``, ``info [SERVICE]``, ``ping``,
-  ``exp start [ID]``, ``exp stop``
+  ``exp start [ID]``, ``exp stop``, ``lb start [NAME] [PORT] [POLICY]``, ``lb stop [NAME]``,
+  ``lb policy POLICY [NAME]``
 * rtbl (``rtbl>``): ``set SERVICE HOSTS [WEIGHTS]`` (``h1:8080,h2:8080`` ``1,2``),
   ``unset SERVICE``, ``clear``, ``list``, ``info [SERVICE]``, ``updates [SECONDS]``, ``flush``
 * both: ``sleep SECONDS``, ``source FILE``, ``date``, ``echo TEXT``, ``help [COMMAND]``, ``exit``
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from galileo.errors import InstructionError, ValidationError
+from galileo.errors import GalileoError, InstructionError, ValidationError
 from galileo.protocol import RoutingRecord, check_name
 
 from .routing import parse_hosts, parse_weights
@@ -164,6 +165,33 @@ class ExpStop(Instruction):
         return "exp stop"
 
 
+@dataclass(frozen=True)
+class LbStart(Instruction):
+    name: str = "lb"
+    port: int = 8000
+    policy: str = "wrr"
+
+    def format(self) -> str:
+        return f"lb start {self.name} {self.port} {_q(self.policy)}"
+
+
+@dataclass(frozen=True)
+class LbStop(Instruction):
+    name: str = "lb"
+
+    def format(self) -> str:
+        return f"lb stop {self.name}"
+
+
+@dataclass(frozen=True)
+class LbPolicy(Instruction):
+    policy: str
+    name: str = "lb"
+
+    def format(self) -> str:
+        return f"lb policy {_q(self.policy)} {self.name}"
+
+
 # ---------------------------------------------------------------- rtbl
 @dataclass(frozen=True)
 class SetRoute(Instruction):
@@ -291,6 +319,28 @@ def _exp(a: list[str]) -> Instruction:
     raise _Bad("usage: exp start [ID] | exp stop")
 
 
+def _lb(a: list[str]) -> Instruction:
+    usage = "lb start [NAME] [PORT] [POLICY] | lb stop [NAME] | lb policy POLICY [NAME]"
+    from galileo.lb.commands import check_policy_spec
+
+    try:
+        if a[:1] == ["start"] and len(a) <= 4:
+            name = check_name("balancer", a[1]) if len(a) > 1 else "lb"
+            if len(a) > 2 and not (a[2].isdigit() and int(a[2]) < 65536):
+                raise _Bad(f"balancer port {a[2]!r} must be a number 0-65535 (0: any free)")
+            port = int(a[2]) if len(a) > 2 else 8000
+            return LbStart(name, port, check_policy_spec(a[3]) if len(a) > 3 else "wrr")
+        if a[:1] == ["stop"] and len(a) <= 2:
+            return LbStop(check_name("balancer", a[1]) if len(a) > 1 else "lb")
+        if a[:1] == ["policy"] and 2 <= len(a) <= 3:
+            name = a[2] if len(a) > 2 else "lb"
+            return LbPolicy(check_policy_spec(a[1]), name if name == "*" else
+                            check_name("balancer", name))
+    except GalileoError as e:
+        raise _Bad(str(e).rstrip(".")) from None
+    raise _Bad(f"usage: {usage}")
+
+
 Parser = Callable[[list[str]], Instruction]
 
 COMMON: dict[str, Parser] = {
@@ -326,6 +376,7 @@ CONTROLLER: dict[str, Parser] = {
     "info": lambda a: Info(_service(a[0]) if _args(a, "info [SERVICE]", 0, 1) else None),
     "ping": lambda a: (_args(a, "ping", 0, 0), PingWorkers())[1],
     "exp": _exp,
+    "lb": _lb,
 }
 
 RTBL: dict[str, Parser] = {
@@ -388,6 +439,8 @@ HELP: dict[str, str] = {
     "info": "info [SERVICE]  cluster summary, or one service's routing record and groups",
     "ping": "ping  round-trip time to every worker",
     "exp": "exp start [ID] | exp stop  mark an experiment's start/end",
+    "lb": "lb start [NAME] [PORT] [POLICY] | lb stop [NAME] | lb policy POLICY [NAME]  start/stop "
+          "a load balancer here, switch a balancer's policy (NAME * = all)",
     "set": "set SERVICE HOSTS [WEIGHTS]  e.g. set api h1:8080,h2:8080 1,2",
     "unset": "unset SERVICE  remove a routing record",
     "clear": "clear  remove every routing record",

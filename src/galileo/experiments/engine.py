@@ -19,6 +19,7 @@ from rich.console import Console
 from galileo.control import instructions as ins
 from galileo.control.executor import Executor
 from galileo.errors import BusError, GalileoError, ValidationError
+from galileo.lb.launcher import Launcher
 from galileo.protocol import EventField, EventKind, encode
 from galileo.storage import ExperimentStatus
 
@@ -27,7 +28,7 @@ from .context import Cancelled, JobContext
 from .jobs import Job
 from .model import CANCEL_CHECK_INTERVAL_S
 from .profiles import mean_rate
-from .scenario import Scenario
+from .scenario import Balancer, Scenario
 from .thresholds import Observed, Threshold, Verdict, evaluate
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,13 @@ def run_job(job: Job, ctx: JobContext, *, name: str = "", creator: str = "") -> 
     """Run ``job`` to its end (finished, cancelled or failed) and record the outcome."""
     owner = _begin(ctx, name, creator)
     status, message = ExperimentStatus.FINISHED, "finished"
+    launcher = Launcher(ctx.g.settings)  # balancers the job starts (lb start, balancers:)
     try:
         ctx.check()
         if job.scenario is not None:
-            _run_scenario(job.scenario, ctx)
+            _run_scenario(job.scenario, ctx, launcher)
         else:
-            _run_script(job.steps, ctx)
+            _run_script(job.steps, ctx, launcher)
     except Cancelled:
         status, message = ExperimentStatus.CANCELLED, "stopped on request; data kept"
     except GalileoError as e:
@@ -68,6 +70,7 @@ def run_job(job: Job, ctx: JobContext, *, name: str = "", creator: str = "") -> 
             ctx.quiesce()
         except Exception:  # best effort; the status below matters more
             log.exception("experiment %s: cleanup failed", ctx.exp_id)
+        _stop_balancers(ctx, launcher)
     if job.scenario is not None:
         time.sleep(min(job.scenario.drain_s, 5.0))
     end_ns = time.time_ns()
@@ -168,9 +171,47 @@ def _spawn(sc: Scenario, ctx: JobContext) -> list[_Action]:
     return actions
 
 
-def _run_scenario(sc: Scenario, ctx: JobContext) -> None:
+def _balancers(sc: Scenario, ctx: JobContext, launcher: Launcher) -> list[_Action]:
+    """Start the balancers due at 0 now (before the clients); the rest are timed actions."""
+    from galileo.lb.commands import switch_policy
+
+    actions = []
+    for bi, b in enumerate(sc.balancers):
+        def start(b: Balancer = b) -> None:
+            url = launcher.start(b.name, b.port, b.policy).url
+            ctx.g.events.append(EventKind.LB_START, b.name, {"url": url, "policy": b.policy})
+
+        if b.start_at == 0:
+            start()
+        else:
+            actions.append(_Action(b.start_at, 20_000 + bi * 100, f"balancer {b.name} starts",
+                                   start))
+        for ci, ch in enumerate(b.policy_changes):
+            def switch(n: str = b.name, p: str = ch.policy) -> None:
+                switch_policy(ctx.g.redis, ctx.g.keys.ns, n, p)
+            actions.append(_Action(ch.at, 20_001 + bi * 100 + ci,
+                                   f"balancer {b.name}: policy {ch.policy}", switch))
+        if b.stop_at is not None:
+            def stop(n: str = b.name) -> None:
+                if launcher.stop(n):
+                    ctx.g.events.append(EventKind.LB_STOP, n)
+            actions.append(_Action(b.stop_at, 20_099 + bi * 100, f"balancer {b.name} stops",
+                                   stop))
+    return actions
+
+
+def _stop_balancers(ctx: JobContext, launcher: Launcher) -> None:
+    for name in launcher.stop_all():
+        try:
+            ctx.g.events.append(EventKind.LB_STOP, name)
+        except BusError as e:
+            log.warning("experiment %s: cannot record that balancer %s stopped: %s",
+                        ctx.exp_id, name, e)
+
+
+def _run_scenario(sc: Scenario, ctx: JobContext, launcher: Launcher) -> None:
     duration = sc.length_s
-    pending = sorted(_routing(sc, ctx) + _spawn(sc, ctx))
+    pending = sorted(_routing(sc, ctx) + _balancers(sc, ctx, launcher) + _spawn(sc, ctx))
     ctx.report(stage=", ".join(f"{w.name}: {w.plan()[0].label}" for w in sc.workloads
                                if w.plan()))
     workers = {w for grp in ctx.groups.values() for w in grp.workers}
@@ -210,12 +251,12 @@ def _check_workers(ctx: JobContext, expected: set[str]) -> set[str]:
 
 
 # ---------------------------------------------------------------------- script
-def _run_script(steps: list[ins.Step], ctx: JobContext) -> None:
+def _run_script(steps: list[ins.Step], ctx: JobContext, launcher: Launcher) -> None:
     total = sum(s.instruction.seconds for s in steps if isinstance(s.instruction, ins.Sleep))
     done = 0.0
     g = ctx.g
     executor = Executor(g, ins.Dialect.CONTROLLER, console=Console(file=io.StringIO()),
-                        sleep=lambda s: ctx.sleep(s))
+                        sleep=lambda s: ctx.sleep(s), launcher=launcher)
     for step in steps:
         ctx.check()
         i = step.instruction

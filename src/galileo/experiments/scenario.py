@@ -10,7 +10,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from galileo.errors import ValidationError
+from galileo.errors import GalileoError, ValidationError
 from galileo.protocol import check_name
 
 from .profiles import PROFILE_TYPES, Profile, RateChange
@@ -123,6 +123,43 @@ class RoutingChange(_Model):
         return self
 
 
+def _check_policy(value: str) -> str:
+    from galileo.lb.commands import check_policy_spec
+
+    try:
+        return check_policy_spec(value)
+    except GalileoError as e:
+        raise ValueError(str(e).rstrip(".")) from None
+
+
+class PolicyChange(_Model):
+    at: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    policy: str
+
+    _check = field_validator("policy")(_check_policy)
+
+
+class Balancer(_Model):
+    """A ``galileo lb serve`` the experiment runs on the runner's machine (see docs/lb.md)."""
+
+    name: str = "lb"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000  # 0: any free port
+    policy: str = "wrr"
+    start_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    stop_at: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None  # None: at the end
+    policy_changes: list[PolicyChange] = []
+
+    _check = field_validator("policy")(_check_policy)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        try:
+            return check_name("balancer", v)
+        except ValidationError as e:
+            raise ValueError(str(e)) from None
+
+
 class Scenario(_Model):
     name: str = ""
     description: str = ""
@@ -130,6 +167,7 @@ class Scenario(_Model):
     apps: list[Literal["echo", "classify", "digits"]] = []  # built-in services `galileo run` starts
     routing: dict[str, Route] = {}
     routing_changes: list[RoutingChange] = []
+    balancers: list[Balancer] = []
     workloads: Annotated[list[Workload], Field(min_length=1)]
     thresholds: list[str] = []
     drain_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # wait for in-flight requests at the end
@@ -144,6 +182,9 @@ class Scenario(_Model):
             if w.name in seen:
                 raise ValueError(f"workloads[{i}].name {w.name!r} is used twice")
             seen.add(w.name)
+        names = [b.name for b in self.balancers]
+        if len(set(names)) != len(names):
+            raise ValueError("balancers: each needs its own name")
         if self.duration is None and not any(w.profile.length_s() for w in self.workloads):
             raise ValueError("duration is required when no workload profile has a length")
         return self

@@ -27,6 +27,7 @@ from galileo.lb.backends import HealthConfig
 from galileo.lb.balancer import Balancer, ProxyConfig, Timeouts
 from galileo.lb.checks import ActiveChecks, CheckConfig
 from galileo.lb.follower import LbFollower
+from galileo.lb.launcher import die_with_parent
 from galileo.lb.policies import DEFAULT_POLICY, load_policy
 from galileo.lb.proxy import ProxyServer
 from galileo.settings import Settings
@@ -161,12 +162,6 @@ def child_main(argv: list[str]) -> None:
     serve(load_settings(), options, child=True)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _start_children(options: LbOptions, port: int) -> list[subprocess.Popen[bytes]]:
     children: list[subprocess.Popen[bytes]] = []
     try:
@@ -177,7 +172,7 @@ def _start_children(options: LbOptions, port: int) -> list[subprocess.Popen[byte
             cmd = [sys.executable, "-m", "galileo.lb", msgspec.json.encode(opts).decode()]
             children.append(subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None))
+                preexec_fn=die_with_parent))
         for child in children:
             assert child.stdout is not None
             ready = child.stdout.readline().decode(errors="replace")

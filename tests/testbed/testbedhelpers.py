@@ -44,3 +44,11 @@ def expdb_events(tb: Testbed, exp_id: str | None = None) -> list[dict[str, Any]]
 
     with ExpDB(f"sqlite:///{tb.expdb_path}") as db:
         return db.events(exp_id)
+
+
+def group_rows(tb: Testbed, gid: str) -> list[dict[str, Any]]:
+    """Every trace of client group ``gid`` in the testbed's expdb, whatever its experiment tag."""
+    from galileo.storage.expdb import ExpDB
+
+    with ExpDB(f"sqlite:///{tb.expdb_path}") as db:
+        return [r for r in db.traces() if r["group_id"] == gid]

@@ -33,7 +33,7 @@ def start(ns: str, hostname: str, cmd: Sequence[str], env: Mapping[str, str],
           log_path: Path) -> int:
     """Start ``cmd`` in host ``ns`` (own session: it outlives the CLI that started it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    with open(log_path, "wb") as log:  # a fresh log per start: readiness is read from it
         proc = subprocess.Popen(host_command(ns, hostname, cmd), stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, env=dict(env),
                                 start_new_session=True)

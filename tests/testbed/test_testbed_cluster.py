@@ -64,7 +64,7 @@ def _load(tb: Testbed, g: Galileo, service: str, *, hosts: str, rps: float, seco
 
 
 def _p50_ms(rows: list[dict[str, Any]]) -> float:
-    return statistics.median((r["done_ns"] - r["intended_ns"]) / 1e6 for r in rows)
+    return float(statistics.median((r["done_ns"] - r["intended_ns"]) / 1e6 for r in rows))
 
 
 def test_placement_by_host_pattern_labels_and_least_loaded(tb: Testbed, g: Galileo) -> None:
@@ -146,7 +146,7 @@ def test_a_rate_limited_link_shows_in_throughput_and_latency(tb: Testbed, g: Gal
     assert all(r["status"] == 200 and r["bytes_received"] >= len(body) for r in free + limited)
 
     def span_s(rows: list[dict[str, Any]]) -> float:
-        return (max(r["done_ns"] for r in rows) - min(r["intended_ns"] for r in rows)) / 1e9
+        return float(max(r["done_ns"] for r in rows) - min(r["intended_ns"] for r in rows)) / 1e9
 
     bits = sum(r["bytes_received"] for r in limited) * 8
     assert bits / span_s(limited) <= 1.1e6  # never faster than the link

@@ -1,0 +1,189 @@
+"""Figures of ``galileo testbed`` (issue 8): up/down time, worker-gone detection after a partition,
+traces lost across a 10 s partition, and latency at 500 req/s with added delay. Needs root::
+
+    sudo .venv/bin/python benchmarks/testbed.py            # everything (~4 min)
+    sudo .venv/bin/python benchmarks/testbed.py --only latency --seconds 5
+
+The added delay is ``tc netem`` link delay where the kernel has netem, else the echo service's
+own response delay (``galileo app serve --delay``); the output says which. The lean worker's
+figures come from :func:`lean_worker_figures`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from galileo.control.galileo import Galileo
+from galileo.storage.expdb import ExpDB
+from galileo.testbed import LinkSpec, Testbed
+
+PREFIX = "gbench"
+H1, H2, H3 = f"{PREFIX}1", f"{PREFIX}2", f"{PREFIX}3"
+S = 1_000_000_000
+DELAYS_MS = (0, 5, 20)
+LATENCY_RPS = 500.0
+PARTITION_S = 10.0
+
+
+def lean_worker_figures() -> None:
+    """The lean worker's installed size, package count, idle RSS and ``--help`` time
+    (placeholder: filled in with the packaging work of issue 8, part 4)."""
+    return None
+
+
+# ---------------------------------------------------------------------- helpers
+def _poll(predicate: Callable[[], bool], timeout_s: float, what: str) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout_s:
+            raise RuntimeError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def _listed(g: Galileo, name: str) -> bool:
+    return name in [w.name for w in g.workers()]
+
+
+def _group_rows(tb: Testbed, gid: str) -> list[dict[str, Any]]:
+    with ExpDB(f"sqlite:///{tb.expdb_path}") as db:
+        return [r for r in db.traces() if r["group_id"] == gid]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---------------------------------------------------------------------- figures
+def up_down_figures(data: Path, sizes: tuple[int, ...], runs: int) -> None:
+    for hosts in sizes:
+        ups, downs = [], []
+        for _ in range(runs):
+            t0 = time.monotonic()
+            tb = Testbed.up(hosts, data_dir=data, prefix=PREFIX)
+            ups.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            tb.down()
+            downs.append(time.monotonic() - t0)
+        print(f"testbed up   {hosts} hosts: median {statistics.median(ups):5.1f} s "
+              f"(runs: {', '.join(f'{u:.1f}' for u in ups)})")
+        print(f"testbed down {hosts} hosts: median {statistics.median(downs):5.1f} s "
+              f"(runs: {', '.join(f'{d:.1f}' for d in downs)})")
+
+
+def detection_figures(tb: Testbed, g: Galileo, repeats: int) -> None:
+    gone = []
+    for _ in range(repeats):
+        _poll(lambda: _listed(g, H1), 15, f"{H1} to be listed")
+        time.sleep(1.2)  # a fresh heartbeat phase each time
+        tb.partition(H1)
+        try:
+            gone.append(_poll(lambda: not _listed(g, H1), 15, f"{H1} to be reported gone"))
+        finally:
+            tb.heal(H1)
+    print(f"worker gone after partition: median {statistics.median(gone):.2f} s, "
+          f"max {max(gone):.2f} s over {repeats} (goal <= 3 s; "
+          f"all: {', '.join(f'{x:.2f}' for x in gone)})")
+
+
+def lost_traces_figure(tb: Testbed, g: Galileo, rps: float = 100.0) -> None:
+    g.rtbl.set("echo", tb.endpoint(H3))
+    _poll(lambda: _listed(g, H1), 15, f"{H1} to be listed")
+    cg = g.spawn("echo", 1, hosts=H1)
+    cg.rps(rps)
+    time.sleep(2)
+    tb.partition(H1)
+    try:
+        time.sleep(PARTITION_S)
+    finally:
+        tb.heal(H1)
+    back = _poll(lambda: _listed(g, H1), 30, f"{H1} to come back")
+    time.sleep(2)
+    cg.rps(0)
+    time.sleep(1)
+    cg.close(timeout=15)
+    time.sleep(3)
+    rows = _group_rows(tb, cg.gid)
+    intended = sorted(r["intended_ns"] for r in rows)
+    unique = len({r["request_id"] for r in rows})
+    expected = round((intended[-1] - intended[0]) / S * rps) + 1
+    print(f"traces across a {PARTITION_S:.0f} s partition of the worker host: "
+          f"{expected} sent by the schedule, {unique} in the expdb, "
+          f"lost {expected - unique}, duplicated {len(rows) - unique} "
+          f"(worker back {back:.1f} s after heal)")
+
+
+def latency_figures(tb: Testbed, g: Galileo, seconds: float) -> None:
+    netem = tb.state.netem
+    how = ("tc netem on the service host's link (half each way)" if netem
+           else "the echo service's own response delay (no netem in this kernel)")
+    print(f"latency at {LATENCY_RPS:.0f} req/s from {H1} to echo on {H2}, added delay via {how}:")
+    for delay_ms in DELAYS_MS:
+        extra = None
+        port = tb.state.service_port
+        if netem:
+            tb.link(H2, LinkSpec(delay_s=delay_ms / 2000))
+        elif delay_ms:
+            port = 8090 + delay_ms
+            extra = tb.start_process(H2, f"echo-{delay_ms}ms", [
+                sys.executable, "-m", "galileo.apps", "echo", "--host", "0.0.0.0",
+                "--port", str(port), "--delay", f"{delay_ms}ms"])
+            log = Path(extra.log)
+            _poll(lambda: "serving" in log.read_text(), 30, "the delayed echo")
+        try:
+            g.rtbl.set("echo", tb.endpoint(H2, port))
+            cg = g.spawn("echo", 4, hosts=H1, request={"method": "POST", "path": "/echo",
+                                                       "body": b"x" * 64})
+            cg.rps(LATENCY_RPS)
+            time.sleep(seconds)
+            cg.rps(0)
+            time.sleep(1)
+            cg.close()
+        finally:
+            if extra is not None:
+                tb.stop_process(extra)
+            if netem:
+                tb.link(H2, LinkSpec())
+        time.sleep(2)
+        rows = [r for r in _group_rows(tb, cg.gid) if r["status"] == 200]
+        lat = [(r["done_ns"] - r["intended_ns"]) / 1e6 for r in rows]
+        p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+        print(f"  +{delay_ms:2d} ms configured: p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
+              f"(p50 - configured {p50 - delay_ms:5.2f} ms, {len(rows)} requests)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("updown", "detect", "lost", "latency", "lean"))
+    parser.add_argument("--runs", type=int, default=3, help="up/down runs per size")
+    parser.add_argument("--repeats", type=int, default=5, help="partitions for detection")
+    parser.add_argument("--seconds", type=float, default=5.0, help="load per latency point")
+    args = parser.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="galileo-testbed-bench-"))
+    Testbed.down_prefix(data, PREFIX)
+    if args.only in (None, "lean"):
+        lean_worker_figures()
+    if args.only in (None, "updown"):
+        up_down_figures(data, (3, 8), args.runs)
+    if args.only in ("updown", "lean"):
+        return
+    with Testbed.up(3, data_dir=data, prefix=PREFIX) as tb, \
+            Galileo.from_settings(tb.settings()) as g:
+        if args.only in (None, "detect"):
+            detection_figures(tb, g, args.repeats)
+        if args.only in (None, "lost"):
+            lost_traces_figure(tb, g)
+        if args.only in (None, "latency"):
+            latency_figures(tb, g, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

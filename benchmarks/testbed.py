@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,10 @@ def _listed(g: Galileo, name: str) -> bool:
 def _group_rows(tb: Testbed, gid: str) -> list[dict[str, Any]]:
     with ExpDB(f"sqlite:///{tb.expdb_path}") as db:
         return [r for r in db.traces() if r["group_id"] == gid]
+
+
+def _log_has(log: Path, words: str) -> bool:
+    return words in log.read_text()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -136,8 +141,7 @@ def latency_figures(tb: Testbed, g: Galileo, seconds: float) -> None:
             extra = tb.start_process(H2, f"echo-{delay_ms}ms", [
                 sys.executable, "-m", "galileo.apps", "echo", "--host", "0.0.0.0",
                 "--port", str(port), "--delay", f"{delay_ms}ms"])
-            log = Path(extra.log)
-            _poll(lambda: "serving" in log.read_text(), 30, "the delayed echo")
+            _poll(partial(_log_has, Path(extra.log), "serving"), 30, "the delayed echo")
         try:
             g.rtbl.set("echo", tb.endpoint(H2, port))
             cg = g.spawn("echo", 4, hosts=H1, request={"method": "POST", "path": "/echo",

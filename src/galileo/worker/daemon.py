@@ -95,7 +95,8 @@ class Worker:
         else:
             self._handles = [ProcessHandle(self.settings, self.name, i)
                              for i in range(self.processes)]
-        await asyncio.gather(*(h.start() for h in self._handles))
+        if not await self._until_stopped(asyncio.gather(*(h.start() for h in self._handles))):
+            return
         self.dispatcher.handles = self._handles
         if await self._connect():
             loop = asyncio.get_running_loop()
@@ -126,6 +127,19 @@ class Worker:
             self._pubsub = pubsub
             self._tasks.append(asyncio.get_running_loop().create_task(self._listen(pubsub)))
             return True
+        return False
+
+    async def _until_stopped(self, work: asyncio.Future[Any]) -> bool:
+        """Await ``work`` unless a stop is requested first (then cancel it; False)."""
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if work.done():
+            work.result()
+            return True
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
         return False
 
     async def _sleep(self, seconds: float) -> None:

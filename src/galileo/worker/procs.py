@@ -149,14 +149,17 @@ class ProcessHandle:
         self._futures.clear()
 
     async def stop(self) -> None:
+        if self._loop is None:  # never started
+            self._conn.close()
+            return
         with contextlib.suppress(OSError, ValueError):
             self._conn.send(("stop",))
         deadline = time.monotonic() + CHILD_STOP_TIMEOUT_S
         while self.process.is_alive() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         if self.process.is_alive():
-            log.error("worker process %s did not stop in time; terminating it", self.process.name)
-            self.process.terminate()
+            log.error("worker process %s did not stop in time; killing it", self.process.name)
+            self.process.kill()  # it ignores SIGTERM (the main process decides when to stop)
         self.process.join(1)
         if self._loop is not None and not self._conn.closed:
             self._loop.remove_reader(self._conn.fileno())

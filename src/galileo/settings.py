@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # prefixes, ``entrypoint:NAME``/``entrypoint:*``; comma-separated. Nothing else is loaded.
     worker_generators: str = "builtin"
     labels: dict[str, str] = Field(default_factory=dict)
+    # client apps (galileo.worker.apps): the API serving /api/apps (``galileo apps``, and where
+    # a worker allowed ``apps`` in galileo_worker_generators downloads them) and the worker's
+    # cache directory (unset: ``<data_dir>/apps``)
+    apps_repository: str | None = None  # unset: http://localhost:<api_port>
+    apps_dir: Path | None = None
 
     # -- experiment runners (Celery). No broker_url: the bus Redis (embedded: its unix socket).
     broker_url: str | None = None

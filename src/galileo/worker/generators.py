@@ -10,8 +10,12 @@ it. ``galileo_worker_generators`` is a comma-separated list of
   named in a spec by its bare name (``NAME``) or by its target (``module:attr``);
   ``entrypoint:*`` allows every installed one.
 
-``none`` (or an empty value) allows nothing. A spec is ``module:callable`` with a plain
-attribute name (no dots, no leading ``_``) defined in that module, or an entry point name.
+* ``apps`` -- client apps from the repository (``app:NAME``; fetched, hash-checked, cached
+  and loaded by :mod:`galileo.worker.apps` from ``galileo_apps_repository``).
+
+``none`` (or an empty value) allows nothing. ``galileo worker --generators PATH`` puts a folder
+on the worker's import path and allows every module in it. A spec is ``module:callable`` with a
+plain attribute name (no dots, no leading ``_``) defined in that module, or an entry point name.
 :func:`resolve_generator` returns the factory or raises ``ValidationError`` naming the worker
 and what is allowed; :func:`make_generator` also calls it with the arguments, turning a bad
 argument into one sentence that names it.
@@ -21,13 +25,17 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from galileo.errors import GalileoError, ValidationError
 from galileo.load.requests import GeneratorFactory, RequestGenerator
 from galileo.settings import Settings
+
+if TYPE_CHECKING:
+    from galileo.worker.apps import ClientAppCache
 
 BUILTIN_MODULES: Final = ("galileo.apps.generators", "galileo.apps.workloads.generators")
 ENTRY_POINT_GROUP: Final = "galileo.generators"
@@ -43,6 +51,8 @@ class GeneratorPolicy:
     modules: tuple[str, ...] = BUILTIN_MODULES
     entry_points: tuple[str, ...] = ()  # entry point names; "*" = every installed one
     worker: str = ""
+    client_apps: bool = False  # ``apps``: client apps from the repository (``app:NAME``)
+    apps: ClientAppCache | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, text: str, worker: str = "") -> GeneratorPolicy:
@@ -50,11 +60,14 @@ class GeneratorPolicy:
         raises ``ValidationError`` naming it."""
         modules: list[str] = []
         eps: list[str] = []
+        client_apps = False
         for raw in text.split(","):
             item = raw.strip()
             if not item or item == "none":
                 continue
-            if item == "builtin":
+            if item == "apps":
+                client_apps = True
+            elif item == "builtin":
                 modules.extend(BUILTIN_MODULES)
             elif item.startswith("entrypoint:"):
                 name = item[len("entrypoint:"):]
@@ -67,16 +80,25 @@ class GeneratorPolicy:
             else:
                 raise ValidationError(f"galileo_worker_generators: {item!r} is neither "
                                       "'builtin', a module prefix nor 'entrypoint:NAME'")
-        return cls(tuple(dict.fromkeys(modules)), tuple(dict.fromkeys(eps)), worker)
+        return cls(tuple(dict.fromkeys(modules)), tuple(dict.fromkeys(eps)), worker,
+                   client_apps)
 
     @classmethod
     def from_settings(cls, settings: Settings, worker: str) -> GeneratorPolicy:
-        return cls.parse(settings.worker_generators, worker)
+        policy = cls.parse(settings.worker_generators, worker)
+        if not policy.client_apps:
+            return policy
+        from galileo.worker.apps import AppRepositoryClient, ClientAppCache, cache_dir
+
+        cache = ClientAppCache(AppRepositoryClient.from_settings(settings), cache_dir(settings))
+        return replace(policy, apps=cache)
 
     def describe(self) -> str:
         parts = [f"{m}:*" for m in self.modules]
         parts += ["entry points galileo.generators" if e == "*" else f"entry point {e}"
                   for e in self.entry_points]
+        if self.client_apps:
+            parts.append("client apps (app:NAME)")
         return ", ".join(parts) or "nothing"
 
     def module_allowed(self, module: str) -> bool:
@@ -100,6 +122,15 @@ class GeneratorPolicy:
 
 def resolve_generator(spec: str, allowed: GeneratorPolicy) -> GeneratorFactory:
     """The factory ``spec`` names, if ``allowed``; else ``ValidationError`` (one sentence)."""
+    if spec.startswith("app:"):
+        if allowed.apps is None:
+            raise allowed.refuse(spec, "is a client app, and client apps are not allowed")
+        try:
+            return allowed.apps.factory(spec[len("app:"):])
+        except ValidationError:
+            raise
+        except GalileoError as e:  # unknown app, repository unreachable
+            raise allowed.refuse(spec, f"cannot be fetched ({e})") from None
     ep = allowed.entry_point(spec)
     if ep is not None:
         try:
@@ -149,3 +180,12 @@ def make_generator(spec: str, args: dict[str, Any], allowed: GeneratorPolicy) ->
         raise ValidationError(f"generator {spec} returned an object without next_request()")
     result: RequestGenerator = gen
     return result
+
+
+def modules_in(folder: Path) -> list[str]:
+    """The importable top-level modules and packages in ``folder`` (``--generators PATH``)."""
+    if not folder.is_dir():
+        raise ValidationError(f"--generators {str(folder)!r}: not a directory")
+    names = [p.stem for p in folder.glob("*.py")]
+    names += [p.name for p in folder.iterdir() if (p / "__init__.py").is_file()]
+    return sorted(n for n in set(names) if _MODULE_RE.match(n) and n.isidentifier())

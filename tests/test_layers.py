@@ -33,6 +33,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "web": ("galileo.worker", "galileo.load"),
     "lb": ("redis", "sqlalchemy", "galileo.storage", "galileo.recorder", "galileo.control",
            "galileo.experiments", "galileo.web", "galileo.analysis"),
+    "interop": ("redis", "sqlalchemy", "galileo.storage", "galileo.recorder", "galileo.control",
+                "galileo.experiments", "galileo.web", "galileo.analysis", "galileo.load"),
     "testbed": ("redis", "sqlalchemy", "galileo.bus", "galileo.protocol", "galileo.load",
                 "galileo.worker", "galileo.control", "galileo.telemetry", "galileo.storage",
                 "galileo.recorder", "galileo.experiments", "galileo.lb", "galileo.web",

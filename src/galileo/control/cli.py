@@ -61,9 +61,10 @@ def controller_command(source: SourceOpt = None) -> None:
     _line_shell("controller", source)
 
 
-def rtbl_command(source: SourceOpt = None) -> None:
+def rtbl_command(ctx: typer.Context, source: SourceOpt = None) -> None:
     """Routing-table shell (rtbl>): set SERVICE HOSTS WEIGHTS, unset, list, clear, updates, …"""
-    _line_shell("rtbl", source)
+    if ctx.invoked_subcommand is None:
+        _line_shell("rtbl", source)
 
 
 def ping_command(
@@ -96,6 +97,11 @@ def workers_command() -> None:
 def register(app: typer.Typer) -> None:
     app.command("shell")(shell_command)
     app.command("controller")(controller_command)
-    app.command("rtbl")(rtbl_command)
+    from galileo.interop.cli import mirror_etcd_command
+
+    rtbl = typer.Typer(name="rtbl", invoke_without_command=True, no_args_is_help=False)
+    rtbl.callback()(rtbl_command)
+    rtbl.command("mirror-etcd")(mirror_etcd_command)
+    app.add_typer(rtbl)
     app.command("ping")(ping_command)
     app.command("workers")(workers_command)

@@ -1,4 +1,4 @@
-"""Answers to the seed users' four questions, from :class:`ExperimentData`.
+"""Answers to the four questions Galileo 0.x users asked, from :class:`ExperimentData`.
 
 * :func:`cpu_per_request` — how much CPU does each service use per request?
 * :func:`latency_by_node` — mean and percentile latency per serving node (host).

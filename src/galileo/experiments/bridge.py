@@ -1,4 +1,4 @@
-"""The seed bridge: ``BRPOP`` the seed's ``galileo:experiments:instructions`` list (JSON
+"""The Galileo 0.x bridge: ``BRPOP`` Galileo 0.x's ``galileo:experiments:instructions`` list (JSON
 ``{"instructions": "...", "exp_id"?, "creator"?, "name"?}``) and submit each entry. A malformed
 entry becomes a FAILED experiment carrying the parse error: nothing is lost, nothing crashes."""
 
@@ -21,7 +21,7 @@ BRPOP_TIMEOUT_S = 1
 
 
 class Bridge:
-    """Moves entries of the seed list into the experiment queue."""
+    """Moves entries of the Galileo 0.x list into the experiment queue."""
 
     def __init__(self, service: ExperimentService, queue: str = Keys.SEED_INSTRUCTIONS) -> None:
         self.service = service

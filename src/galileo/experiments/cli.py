@@ -67,10 +67,10 @@ def _print_invalid(e: Exception) -> None:
 
 
 def bridge_command(
-    queue: Annotated[str | None, typer.Option(help="List to pop (default: the seed's "
+    queue: Annotated[str | None, typer.Option(help="List to pop (default: Galileo 0.x's "
                                                    "galileo:experiments:instructions).")] = None,
 ) -> None:
-    """Accept the seed's raw LPUSH protocol and queue each entry as an experiment."""
+    """Accept Galileo 0.x's raw LPUSH protocol and queue each entry as an experiment."""
     import signal
     import threading
 

@@ -41,7 +41,7 @@ class ExperimentStatusView:
         return ExperimentStatus(self.status) in TERMINAL
 
     def describe(self) -> str:
-        """One line, like the seed's ``Experiment 125 is in state PROGRESS; …`` answers."""
+        """One line, like Galileo 0.x's ``Experiment 125 is in state PROGRESS; …`` answers."""
         text = f"Experiment {self.id} is in state {self.status}; progress {self.progress:.0%}"
         if self.stage:
             text += f"; stage {self.stage}"

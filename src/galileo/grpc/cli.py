@@ -1,4 +1,5 @@
-"""``galileo grpc`` (serve the ExperimentService) and ``galileo grpc-client`` (seed client.py)."""
+"""``galileo grpc`` (serve the ExperimentService) and ``galileo grpc-client`` (like Galileo
+0.x's client.py)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def register(app: typer.Typer) -> None:
                                  "-i (traces are tagged until stop), as Galileo 0.x did",
             exists=True, dir_okay=False)] = None,
     ) -> None:
-        """Talk to a gRPC ExperimentService like the seed's client.py."""
+        """Talk to a gRPC ExperimentService like Galileo 0.x's client.py."""
         from galileo.cli.main import load_settings
         from galileo.grpc.client import ExperimentClient, target
 

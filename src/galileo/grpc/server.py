@@ -1,4 +1,4 @@
-"""The gRPC ``ExperimentService`` (seed 004, extended) over the experiment service facade.
+"""The gRPC ``ExperimentService`` (Galileo 0.x's, extended) over the experiment service facade.
 
 Errors map to status codes with Galileo's one-sentence message: ValidationError →
 INVALID_ARGUMENT, NotFoundError → NOT_FOUND, Bus/Storage/ConfigError → UNAVAILABLE, any other
@@ -71,7 +71,7 @@ def _status_value(status: Any) -> str:
 
 
 def status_answer(view: StatusView) -> str:
-    """The seed's one-line answer: ``Experiment 125 is in state RUNNING; progress 40%; …``."""
+    """Galileo 0.x's one-line answer: ``Experiment 125 is in state RUNNING; progress 40%; …``."""
     return view.describe()
 
 

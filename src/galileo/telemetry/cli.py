@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         no_containers: Annotated[bool, typer.Option(
             "--no-containers", help="Do not discover Docker/Kubernetes cgroups.")] = False,
         no_topics: Annotated[bool, typer.Option(
-            "--no-topics", help="Do not publish the seed telem/<node>/… topics.")] = False,
+            "--no-topics", help="Do not publish Galileo 0.x's telem/<node>/… topics.")] = False,
     ) -> None:
         """Sample this node (CPU, memory, network, disk, PSI, cgroups, GPU) into Galileo."""
         import signal

@@ -221,9 +221,11 @@ class Exchange:
         self._cancel_timer()
         if (conn is not None and conn.reused and not got_bytes and self.body_len is None
                 and self.method in IDEMPOTENT and not self.head_sent):
-            # a keep-alive connection the backend had closed: not the backend's fault
+            # a keep-alive connection the backend had closed: not the backend's fault, and
+            # not an attempt (it uses no retry)
             self._backend_done(None)
             self.tried.pop()
+            self.attempts -= 1
             self._attempt()
             return
         self._backend_done(False)
@@ -304,7 +306,8 @@ class Exchange:
         sent = self.t_sent + off if self.t_sent else 0
         up_done = self.t_up_done + off if self.t_up_done else 0
         balancer.tracer(LbTrace(
-            request_id=(self.request_id or b"").decode("latin-1")[:64], exp_id=balancer.exp_id,
+            request_id=(self.request_id or next_request_id().encode()).decode("latin-1")[:64],
+            exp_id=balancer.exp_id,
             lb=balancer.config.name, service=self.service_name,
             backend=self.backend.address if self.backend else "", policy=balancer.policy_name,
             method=self.method.decode("latin-1"), path=self.url.decode("latin-1")[:1024],

@@ -1,13 +1,15 @@
 """Alembic: a database made before migrations (the initial schema, no ``alembic_version``) is
-upgraded to head when an ExpDB opens it; a new one is created from schema.py at head. On the
-three databases."""
+upgraded to head when an ExpDB opens it; a new one is created from schema.py at head; 0003
+removes duplicate telemetry samples before adding their unique index. On the three databases."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 
+from galileo.errors import StorageError
 from galileo.storage import ExpDB
 from galileo.storage.migrations import config, head
 from galileo.storage.scratch import scratch_database
@@ -37,3 +39,37 @@ def test_legacy_database_upgraded_to_head(expdb_url: str) -> None:
 def test_new_database_is_at_head(sqlite_url: str) -> None:
     with ExpDB(sqlite_url) as db, db.engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head()
+
+
+def test_0003_removes_only_duplicate_samples_and_adds_the_index(expdb_url: str) -> None:
+    """A database at 0002 holding replayed telemetry (no unique index then) upgrades cleanly:
+    each series and instant keeps its first row, nothing else is lost, replays are refused."""
+    rows = [("n1", "cpu", "", 1, 0.5), ("n1", "cpu", "", 1, 0.5), ("n1", "cpu", "", 2, 0.7),
+            ("n1", "cpu", "0", 1, 0.1), ("n2", "cpu", "", 1, 0.9), ("n1", "cpu", "", 1, 0.6),
+            ("n2", "ram", "", 1, 3.0), ("n2", "ram", "", 1, 3.0)]
+    with scratch_database(expdb_url, prefix="gmig") as url:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            cfg = config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")
+            conn.execute(sa.text(
+                "INSERT INTO telemetry (exp_id, node, metric, subsystem, ts_ns, value) "
+                "VALUES ('e', :n, :m, :s, :t, :v)"),
+                [dict(zip("nmstv", r, strict=True)) for r in rows])
+            conn.execute(sa.text("INSERT INTO experiments (id, name, creator, created, status, "
+                                 "progress) VALUES ('e', '', '', 1.0, 'FINISHED', 1.0)"))
+        engine.dispose()
+        with ExpDB(url) as db:
+            kept = [(r["node"], r["metric"], r["subsystem"], r["ts_ns"], r["value"])
+                    for r in db.telemetry("e")]
+            assert sorted(kept) == sorted([rows[0], rows[2], rows[3], rows[4], rows[6]])
+            assert {r["window_ns"] for r in db.telemetry("e")} == {0}
+            exp = db.get_experiment("e")
+            assert exp is not None and exp.deleted_at is None
+            with db.engine.connect() as conn:
+                assert MigrationContext.configure(conn).get_current_revision() == head()
+            with pytest.raises(StorageError), db.transaction() as tx:  # a plain INSERT now fails
+                tx.conn.execute(sa.text(
+                    "INSERT INTO telemetry (exp_id, node, metric, subsystem, ts_ns, value) "
+                    "VALUES ('e', 'n1', 'cpu', '', 1, 0.5)"))

@@ -67,13 +67,13 @@ def test_delete_removes_every_row_of_the_experiment(db: ExpDB) -> None:
         tx.conn.execute(telemetry.insert(), [
             dict(exp_id=drop, node="n", metric="cpu", subsystem="", ts_ns=1, value=0.5)])
         tx.conn.execute(nodeinfo.insert(), [dict(exp_id=drop, node="n", key="cpus", value="4")])
-    assert db.delete_experiment(drop) is True
+    assert db.purge_experiment(drop) is True
     assert db.get_experiment(drop) is None and db.get_experiment(keep) is not None
     assert (db.count_traces(drop), db.count_traces(keep), db.events(drop)) == (0, 1, [])
     with db.transaction() as tx:
         for table in (telemetry, nodeinfo):
             assert tx.conn.execute(table.select()).all() == []
-    assert db.delete_experiment(drop) is False
+    assert db.purge_experiment(drop) is False
 
 
 def test_transaction_rolls_back_everything_on_error(db: ExpDB) -> None:

@@ -128,19 +128,49 @@ def test_telemetry_page_and_csv_export(api: TestClient, settings: Settings) -> N
     assert [s["value"] for s in page["items"]] == [0.0, 1.0, 2.0, 3.0, 4.0]
     text = api.get("/experiments/exp-telem/telemetry.csv").text
     lines = text.strip().splitlines()
-    assert lines[0] == "exp_id,node,metric,subsystem,ts_ns,value"
-    assert len(lines) == 8 and lines[-1] == "exp-telem,n1,cpu,,1006,6.0"
+    assert lines[0] == "exp_id,node,metric,subsystem,ts_ns,value,window_ns"
+    assert len(lines) == 8 and lines[-1] == "exp-telem,n1,cpu,,1006,6.0,0"
 
 
-def test_delete_removes_the_experiment_and_its_rows(api: TestClient,
-                                                    settings: Settings) -> None:
+def test_delete_moves_to_the_trash_and_restore_brings_all_back(
+        api: TestClient, settings: Settings) -> None:
     _submit(api, id="exp-del")
     with ExpDB.from_settings(settings) as db:
         db.insert_traces([_trace("exp-del", i) for i in range(3)])
     assert api.delete("/experiments/exp-del").status_code == 204
-    assert api.get("/experiments/exp-del").status_code == 404
+    gone = api.get("/experiments/exp-del")
+    assert gone.status_code == 404 and "in the trash" in gone.json()["detail"]
+    assert api.delete("/experiments/exp-del").status_code == 404  # already there
+    assert "exp-del" not in {e["id"] for e in api.get("/experiments").json()}
+    trash = api.get("/experiments", params={"trash": True}).json()
+    assert [(e["id"], e["status"]) for e in trash] == [("exp-del", "CANCELLED")]  # never runs
+    assert trash[0]["deleted_at"] > 0
+    restored = api.post("/experiments/exp-del/restore")
+    assert restored.status_code == 200 and restored.json()["deleted_at"] is None
+    assert api.get("/experiments/exp-del/traces").json()["total"] == 3
+    assert api.post("/experiments/exp-del/restore").status_code == 404  # not in the trash
+
+
+def test_purge_needs_a_token_protected_api(api_factory: Callable[..., TestClient],
+                                           settings: Settings) -> None:
+    open_api = api_factory()
+    _submit(open_api, id="exp-purge")
     with ExpDB.from_settings(settings) as db:
-        assert db.count_traces("exp-del") == 0
+        db.insert_traces([_trace("exp-purge", i) for i in range(3)])
+    refused = open_api.delete("/experiments/exp-purge", params={"purge": True})
+    assert refused.status_code == 403 and "galileo_api_token" in refused.json()["detail"]
+    assert open_api.get("/experiments/exp-purge").status_code == 200
+    closed = api_factory(api_token="s3cret")
+    auth = {"Authorization": "Bearer s3cret"}
+    assert closed.delete("/experiments/exp-purge", params={"purge": True}).status_code == 401
+    assert closed.delete("/experiments/exp-purge").status_code == 401
+    assert closed.delete("/experiments/exp-purge", headers=auth).status_code == 204  # trash
+    assert closed.delete("/experiments/exp-purge", params={"purge": True},
+                         headers=auth).status_code == 204  # and out of it, for good
+    assert closed.get("/experiments/exp-purge", headers=auth).json() == {
+        "detail": "unknown experiment 'exp-purge'"}
+    with ExpDB.from_settings(settings) as db:
+        assert db.count_traces("exp-purge") == 0 and db.get_experiment("exp-purge") is None
 
 
 @pytest.mark.parametrize("path", ["/experiments/bad%20id", "/experiments/" + "x" * 65])

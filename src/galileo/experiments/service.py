@@ -129,29 +129,48 @@ class ExperimentService:
         return ExperimentStatusView.of(self.get(exp_id))
 
     def get(self, exp_id: str) -> Experiment:
+        """The experiment; ``NotFoundError`` when unknown or in the trash."""
         exp = self.db.get_experiment(exp_id)
         if exp is None:
             raise NotFoundError(f"unknown experiment {exp_id!r}")
+        if exp.deleted_at is not None:
+            raise NotFoundError(f"experiment {exp_id!r} is in the trash; restore it first")
         if exp.status == ExperimentStatus.RUNNING and self._reap(exp_id):
             exp = self.db.get_experiment(exp_id) or exp
         return exp
 
     def list(self, *, status: str | None = None, creator: str | None = None, limit: int = 50,
-             offset: int = 0) -> builtins.list[Experiment]:
+             offset: int = 0, trash: bool = False) -> builtins.list[Experiment]:
+        """Experiments newest first; with ``trash`` only those in the trash."""
         if status is not None and status.upper() not in ExperimentStatus.__members__:
             raise ValidationError(f"unknown status {status!r}; use one of "
                                   + ", ".join(ExperimentStatus.__members__))
         if limit < 1 or offset < 0:
             raise ValidationError("limit must be >= 1 and offset >= 0")
-        return store.list_experiments(self.db, status=status, creator=creator,
-                                      limit=min(limit, 10_000), offset=offset)
+        return self.db.list_experiments(
+            status=ExperimentStatus(status.upper()) if status else None, creator=creator,
+            trash=trash, limit=min(limit, 10_000), offset=offset)
 
-    def delete(self, exp_id: str) -> None:
-        """Delete the experiment and every row of it; a RUNNING one must be stopped first."""
-        exp = self.get(exp_id)
+    def delete(self, exp_id: str, *, purge: bool = False) -> None:
+        """Move the experiment to the trash (a queued one is cancelled first), or with ``purge``
+        delete it and every row of it for good (also from the trash). A RUNNING one must be
+        stopped first."""
+        exp = self.db.get_experiment(exp_id)
+        if exp is None or (exp.deleted_at is not None and not purge):
+            self.get(exp_id)  # the NotFoundError naming why
+        assert exp is not None
+        if exp.status == ExperimentStatus.QUEUED and exp.deleted_at is None:
+            exp = self.cancel(exp_id)
         if exp.status == ExperimentStatus.RUNNING:
             raise ValidationError(f"experiment {exp_id!r} is running; stop it before deleting")
-        self.db.delete_experiment(exp_id)
+        if purge:
+            self.db.purge_experiment(exp_id)
+        else:
+            self.db.trash_experiment(exp_id)
+
+    def restore(self, exp_id: str) -> Experiment:
+        """Bring an experiment back from the trash with all its data."""
+        return self.db.restore_experiment(exp_id)
 
     def watch(self, exp_id: str, interval_s: float = 0.5) -> Iterator[ExperimentStatusView]:
         """Yield the status whenever it changes; ends after a terminal state."""

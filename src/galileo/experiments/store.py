@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from galileo.storage import ExpDB, Experiment, ExperimentStatus
+from galileo.protocol import request_failed
+from galileo.storage import ExpDB, ExperimentStatus
 from galileo.storage.schema import experiments as experiments_table
 from galileo.storage.schema import metadata_table, traces
 
@@ -89,7 +90,7 @@ def trace_summary(db: ExpDB, exp_id: str, group_ids: list[str] | None = None
     with db.transaction() as tx:
         for intended, sent, done, status, error in tx.conn.execute(stmt):
             n += 1
-            if error or not 200 <= int(status) < 400:
+            if request_failed(int(status), error):
                 errors += 1
             else:
                 lat.append((int(done) - int(intended)) / 1e6)
@@ -106,16 +107,3 @@ def count_group_traces(db: ExpDB, group_ids: list[str]) -> int:
     with db.transaction() as tx:
         return int(tx.conn.execute(stmt).scalar_one())
 
-
-def list_experiments(db: ExpDB, *, status: str | None, creator: str | None, limit: int,
-                     offset: int) -> list[Experiment]:
-    """Experiments (newest first) matching the filters."""
-    t = experiments_table
-    stmt = sa.select(t).order_by(t.c.created.desc(), t.c.id.desc())
-    if status:
-        stmt = stmt.where(t.c.status == ExperimentStatus(status.upper()).value)
-    if creator:
-        stmt = stmt.where(t.c.creator == creator)
-    stmt = stmt.limit(limit).offset(offset)
-    with db.transaction() as tx:
-        return [Experiment.from_row(row) for row in tx.conn.execute(stmt).mappings()]

@@ -13,18 +13,15 @@ hot path talks to the driver on the SQLAlchemy connection (same transaction):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import msgspec
 import sqlalchemy as sa
 
 from galileo.protocol import Trace
+from galileo.storage.schema import TRACE_COLUMNS
 from galileo.storage.schema import traces as traces_table
-
-TRACE_COLUMNS: Final = tuple(c.name for c in traces_table.columns)
-if Trace.__struct_fields__ != TRACE_COLUMNS:  # positional rows rely on the same order
-    raise RuntimeError("traces table columns and protocol.Trace fields differ in order")
 
 MYSQL_ROWS_PER_STATEMENT: Final = 2000
 _COLS: Final = ", ".join(TRACE_COLUMNS)
@@ -71,14 +68,27 @@ def _mysql_escape_table() -> list[str] | None:
 _ESCAPE: Final = _mysql_escape_table()
 
 
-def _mysql_values(t: Trace, e: list[str]) -> str:
-    """One ``(...)`` row literal; strings escaped exactly as PyMySQL does, numbers via ``int``."""
-    exp = "NULL" if t.exp_id is None else f"'{t.exp_id.translate(e)}'"
-    return (f"('{t.request_id.translate(e)}',{exp},'{t.group_id.translate(e)}',"
-            f"'{t.client_id.translate(e)}','{t.worker.translate(e)}',"
-            f"'{t.service.translate(e)}','{t.host.translate(e)}','{t.method.translate(e)}',"
-            f"'{t.path.translate(e)}',{int(t.intended_ns)},{int(t.sent_ns)},{int(t.done_ns)},"
-            f"{int(t.status)},'{t.error.translate(e)}',{int(t.bytes_received)})")
+def _mysql_row_literal() -> Callable[[Trace, list[str]], str]:
+    """``row(t, e)`` → one ``(...)`` row literal: strings escaped exactly as PyMySQL does (``e``
+    is its escape table), integers via ``int``, ``None`` as ``NULL``. Generated from the traces
+    table once, so the hot path is one f-string with no per-column dispatch."""
+    parts = []
+    for c in traces_table.columns:
+        if isinstance(c.type, sa.Integer):
+            parts.append(f"{{int(t.{c.name})}}")
+        elif not isinstance(c.type, sa.String):
+            raise TypeError(f"no MariaDB literal for traces.{c.name} ({c.type})")
+        elif c.nullable:
+            parts.append(f"{{'NULL' if t.{c.name} is None else _q(t.{c.name}.translate(e))}}")
+        else:
+            parts.append(f"'{{t.{c.name}.translate(e)}}'")
+    namespace: dict[str, Any] = {"_q": "'{}'".format}
+    exec(f'def row(t, e):\n    return f"({",".join(parts)})"\n', namespace)
+    row: Callable[[Trace, list[str]], str] = namespace["row"]
+    return row
+
+
+_mysql_values: Final = _mysql_row_literal()
 
 
 def _mysql(conn: sa.Connection, traces: Sequence[Trace]) -> int:

@@ -1,4 +1,6 @@
-"""Experiment rows: create, start, finish, look up, list, delete (with every row they own)."""
+"""Experiment rows: create, start, finish, look up, list; the trash (move, restore, purge with
+every row they own); and the order-independent merge of start/stop events (the recorder may
+apply a reclaimed start after its stop)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class Experiment:
     status_message: str | None
     progress: float
     stage: str | None = None
+    deleted_at: float | None = None  # moved to the trash at (unix s); None: not deleted
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> Experiment:
@@ -118,13 +121,63 @@ def finish_experiment(conn: sa.Connection, exp_id: str,
     return _require(conn, exp_id)
 
 
+def record_start(conn: sa.Connection, exp_id: str, *, at: float, name: str = "",
+                 creator: str = "") -> Experiment:
+    """Apply an ``experiment_start`` event at ``at``: order-independent with its stop and
+    idempotent on replay. Times merge (``created``/``start`` take the minimum), a set name or
+    creator is never replaced by an empty one, and a start older than an applied stop leaves
+    the terminal status alone; a start after the end of a finished run begins a new run."""
+    exp = get_experiment(conn, exp_id)
+    if exp is None:
+        return create_experiment(conn, exp_id=exp_id, name=name, creator=creator,
+                                 status=ExperimentStatus.RUNNING, created=at)
+    values: dict[str, Any] = {"created": min(exp.created, at),
+                              "start": at if exp.start is None else min(exp.start, at)}
+    if exp.status in TERMINAL_STATUSES and exp.end is not None and at > exp.end:
+        values.update(status=ExperimentStatus.RUNNING.value, start=at, end=None,
+                      status_message=None)
+    elif exp.status not in TERMINAL_STATUSES:
+        values["status"] = ExperimentStatus.RUNNING.value
+    if name:
+        values["name"] = name
+    if creator:
+        values["creator"] = creator
+    return _update(conn, exp_id, values)
+
+
+def record_stop(conn: sa.Connection, exp_id: str, status: ExperimentStatus, *, at: float,
+                message: str | None = None) -> Experiment:
+    """Apply an ``experiment_stop`` event at ``at`` (see :func:`record_start`): the latest stop
+    decides the end, status and message; ``created`` never moves later than a known start."""
+    status = ExperimentStatus(status)
+    exp = get_experiment(conn, exp_id) or create_experiment(conn, exp_id=exp_id, created=at)
+    values: dict[str, Any] = {"created": min(exp.created, at)}
+    if exp.end is None or at >= exp.end:
+        values.update(status=status.value, end=at)
+        if message is not None:
+            values["status_message"] = message
+        if status == ExperimentStatus.FINISHED:
+            values["progress"] = 1.0
+    return _update(conn, exp_id, values)
+
+
+def _update(conn: sa.Connection, exp_id: str, values: dict[str, Any]) -> Experiment:
+    conn.execute(experiments_table.update()
+                 .where(experiments_table.c.id == exp_id).values(**values))
+    return _require(conn, exp_id)
+
+
 def list_experiments(conn: sa.Connection, *, status: ExperimentStatus | None = None,
+                     creator: str | None = None, trash: bool = False,
                      limit: int | None = None, offset: int = 0) -> list[Experiment]:
-    """Experiments, newest first."""
-    stmt = sa.select(experiments_table).order_by(experiments_table.c.created.desc(),
-                                                 experiments_table.c.id.desc())
+    """Experiments, newest first: those not deleted, or with ``trash`` those in the trash."""
+    t = experiments_table.c
+    stmt = sa.select(experiments_table).order_by(t.created.desc(), t.id.desc())
+    stmt = stmt.where(t.deleted_at.is_not(None) if trash else t.deleted_at.is_(None))
     if status is not None:
-        stmt = stmt.where(experiments_table.c.status == ExperimentStatus(status).value)
+        stmt = stmt.where(t.status == ExperimentStatus(status).value)
+    if creator is not None:
+        stmt = stmt.where(t.creator == creator)
     if limit is not None:
         stmt = stmt.limit(limit)
     if offset:
@@ -132,13 +185,35 @@ def list_experiments(conn: sa.Connection, *, status: ExperimentStatus | None = N
     return [Experiment.from_row(row) for row in conn.execute(stmt).mappings()]
 
 
-def delete_experiment(conn: sa.Connection, exp_id: str) -> bool:
-    """Delete an experiment and every trace, event, telemetry and nodeinfo row of it.
+def trash_experiment(conn: sa.Connection, exp_id: str, *, at: float | None = None) -> Experiment:
+    """Move an experiment to the trash (its rows stay); ``NotFoundError`` when unknown or
+    already there."""
+    exp = _require(conn, exp_id)
+    if exp.deleted_at is not None:
+        raise NotFoundError(f"experiment {exp_id!r} is already in the trash")
+    return _update(conn, exp_id, {"deleted_at": _now(at)})
 
-    Returns False when there was nothing to delete."""
+
+def restore_experiment(conn: sa.Connection, exp_id: str) -> Experiment:
+    """Take an experiment out of the trash, with everything it had."""
+    exp = get_experiment(conn, exp_id)
+    if exp is None or exp.deleted_at is None:
+        raise NotFoundError(f"experiment {exp_id!r} is not in the trash")
+    return _update(conn, exp_id, {"deleted_at": None})
+
+
+def purge_experiment(conn: sa.Connection, exp_id: str) -> bool:
+    """Delete an experiment for good with every trace, event, telemetry, nodeinfo and metadata
+    row of it. Returns False when there was nothing to delete."""
     deleted = 0
     for table in EXPERIMENT_TABLES:
         deleted += conn.execute(table.delete().where(table.c.exp_id == exp_id)).rowcount
     deleted += conn.execute(
         experiments_table.delete().where(experiments_table.c.id == exp_id)).rowcount
     return deleted > 0
+
+
+def expired_trash(conn: sa.Connection, before: float) -> list[str]:
+    """Ids of experiments moved to the trash before ``before`` (unix s)."""
+    t = experiments_table.c
+    return list(conn.execute(sa.select(t.id).where(t.deleted_at < before)).scalars())

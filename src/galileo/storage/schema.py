@@ -1,20 +1,32 @@
-"""The experiment database schema, in one place (a later migration tool starts from here).
+"""The experiment database schema, in one place; the migrations must build exactly this
+(``tests/storage/test_schema_drift.py`` compares them on SQLite, MariaDB and PostgreSQL).
 
-Table and column names follow the seed (``experiments``, ``traces``, ``events``, ``telemetry``,
-``nodeinfo``). Wall-clock times of requests are unix nanoseconds (``*_ns``, BIGINT); the
-experiment lifecycle columns (``created``, ``start``, ``end``) are unix seconds (DOUBLE) as in
-the seed. There are no foreign keys on purpose: traces may reach the recorder before the event
-that creates their experiment.
+Table and column names follow the original Galileo (``experiments``, ``traces``, ``events``,
+``telemetry``, ``nodeinfo``). The ``traces`` and ``telemetry`` columns are derived from the
+records they store, ``protocol.Trace`` and ``protocol.TelemetrySample`` (:func:`record_columns`):
+names, order, nullability and defaults come from the struct, only the SQL type of each field is
+said here, and a field without one fails at import. Wall-clock times of requests are unix
+nanoseconds (``*_ns``, BIGINT); the experiment lifecycle columns (``created``, ``start``, ``end``,
+``deleted_at``) are unix seconds (DOUBLE). There are no foreign keys on purpose: traces may reach
+the recorder before the event that creates their experiment.
 """
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
+import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from galileo.protocol import LbTrace, TelemetrySample, Trace, request_failed
 
 REQUEST_ID_LEN: Final = 32
+LB_REQUEST_ID_LEN: Final = 64  # the client's X-Request-Id, cut to this length
 EXP_ID_LEN: Final = 64
 NAME_LEN: Final = 128
 SOURCE_ID_LEN: Final = 200
@@ -26,6 +38,39 @@ class ExperimentStatus(StrEnum):
     FINISHED = "FINISHED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+
+
+SqlType = sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]
+
+
+def _nullable(annotation: Any) -> tuple[Any, bool]:
+    """(the non-None type, whether None is allowed) of a field annotation."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return (args[0] if len(args) == 1 else annotation), len(args) < len(
+            typing.get_args(annotation))
+    return annotation, False
+
+
+def record_columns(record: type[msgspec.Struct], sql_types: Mapping[str, SqlType], *,
+                   primary_key: str | None = None) -> list[sa.Column[Any]]:
+    """One column per field of ``record``, in field order: the name, nullability (``X | None``)
+    and default come from the struct, the SQL type from ``sql_types`` (``int`` fields default
+    to BIGINT, ``float`` to DOUBLE; a ``str`` field must be given one)."""
+    fields = msgspec.structs.fields(record)
+    unknown = set(sql_types) - {f.name for f in fields}
+    if unknown:
+        raise TypeError(f"SQL types given for fields {record.__name__} lacks: {sorted(unknown)}")
+    columns: list[sa.Column[Any]] = []
+    for f in fields:
+        base, nullable = _nullable(f.type)
+        sql_type = sql_types.get(f.name) or {int: sa.BigInteger, float: sa.Double}.get(base)
+        if sql_type is None:
+            raise TypeError(f"{record.__name__}.{f.name} needs an SQL type in schema.py")
+        default = None if f.default is msgspec.NODEFAULT else f.default
+        columns.append(sa.Column(f.name, sql_type, primary_key=f.name == primary_key,
+                                 nullable=nullable, default=default))
+    return columns
 
 
 metadata: Final = sa.MetaData()
@@ -44,28 +89,29 @@ experiments: Final = sa.Table(
     sa.Column("progress", sa.Double, nullable=False, default=0.0),
     # the stage a running experiment is in (scenario stage or script line), for status views
     sa.Column("stage", sa.String(255), nullable=True),
+    # when the experiment was moved to the trash (None: not deleted); purged after the retention
+    sa.Column("deleted_at", sa.Double, nullable=True),
 )
 
 traces: Final = sa.Table(
     "traces",
     metadata,
-    sa.Column("request_id", sa.String(REQUEST_ID_LEN), primary_key=True),
-    sa.Column("exp_id", sa.String(EXP_ID_LEN), nullable=True),
-    sa.Column("group_id", sa.String(NAME_LEN), nullable=False),
-    sa.Column("client_id", sa.String(NAME_LEN), nullable=False),
-    sa.Column("worker", sa.String(NAME_LEN), nullable=False),
-    sa.Column("service", sa.String(NAME_LEN), nullable=False),
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("method", sa.String(16), nullable=False),
-    sa.Column("path", sa.String(1024), nullable=False),
-    sa.Column("intended_ns", sa.BigInteger, nullable=False),
-    sa.Column("sent_ns", sa.BigInteger, nullable=False),
-    sa.Column("done_ns", sa.BigInteger, nullable=False),
-    sa.Column("status", sa.Integer, nullable=False),
-    sa.Column("error", sa.Text, nullable=False, default=""),
-    sa.Column("bytes_received", sa.BigInteger, nullable=False, default=0),
+    *record_columns(Trace, {
+        "request_id": sa.String(REQUEST_ID_LEN), "exp_id": sa.String(EXP_ID_LEN),
+        "group_id": sa.String(NAME_LEN), "client_id": sa.String(NAME_LEN),
+        "worker": sa.String(NAME_LEN), "service": sa.String(NAME_LEN), "host": sa.String(255),
+        "method": sa.String(16), "path": sa.String(1024), "status": sa.Integer,
+        "error": sa.Text,
+    }, primary_key="request_id"),
     sa.Index("ix_traces_exp_id_sent_ns", "exp_id", "sent_ns"),
 )
+
+
+def trace_failed() -> sa.ColumnElement[bool]:
+    """``protocol.request_failed`` as a SQL condition on the ``traces`` table."""
+    clause: sa.ColumnElement[bool] = request_failed(traces.c.status, traces.c.error)
+    return clause
+
 
 events: Final = sa.Table(
     "events",
@@ -86,15 +132,17 @@ telemetry: Final = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
               autoincrement=True),
     sa.Column("exp_id", sa.String(EXP_ID_LEN), nullable=True),
-    sa.Column("node", sa.String(NAME_LEN), nullable=False),
-    sa.Column("metric", sa.String(NAME_LEN), nullable=False),
-    sa.Column("subsystem", sa.String(NAME_LEN), nullable=False, default=""),
-    sa.Column("ts_ns", sa.BigInteger, nullable=False),
-    sa.Column("value", sa.Double, nullable=False),
+    *record_columns(TelemetrySample, {
+        "node": sa.String(NAME_LEN), "metric": sa.String(NAME_LEN),
+        "subsystem": sa.String(NAME_LEN),
+    }),
     sa.Index("ix_telemetry_exp_id_ts_ns", "exp_id", "ts_ns"),
     # one value per series and instant: a replayed stream entry is not stored twice
     sa.Index("ux_telemetry_sample", "node", "metric", "subsystem", "ts_ns", unique=True),
 )
+# the columns of a stored sample: ``exp_id`` (from its batch), then every TelemetrySample field
+TELEMETRY_COLUMNS: Final = ("exp_id", *(f.name for f in msgspec.structs.fields(TelemetrySample)))
+TRACE_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(Trace))
 
 nodeinfo: Final = sa.Table(
     "nodeinfo",
@@ -116,5 +164,36 @@ metadata_table: Final = sa.Table(
     sa.Column("value", sa.JSON, nullable=True),
 )
 
+# client apps (request generators uploaded as zips, fetched by workers): see storage/apps.py
+client_apps: Final = sa.Table(
+    "client_apps",
+    metadata,
+    sa.Column("name", sa.String(NAME_LEN), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("manifest", sa.JSON, nullable=False),
+    sa.Column("content", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"),
+              nullable=False),
+    sa.Column("uploaded", sa.Double, nullable=False),
+)
+
+# requests as ``galileo lb`` proxied them (protocol.LbTrace): see storage/lb_traces.py
+lb_traces: Final = sa.Table(
+    "lb_traces",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    *record_columns(LbTrace, {
+        "request_id": sa.String(LB_REQUEST_ID_LEN), "exp_id": sa.String(EXP_ID_LEN),
+        "lb": sa.String(NAME_LEN), "service": sa.String(NAME_LEN), "backend": sa.String(255),
+        "policy": sa.String(255), "method": sa.String(16), "path": sa.String(1024),
+        "status": sa.Integer, "error": sa.String(32), "attempts": sa.Integer,
+    }),
+    sa.Index("ix_lb_traces_exp_id_received_ns", "exp_id", "received_ns"),
+    # a replayed stream entry is not stored twice
+    sa.Index("ux_lb_traces_request", "lb", "request_id", "received_ns", unique=True),
+)
+LB_TRACE_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(LbTrace))
+
 # tables whose rows belong to one experiment (deleted with it)
-EXPERIMENT_TABLES: Final = (traces, events, telemetry, nodeinfo, metadata_table)
+EXPERIMENT_TABLES: Final = (traces, events, telemetry, nodeinfo, metadata_table, lb_traces)

@@ -15,7 +15,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from galileo.protocol import TelemetrySample
-from galileo.storage.schema import EXP_ID_LEN, NAME_LEN
+from galileo.storage.schema import EXP_ID_LEN, NAME_LEN, TELEMETRY_COLUMNS
 from galileo.storage.schema import nodeinfo as nodeinfo_table
 from galileo.storage.schema import telemetry as telemetry_table
 from galileo.storage.traces import insert_ignore
@@ -37,8 +37,8 @@ def sample_problem(exp_id: str | None, s: TelemetrySample) -> str | None:
         return "empty node or metric"
     if not math.isfinite(s.value):
         return "value is not finite"
-    if not 0 <= s.ts_ns < _INT64:
-        return "timestamp out of range"
+    if not 0 <= s.ts_ns < _INT64 or not 0 <= s.window_ns < _INT64:
+        return "timestamp or window out of range"
     return None
 
 
@@ -48,7 +48,8 @@ def insert_telemetry(conn: sa.Connection,
     if not samples:
         return 0
     rows = [{"exp_id": exp_id, "node": s.node, "metric": s.metric, "subsystem": s.subsystem,
-             "ts_ns": s.ts_ns, "value": float(s.value)} for exp_id, s in samples]
+             "ts_ns": s.ts_ns, "value": float(s.value), "window_ns": s.window_ns}
+            for exp_id, s in samples]
     conn.execute(insert_ignore(conn, telemetry_table), rows)
     return len(rows)
 
@@ -58,7 +59,7 @@ def select_telemetry(conn: sa.Connection, exp_id: str | None = None, *,
                      limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
     """Telemetry rows as dicts ordered by time (then node, metric, subsystem)."""
     t = telemetry_table.c
-    stmt = sa.select(t.exp_id, t.node, t.metric, t.subsystem, t.ts_ns, t.value)
+    stmt = sa.select(*(t[name] for name in TELEMETRY_COLUMNS))
     for column, value in ((t.exp_id, exp_id), (t.node, node), (t.metric, metric)):
         if value is not None:
             stmt = stmt.where(column == value)

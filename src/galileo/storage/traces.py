@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from galileo.protocol import Trace
-from galileo.storage._bulk import TRACE_COLUMNS, bulk_insert_traces
+from galileo.storage._bulk import bulk_insert_traces
+from galileo.storage.schema import TRACE_COLUMNS
 from galileo.storage.schema import traces as traces_table
 
 

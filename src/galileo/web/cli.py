@@ -1,27 +1,77 @@
-"""``galileo api``: serve the REST API with uvicorn."""
+"""``galileo api``: serve the REST API with uvicorn, closed by default.
+
+Without ``galileo_api_token`` the API binds loopback only; another interface is refused (one
+line, exit 2) unless a token is set or the operator opts out explicitly (``--allow-open`` or
+``galileo_api_allow_open=true``), which is logged loudly at start.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import ipaddress
+import logging
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from galileo.errors import ConfigError
+
+if TYPE_CHECKING:
+    from galileo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOST = "127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def open_bind_warning(host: str, port: int, settings: Settings, allow_open: bool) -> str | None:
+    """None when binding ``host`` is safe; the warning to log when it is open by the operator's
+    choice; ``ConfigError`` when it would expose an API without a token."""
+    if is_loopback(host) or settings.api_token is not None:
+        return None
+    if not (allow_open or settings.api_allow_open):
+        raise ConfigError(
+            f"refusing to serve the API on {host}:{port} without galileo_api_token: anyone "
+            "reaching it could delete experiments, rewrite the routing table and spawn load; "
+            f"set galileo_api_token, bind {LOOPBACK_HOST}, or pass --allow-open")
+    return (f"THE API ON {host}:{port} HAS NO TOKEN (--allow-open / galileo_api_allow_open): "
+            "anyone who can reach it can stop experiments, rewrite the routing table and spawn "
+            "load (deletes still go to the trash)")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("api")
     def api(
-        host: Annotated[str, typer.Option(help="interface to bind")] = "0.0.0.0",
+        host: Annotated[str, typer.Option(
+            help="interface to bind; other than loopback needs galileo_api_token "
+                 "or --allow-open")] = LOOPBACK_HOST,
         port: Annotated[int | None, typer.Option(
             help="port (default: galileo_api_port, 5001)")] = None,
         workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+        allow_open: Annotated[bool, typer.Option(
+            "--allow-open", help="serve a non-loopback interface WITHOUT a token "
+                                 "(logged loudly; same as galileo_api_allow_open=true)")] = False,
     ) -> None:
         """Serve the REST API (OpenAPI schema at /openapi.json, docs at /docs)."""
-        import uvicorn
-
         from galileo.cli.main import load_settings
 
         settings = load_settings()
         bind_port = port if port is not None else settings.api_port
+        warning = open_bind_warning(host, bind_port, settings, allow_open)
+        import uvicorn
+
+        if warning is not None:
+            log.warning(warning)
+            typer.secho(f"WARNING: {warning}", err=True, fg=typer.colors.RED, bold=True)
         log_level = settings.log_level.lower()
         if workers > 1:  # each worker process builds its own app from the environment
             uvicorn.run("galileo.web.cli:app_from_env", factory=True, host=host, port=bind_port,

@@ -39,6 +39,7 @@ def get_expdb(resources: Annotated[Resources, Depends(get_resources)]) -> ExpDB:
     return resources.expdb()
 
 
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[ExperimentsAPI, Depends(get_service)]
 GalileoDep = Annotated[Galileo, Depends(get_galileo)]
 ExpDBDep = Annotated[ExpDB, Depends(get_expdb)]

@@ -3,6 +3,7 @@
     422  the request does not match the schema (FastAPI's shape, plus a one-line ``message``)
     400  ValidationError / other GalileoError: the content is wrong (bad script line, bad host)
     401  missing or wrong bearer token (only when ``galileo_api_token`` is set)
+    403  an irreversible operation (purge) on an API without a token
     404  NotFoundError: unknown experiment, group or service
     409  NoWorkersError: no live worker matches
     502  WorkerError: a worker did not answer or refused
@@ -48,6 +49,7 @@ STATUS_BY_ERROR: tuple[tuple[type[GalileoError], int], ...] = (
 _DESCRIPTIONS = {
     400: "Galileo rejected the content of the request",
     401: "Missing or wrong bearer token",
+    403: "Irreversible operations need an API protected by galileo_api_token",
     404: "Unknown experiment, group or service",
     409: "No live worker matches",
     502: "A worker did not answer or refused the command",

@@ -14,10 +14,6 @@ from typing import Any
 
 from galileo.storage import ExpDB
 
-TRACE_COLUMNS = ("request_id", "exp_id", "group_id", "client_id", "worker", "service", "host",
-                 "method", "path", "intended_ns", "sent_ns", "done_ns", "status", "error",
-                 "bytes_received")
-TELEMETRY_COLUMNS = ("exp_id", "node", "metric", "subsystem", "ts_ns", "value")
 CSV_PAGE_ROWS = 5000
 
 Reader = Callable[[int, int], Sequence[dict[str, Any]]]  # (limit, offset) -> rows

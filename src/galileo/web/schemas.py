@@ -7,11 +7,12 @@ sentence when it is wrong.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from galileo.protocol import ArrivalKind
+from galileo.protocol import ArrivalKind, TelemetrySample, Trace
 from galileo.storage.schema import ExperimentStatus
 
 # the names Galileo accepts in Redis keys (``protocol.check_name``), bounded by the expdb columns
@@ -70,6 +71,7 @@ class ExperimentPublic(_Public):
     status_message: str | None
     progress: float = Field(description="0..1")
     stage: str | None = None
+    deleted_at: float | None = Field(default=None, description="moved to the trash at (unix s)")
 
 
 class ExperimentStatusPublic(_Public):
@@ -80,22 +82,26 @@ class ExperimentStatusPublic(_Public):
     message: str | None = None
 
 
-class TracePublic(_Public):
-    request_id: str
-    exp_id: str | None
-    group_id: str
-    client_id: str
-    worker: str
-    service: str
-    host: str
-    method: str
-    path: str
-    intended_ns: int
-    sent_ns: int
-    done_ns: int
-    status: int
-    error: str
-    bytes_received: int
+def _record_model(name: str, record: type[msgspec.Struct],
+                  leading: dict[str, Any] | None = None) -> type[_Public]:
+    """A public schema with one field per ``record`` field (same name, type and order), after
+    ``leading`` fields: the REST shape of a record is derived, never restated."""
+    fields: dict[str, Any] = dict(leading or {})
+    for f in msgspec.structs.fields(record):
+        fields[f.name] = (f.type, ... if f.default is msgspec.NODEFAULT else f.default)
+    model: type[_Public] = create_model(name, __base__=_Public, __module__=__name__, **fields)
+    model.__doc__ = f"One ``{record.__name__}`` as stored."
+    return model
+
+
+if TYPE_CHECKING:  # the checker sees plain models; the fields are derived at run time
+    class TracePublic(_Public): ...
+
+    class TelemetryPublic(_Public): ...
+else:
+    TracePublic = _record_model("TracePublic", Trace)
+    TelemetryPublic = _record_model("TelemetryPublic", TelemetrySample,
+                                    {"exp_id": (str | None, ...)})
 
 
 class TracePage(BaseModel):
@@ -104,15 +110,6 @@ class TracePage(BaseModel):
     limit: int
     offset: int
     items: list[TracePublic]
-
-
-class TelemetryPublic(_Public):
-    exp_id: str | None
-    node: str
-    metric: str
-    subsystem: str
-    ts_ns: int
-    value: float
 
 
 class TelemetryPage(BaseModel):

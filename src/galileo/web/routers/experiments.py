@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
-from galileo.storage.schema import ExperimentStatus
+from galileo.storage.schema import TELEMETRY_COLUMNS, TRACE_COLUMNS, ExperimentStatus
 from galileo.web import repository as repo
-from galileo.web.deps import ExpDBDep, ServiceDep
+from galileo.web.deps import ExpDBDep, ServiceDep, SettingsDep
 from galileo.web.errors import error_responses
 from galileo.web.schemas import (
     EXP_ID_PATTERN,
@@ -39,9 +39,12 @@ def list_experiments(
     creator: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Offset = 0,
+    trash: Annotated[bool, Query(
+        description="list the experiments in the trash instead (purged after the retention)",
+    )] = False,
 ) -> list[ExperimentPublic]:
     exps = service.list(status=status.value if status else None, creator=creator, limit=limit,
-                        offset=offset)
+                        offset=offset, trash=trash)
     return [ExperimentPublic.model_validate(e) for e in exps]
 
 
@@ -61,10 +64,26 @@ def get_experiment(exp_id: ExpIdPath, service: ServiceDep) -> ExperimentPublic:
     return ExperimentPublic.model_validate(service.get(exp_id))
 
 
-@router.delete("/{exp_id}", status_code=204, summary="Delete an experiment and all its rows")
-def delete_experiment(exp_id: ExpIdPath, service: ServiceDep) -> Response:
-    service.delete(exp_id)
+@router.delete(
+    "/{exp_id}", status_code=204, responses=error_responses(403),
+    summary="Move an experiment to the trash (restorable), or purge it for good",
+    description="Without `purge` the experiment and all its rows stay in the trash for "
+                "`galileo_trash_retention_s` (default 7 days; `POST .../restore` brings it "
+                "back). `purge=true` deletes it and every trace, event and telemetry row for "
+                "good, and is refused (403) unless the API is protected by `galileo_api_token`.")
+def delete_experiment(exp_id: ExpIdPath, service: ServiceDep, settings: SettingsDep,
+                      purge: bool = False) -> Response:
+    if purge and settings.api_token is None:
+        raise HTTPException(status_code=403, detail=(
+            "purging needs an API protected by galileo_api_token; without one, deleting only "
+            f"moves experiments to the trash (or run `galileo exp delete {exp_id} --purge`)"))
+    service.delete(exp_id, purge=purge)
     return Response(status_code=204)
+
+
+@router.post("/{exp_id}/restore", summary="Bring an experiment back from the trash")
+def restore_experiment(exp_id: ExpIdPath, service: ServiceDep) -> ExperimentPublic:
+    return ExperimentPublic.model_validate(service.restore(exp_id))
 
 
 @router.get("/{exp_id}/status", summary="Status, progress, stage and message")
@@ -92,7 +111,7 @@ def experiment_traces(exp_id: ExpIdPath, service: ServiceDep, db: ExpDBDep,
 def experiment_traces_csv(exp_id: ExpIdPath, service: ServiceDep,
                           db: ExpDBDep) -> StreamingResponse:
     service.get(exp_id)
-    lines = repo.csv_lines(repo.TRACE_COLUMNS,
+    lines = repo.csv_lines(TRACE_COLUMNS,
                            lambda limit, offset: repo.traces(db, exp_id, limit, offset))
     return _csv(lines, f"{exp_id}-traces.csv")
 
@@ -112,7 +131,7 @@ def experiment_telemetry(exp_id: ExpIdPath, service: ServiceDep, db: ExpDBDep,
 def experiment_telemetry_csv(exp_id: ExpIdPath, service: ServiceDep,
                              db: ExpDBDep) -> StreamingResponse:
     service.get(exp_id)
-    lines = repo.csv_lines(repo.TELEMETRY_COLUMNS,
+    lines = repo.csv_lines(TELEMETRY_COLUMNS,
                            lambda limit, offset: repo.telemetry(db, exp_id, limit, offset))
     return _csv(lines, f"{exp_id}-telemetry.csv")
 

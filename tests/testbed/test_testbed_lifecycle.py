@@ -133,6 +133,11 @@ def test_up_status_run_link_partition_then_down_removes_everything(data_dir: Pat
     assert _galileo(data_dir, "heal", "gtbl1", "--prefix", PREFIX).returncode == 0
     ok = tb.run("gtbl1", REACH_REDIS, capture=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    old_worker = next(p for p in tb.state.processes if (p.host, p.role) == ("gtbl1", "worker"))
+    new_worker = tb.restart_process("gtbl1", "worker")
+    assert not alive(old_worker.pid) and alive(new_worker.pid)
+    assert new_worker.cmd == old_worker.cmd
+    pids = [p.pid for p in tb.state.processes]
     assert _galileo(data_dir, "link", "gtbl1", "--prefix", PREFIX).stdout.strip() == \
         "gtbl1: unshaped"
     assert "tbf" not in tb.run("gtbl1", ["tc", "qdisc", "show", "dev", "eth0"],
@@ -148,7 +153,7 @@ def test_up_status_run_link_partition_then_down_removes_everything(data_dir: Pat
 def test_down_cleans_up_after_an_up_killed_half_way(data_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.lower().startswith("galileo_")}
     env["galileo_data_dir"] = str(data_dir)
-    up = subprocess.Popen([sys.executable, "-m", "galileo", "testbed", "up", "--hosts", "3",
+    up = subprocess.Popen([sys.executable, "-m", "galileo", "testbed", "up", "--hosts", "2",
                            "--prefix", PREFIX], env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     state_path = data_dir / "testbed" / PREFIX / "state.json"

@@ -228,6 +228,21 @@ class Testbed:
         self.state.save()
         return proc
 
+    def restart_process(self, host: str, role: str) -> ProcessState:
+        """Stop ``host``'s ``role`` process (e.g. ``worker``) and start it again; returns once
+        it is ready (for the built-in roles) or started."""
+        label = "control" if self.state.host(host) is self.state.control else host
+        old = [p for p in self.state.processes if p.host == label and p.role == role]
+        if not old:
+            raise ValidationError(f"no {role!r} process runs on testbed host {host!r}.")
+        self.stop_process(old[0])
+        proc = self.start_process(host, role, old[0].cmd)
+        if role in READY_MARKERS:
+            log = Path(proc.log)
+            processes.wait_for(partial(_log_has, log, READY_MARKERS[role]), READY_TIMEOUT_S,
+                               f"{role} on {proc.host}", [(proc.pid, log)])
+        return proc
+
     def stop_process(self, proc: ProcessState) -> None:
         processes.stop_pids([proc.pid])
         self.state.processes = [p for p in self.state.processes if p.pid != proc.pid]

@@ -1,5 +1,7 @@
 """Export an experiment's traces and telemetry to CSV or Parquet (pyarrow, the ``export``
-extra), streamed in pages so a large experiment never sits in memory whole."""
+extra), streamed in pages so a large experiment never sits in memory whole, or to one InfluxDB
+line-protocol file (``influx-lp``: ``<exp_id>.lp``, the measurements of
+:mod:`galileo.storage.influx`), loadable with ``influx write`` or a POST to ``/write``."""
 
 from __future__ import annotations
 
@@ -16,10 +18,15 @@ from galileo.storage.schema import telemetry, traces
 
 PAGE_ROWS: Final = 50_000
 TABLES: Final = {"traces": traces, "telemetry": telemetry}
-FORMATS: Final = ("csv", "parquet")
+FORMATS: Final = ("csv", "parquet", "influx-lp")
 
 
 def _pages(db: ExpDB, table: sa.Table, exp_id: str) -> Iterator[list[dict[str, Any]]]:
+    if db.runtime is not None and table.name in TABLES:  # the mixed expdb: rows are in InfluxDB
+        rows = db.traces(exp_id) if table is traces else db.telemetry(exp_id)
+        if rows:
+            yield rows
+        return
     order = [c for c in table.primary_key.columns]
     offset = 0
     while True:
@@ -37,8 +44,10 @@ def export(db: ExpDB, exp_id: str, out_dir: Path, fmt: str = "csv",
            tables: tuple[str, ...] = ("traces", "telemetry")) -> dict[str, tuple[Path, int]]:
     """Write ``<out_dir>/<exp_id>-<table>.<fmt>`` per table; returns path and row count."""
     if fmt not in FORMATS:
-        raise ValidationError(f"unknown export format {fmt!r}; use csv or parquet")
+        raise ValidationError(f"unknown export format {fmt!r}; use csv, parquet or influx-lp")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if fmt == "influx-lp":
+        return _line_protocol(db, exp_id, out_dir / f"{exp_id}.lp", tables)
     written = {}
     for name in tables:
         table = TABLES[name]
@@ -47,6 +56,28 @@ def export(db: ExpDB, exp_id: str, out_dir: Path, fmt: str = "csv",
         count = (_csv if fmt == "csv" else _parquet)(_pages(db, table, exp_id), path, columns)
         written[name] = (path, count)
     return written
+
+
+def _line_protocol(db: ExpDB, exp_id: str, path: Path,
+                   tables: tuple[str, ...]) -> dict[str, tuple[Path, int]]:
+    from galileo.protocol import TelemetrySample, Trace
+    from galileo.storage.influx import telemetry_lines, trace_line
+
+    trace_fields = Trace.__struct_fields__
+    sample_fields = TelemetrySample.__struct_fields__
+    counts = dict.fromkeys(tables, 0)
+    with path.open("w") as f:
+        for name in tables:
+            for rows in _pages(db, TABLES[name], exp_id):
+                if name == "traces":
+                    lines = [trace_line(Trace(**{k: r[k] for k in trace_fields})) for r in rows]
+                else:
+                    lines = telemetry_lines(
+                        [(r["exp_id"], TelemetrySample(**{k: r[k] for k in sample_fields}))
+                         for r in rows])
+                f.writelines(line + "\n" for line in lines)
+                counts[name] += len(lines)
+    return {name: (path, count) for name, count in counts.items()}
 
 
 def _csv(pages: Iterator[list[dict[str, Any]]], path: Path, columns: list[str]) -> int:

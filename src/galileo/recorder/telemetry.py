@@ -36,7 +36,7 @@ from galileo.protocol import (
 )
 from galileo.settings import Settings
 from galileo.storage import Transaction
-from galileo.storage.telemetry import insert_nodeinfo, insert_telemetry, sample_problem
+from galileo.storage.telemetry import insert_nodeinfo, sample_problem
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class TelemetryWriter:
                     self.dropped += 1
                     log.warning("dropping telemetry sample %s/%s of %s: %s", s.metric[:64],
                                 s.subsystem[:64], s.node[:64], problem)
-        written = insert_telemetry(tx.conn, pairs)
+        written = tx.insert_telemetry(pairs)  # SQL, or InfluxDB for the mixed expdb
         for exp_id, node in sorted({(e, s.node) for e, s in pairs if e is not None}):
             self.record_node(tx, client, exp_id, node)
         return written

@@ -67,3 +67,15 @@ def test_stop_works_after_redis_lost_the_marker(g: Galileo, raw: redis.Redis) ->
     assert [(e.kind, e.exp_id) for e in events] == [(EventKind.EXPERIMENT_STOP, exp)]
     other = g.experiment.start()
     assert not g.experiment.clear_marker(exp) and g.experiment.current() == other
+
+
+def test_an_experiment_stopped_after_the_restart_is_not_restored(g: Galileo,
+                                                                  raw: redis.Redis) -> None:
+    keeper = StateKeeper(g.redis, g.keys)
+    g.experiment.start()
+    keeper.tick()
+    _empty(raw, g.keys.ns)
+    g.experiment.stop()  # before the keeper noticed the restart: the stop is in the stream
+    restored = keeper.tick()
+    assert restored is not None and restored.experiment is None
+    assert g.experiment.current() is None

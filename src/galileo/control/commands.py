@@ -22,6 +22,7 @@ from .events import as_bytes
 
 REPUBLISH_INTERVAL_S = 0.05
 LIVENESS_CHECK_INTERVAL_S = 0.25  # how often silent workers' liveness keys are checked
+REPLIES_PER_READ = 1000  # replies taken per LPOP after a BLPOP returned one
 
 
 @dataclass
@@ -98,9 +99,13 @@ class Commander:
         next_check = time.monotonic() + LIVENESS_CHECK_INTERVAL_S
         gone: list[str] = []
         while True:
-            try:
-                for worker in list(pending):
-                    if int(self._r.publish(self._keys.worker_commands(worker), pending[worker])):
+            try:  # one round trip for all workers
+                with self._r.pipeline(transaction=False) as pipe:
+                    for worker, data in pending.items():
+                        pipe.publish(self._keys.worker_commands(worker), data)
+                    heard = pipe.execute()
+                for worker, listeners in zip(list(pending), heard, strict=True):
+                    if int(listeners):
                         del pending[worker]
             except BusError as e:
                 raise BusError(f"cannot publish a command to the workers: {e}") from None
@@ -131,15 +136,17 @@ class Commander:
                     replies.lost.extend(d for d in dead if d not in replies.lost)
                     expected.difference_update(dead)
                     continue
-                try:
-                    reply = decode_reply(as_bytes(item[1]))
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    continue
-                replies.by_worker[reply.worker] = reply
-                replies.received_mono_ns[reply.worker] = time.monotonic_ns()
-                expected.discard(reply.worker)
-                if on_reply is not None:
-                    on_reply(reply)
+                more = self._r.lpop(key, REPLIES_PER_READ) if len(expected) > 1 else None
+                for raw in [item[1], *(more or [])]:  # the rest of what arrived, one trip
+                    try:
+                        reply = decode_reply(as_bytes(raw))
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        continue
+                    replies.by_worker[reply.worker] = reply
+                    replies.received_mono_ns[reply.worker] = time.monotonic_ns()
+                    expected.discard(reply.worker)
+                    if on_reply is not None:
+                        on_reply(reply)
             if not expected:
                 self._r.delete(key)
         except BusError as e:

@@ -27,16 +27,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+import msgspec
 
 from galileo.bus import Bus
 from galileo.errors import ValidationError
-from galileo.protocol import EventKind, Keys, new_id
+from galileo.protocol import EventField, EventKind, Keys, decode_event, new_id
 
-from .events import EventLog, as_text
+from .events import EventLog, as_bytes, as_text
 from .experiment import EXP_EVENT, TRACING_EVENT
 
 log = logging.getLogger(__name__)
+RESTART_EVENTS_SCANNED: Final = 10_000  # events since the restart looked at for a stop
 
 
 @dataclass
@@ -125,11 +128,20 @@ class StateKeeper:
             job_groups={e: sorted(m) for e, m in zip(jobs, members, strict=True) if m})
 
     # ------------------------------------------------------------------ restore
+    def _stopped_since_restart(self) -> set[str]:
+        """Experiments whose stop event is in the (new, short) events stream."""
+        return _stopped(self._r.xrange(self._keys.events, count=RESTART_EVENTS_SCANNED))
+
     def _restore(self) -> Restored:
         snap, k = self.snapshot, self._keys
         assert snap is not None
-        experiment = (snap.experiment if snap.experiment is not None
-                      and self._keep_experiment(snap.experiment) else None)
+        experiment = snap.experiment
+        # stopped since the restart (its event is still in the new stream, or -- once the
+        # recorder took it -- the expdb says so: check in that order, the recorder commits
+        # before it deletes the entry)
+        if experiment is not None and (experiment in self._stopped_since_restart()
+                                       or not self._keep_experiment(experiment)):
+            experiment = None
         with self._r.pipeline(transaction=True) as pipe:
             for service, raw in snap.routing.items():
                 pipe.set(k.rtbl(service), raw, nx=True)
@@ -161,6 +173,18 @@ class StateKeeper:
                     experiment or "none", restored.tracing or "default", restored.groups,
                     len(restored.jobs))
         return restored
+
+
+def _stopped(entries: Any) -> set[str]:
+    out = set()
+    for _id, fields in entries or []:
+        try:
+            event = decode_event(as_bytes((fields or {})[EventField]))
+        except (KeyError, msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        if event.kind == EventKind.EXPERIMENT_STOP and event.exp_id:
+            out.add(event.exp_id)
+    return out
 
 
 def _names(members: Any, build: Callable[[str], str]) -> list[str]:

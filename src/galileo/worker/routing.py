@@ -31,10 +31,13 @@ class RoutingCache:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def on_update(self, service: str) -> None:
-        coro = self.reload_all() if service == "*" else self.reload([service])
-        task = asyncio.get_running_loop().create_task(self._safely(coro))
+        task = asyncio.get_running_loop().create_task(self.update(service))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def update(self, service: str) -> None:
+        """Re-read ``service`` (``*``: all) now; errors are logged (the poll retries)."""
+        await self._safely(self.reload_all() if service == "*" else self.reload([service]))
 
     async def poll(self) -> None:
         while True:

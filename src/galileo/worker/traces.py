@@ -4,7 +4,9 @@ Traces are batched (``TRACE_BATCH_MAX`` per stream entry, flushed every
 ``TRACE_FLUSH_INTERVAL_S`` or as soon as a batch is full). When Redis is unreachable the encoded
 batches stay in memory up to ``max_buffered`` traces (a warning is logged once per outage, with
 counts) and are retried; beyond the bound the oldest batches are dropped and an error names how
-many traces were lost. No ``MAXLEN``: the recorder deletes what it committed.
+many traces were lost. No ``MAXLEN``: the recorder deletes what it committed. Written entries
+are kept until the recorder took them, and written again if Redis restarted empty meanwhile
+(:mod:`galileo.worker.delivery`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from galileo.protocol import (
     TraceField,
     encode,
 )
+from galileo.worker.delivery import Unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class TraceWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._outage = False
+        self._unconfirmed = Unconfirmed(client, keys.epoch, f"worker {worker}")
         self.written = 0
         self.dropped = 0
 
@@ -83,6 +87,14 @@ class TraceWriter:
             self._wake.clear()
             if not await self.flush():
                 await asyncio.sleep(RETRY_INTERVAL_S)
+                continue
+            with contextlib.suppress(BusError):  # retried on the next round
+                self._resend(await self._unconfirmed.check(self._stream))
+
+    def _resend(self, batches: list[tuple[bytes, int]]) -> None:
+        for data, n in reversed(batches):  # first, in their original order
+            self._pending.appendleft((data, n))
+            self._pending_count += n
 
     def _encode_buffered(self) -> None:
         traces, self._traces = self._traces, []
@@ -109,9 +121,10 @@ class TraceWriter:
             batch = list(self._pending)[:64]
             try:
                 async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.get(self._unconfirmed.epoch_key)
                     for data, _ in batch:
                         pipe.xadd(self._stream, {TraceField: data})
-                    await pipe.execute()
+                    epoch, *ids = await pipe.execute()
             except BusError as e:
                 if not self._outage:
                     self._outage = True
@@ -119,10 +132,11 @@ class TraceWriter:
                                 "%d traces (bound %d) and retrying", self._worker, e,
                                 self._pending_count, self._max)
                 return False
-            for _ in batch:
-                _, n = self._pending.popleft()
+            for entry_id in ids:
+                data, n = self._pending.popleft()
                 self._pending_count -= n
                 self.written += n
+                self._unconfirmed.add(entry_id, data, n, epoch)
             if self._outage:
                 self._outage = False
                 log.warning("worker %s: Redis reachable again, trace backlog written",

@@ -6,9 +6,9 @@
 * :func:`colocation_impact` — what does co-location do to each service (vs. running alone)?
   :func:`profile_table` shows a ``galileo profile`` / Metis ``.npz`` the same way.
 
-Throughput is completed requests (HTTP 2xx) per second between the first send and the last
-completion: drive services at saturation (closed loop, or a rate above capacity with a bounded
-number in flight) when the question is capacity.
+Throughput is succeeded requests (not ``protocol.request_failed``: no error, HTTP 2xx/3xx) per
+second between the first send and the last completion: drive services at saturation (closed
+loop, or a rate above capacity with a bounded number in flight) when the question is capacity.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from galileo.analysis.data import ExperimentData
 from galileo.errors import NotFoundError, ValidationError
+from galileo.protocol import request_failed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +29,7 @@ PERCENTILES: Final = (50, 90, 99)
 
 
 def _ok(traces: pd.DataFrame, service: str | None = None) -> pd.DataFrame:
-    ok = traces[(traces["status"] >= 200) & (traces["status"] < 300)]
+    ok = traces[~request_failed(traces["status"], traces["error"])]
     return ok if service is None else ok[ok["service"] == service]
 
 
@@ -69,7 +70,7 @@ def cpu_per_request(data: ExperimentData,
     """Per service: requests, CPU seconds, CPU milliseconds per request and mean CPU (% of a
     core). CPU comes from ``proc_cpu``/``*cgrp_cpu`` telemetry whose subsystem (the process or
     container name) is the service name, or ``services[service]`` when the names differ,
-    summed over nodes; requests are the 2xx traces completed in the measured windows.
+    summed over nodes; requests are the succeeded traces completed in the measured windows.
 
     Matching is explicit: a service with no such telemetry, or a mapped service without
     traces, raises ``ValidationError`` naming it and the names the telemetry does have -- never

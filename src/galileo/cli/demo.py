@@ -204,13 +204,15 @@ def _summary(db: ExpDB, settings: Settings, exp_id: str, sent: int, recorded: in
              procs: ProcessGroup) -> None:
     import numpy as np
 
+    from galileo.protocol import request_failed
+
     rows = db.traces(exp_id)
     table = Table(title=f"experiment {exp_id}", show_header=True)
     for col in ("service", "requests", "ok", "errors", "p50 ms", "p99 ms", "p99 ms (sent)"):
         table.add_column(col, justify="right")
     for service in sorted({r["service"] for r in rows}):
         mine = [r for r in rows if r["service"] == service]
-        ok = [r for r in mine if 200 <= r["status"] < 400]
+        ok = [r for r in mine if not request_failed(r["status"], r["error"])]
         lat = np.array([(r["done_ns"] - r["intended_ns"]) / 1e6 for r in ok]) if ok else None
         act = np.array([(r["done_ns"] - r["sent_ns"]) / 1e6 for r in ok]) if ok else None
         table.add_row(service, str(len(mine)), str(len(ok)), str(len(mine) - len(ok)),

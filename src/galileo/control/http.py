@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from galileo.errors import GalileoError
+from galileo.protocol import request_failed
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Response:
 
     @property
     def ok(self) -> bool:
-        return 200 <= self.status < 400
+        return not request_failed(self.status, "")
 
 
 class RequestFailed(GalileoError):

@@ -24,7 +24,15 @@ from galileo.load.httpclient import Callback, HttpClient
 from galileo.load.requests import RequestGenerator, RequestSource
 from galileo.load.schedule import NS_PER_S, Schedule
 from galileo.load.stats import StatsWindow
-from galileo.protocol import ArrivalKind, ArrivalSpec, GroupStats, RequestSpec, Trace, TraceStatus
+from galileo.protocol import (
+    ArrivalKind,
+    ArrivalSpec,
+    GroupStats,
+    RequestSpec,
+    Trace,
+    TraceStatus,
+    request_failed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +287,7 @@ class ClientGroup:
             now = self._clock()
             self.inflight -= 1
             stats = self.stats
-            ok = not error and status < 400
+            ok = not request_failed(status, error)
             if status:
                 stats.done += 1
                 stats.record(now - intended, now - sent)

@@ -123,3 +123,27 @@ def test_weights_exact_when_small_else_scaled() -> None:
     assert not scaled.exact
     assert max(scaled.weights) == 1000
     assert scaled.max_share_error < 0.001
+
+
+def test_the_recorder_hosts_the_mirror_when_configured(etcd: Etcd, settings: Settings,
+                                                        tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "galileo_redis_url": settings.redis_connection_url(),
+           "galileo_namespace": settings.namespace, "galileo_data_dir": str(tmp_path),
+           "galileo_etcd_mirror_endpoint": etcd.url, "galileo_etcd_mirror_zone": "edge"}
+    with (tmp_path / "recorder.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "galileo.cli.main", "recorder",
+                                 "--no-watchdog"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    g = Galileo.from_settings(settings)
+    try:
+        g.rtbl.set("echo", ["10.0.0.5:8080"], [1])
+        until(lambda: _keys(etcd).get("golb/function/edge/echo") == {
+            "ips": ["10.0.0.5:8080"], "weights": [1]}, 30, "echo mirrored by the recorder")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        g.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import math
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -294,3 +295,23 @@ def mirror_from_settings(settings: Settings, endpoint: str | None = None, *,
     return EtcdMirror(settings, EtcdGateway(url, user=user, password=password),
                       zone=zone or settings.etcd_mirror_zone,
                       prefix=prefix or settings.etcd_mirror_prefix)
+
+
+def start_in_thread(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Run the mirror that ``galileo_etcd_mirror_*`` configures in a daemon thread until
+    ``stop`` is set (the recorder hosts it this way)."""
+    mirror = mirror_from_settings(settings)
+
+    async def main() -> None:
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)),
+                         daemon=True, name="etcd-mirror-stop").start()
+        await mirror.run(done)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True,
+                              name="etcd-mirror")
+    thread.start()
+    log.info("etcd mirror to %s under %s/%s/ runs in this process", mirror.etcd.endpoint,
+             mirror.prefix, mirror.zone)
+    return thread

@@ -44,7 +44,13 @@ def register(app: typer.Typer) -> None:
             from galileo.experiments.watchdog import start_in_thread
 
             dog = start_in_thread(settings, stop)
+        mirror = None
+        if settings.etcd_mirror_endpoint:  # Galileo 0.x's load balancer reads etcd
+            from galileo.interop.etcd import start_in_thread as start_mirror
+
+            mirror = start_mirror(settings, stop)
         with Recorder(settings, consumer=consumer, claim_idle_s=claim_idle) as rec:
             rec.run(stop, report_interval_s=report_every)
-        if dog is not None:
-            dog.join(5)
+        for thread in (dog, mirror):
+            if thread is not None:
+                thread.join(5)

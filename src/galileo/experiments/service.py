@@ -104,6 +104,8 @@ class ExperimentService:
         from .tasks import enqueue
 
         try:
+            if self.settings.embedded_redis:  # the broker may be the embedded Redis: start it
+                bus.ensure_embedded_redis(self.settings.data_dir)
             enqueue(self.celery, self.settings, exp.id)
         except Exception as e:  # kombu/redis/amqp errors: the row must not wait forever
             message = f"cannot enqueue the experiment on the broker: {e}"

@@ -1,0 +1,81 @@
+"""The client-app repository served for real: ``galileo api`` (uvicorn, a thread, a free
+loopback port) over the test Redis and a temporary SQLite expdb, with an API token."""
+
+from __future__ import annotations
+
+import io
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from galileo.settings import Settings
+from waiting import until
+
+TOKEN = "s3cret-token"
+
+GENERATOR = """\
+import itertools
+
+_counter = itertools.count()
+_size = 3
+
+
+def configure(size=3):
+    global _size
+    _size = size
+
+
+def next_request():
+    n = next(_counter)
+    return "post", "/echo", {"data": "x" * _size, "params": {"n": n},
+                             "headers": {"X-App": "hello"}}
+"""
+
+
+def make_zip(files: dict[str, str]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return out.getvalue()
+
+
+def hello_app(name: str = "hello") -> dict[str, str]:
+    return {"manifest.yml": f"name: {name}\nversion: 1\n", "generator.py": GENERATOR}
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    return Settings.model_validate({**settings.model_dump(), "api_token": TOKEN})
+
+
+@pytest.fixture
+def api_url(api_settings: Settings) -> Iterator[str]:
+    import uvicorn
+
+    from galileo.localenv import free_port
+    from galileo.web import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(api_settings), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        until(lambda: server.started, 30, "the API server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def app_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    for name, text in hello_app().items():
+        (folder / name).write_text(text)
+    return folder

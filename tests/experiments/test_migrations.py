@@ -4,6 +4,10 @@ removes duplicate telemetry samples before adding their unique index. On the thr
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -73,3 +77,33 @@ def test_0003_removes_only_duplicate_samples_and_adds_the_index(expdb_url: str) 
                 tx.conn.execute(sa.text(
                     "INSERT INTO telemetry (exp_id, node, metric, subsystem, ts_ns, value) "
                     "VALUES ('e', 'n1', 'cpu', '', 1, 0.5)"))
+
+
+QUIET_PROBE = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+from galileo.storage import ExpDB
+ExpDB(sys.argv[1]).close()
+ExpDB(sys.argv[1]).close()
+print("-- old database --", file=sys.stderr, flush=True)
+ExpDB(sys.argv[2]).close()
+"""
+
+
+def test_opening_is_silent_unless_a_migration_runs(tmp_path: Path) -> None:
+    """Daemons and ``galileo exp`` log nothing from alembic at INFO when the database is at
+    head (or new); a real upgrade says what it does."""
+    old = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = sa.create_engine(old)
+    with engine.begin() as conn:
+        cfg = config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    engine.dispose()
+    new = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    done = subprocess.run([sys.executable, "-c", QUIET_PROBE, new, old], capture_output=True,
+                          text=True, timeout=60, check=True)
+    fresh, _, upgraded = done.stderr.partition("-- old database --")
+    assert fresh.strip() == ""
+    assert "upgrading the experiment database" in upgraded
+    assert "Running upgrade 0002 -> 0003" in upgraded

@@ -5,18 +5,27 @@ revision first. Safe when several processes start at once (retried)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
-from galileo.storage.schema import metadata
+# before alembic is imported: its plugin set-up logs INFO lines on every start otherwise
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+
+from galileo.storage._engine import redact  # noqa: E402
+from galileo.storage.schema import metadata  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 HERE: Final = Path(__file__).resolve().parent
 INITIAL: Final = "0001"
@@ -38,8 +47,7 @@ def head() -> str:
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Bring the database at ``engine`` to the newest schema."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are noise here
+    """Bring the database at ``engine`` to the newest schema (silent unless a migration runs)."""
     for attempt in range(ATTEMPTS):
         try:
             _upgrade_once(engine)
@@ -64,10 +72,25 @@ def _upgrade_once(engine: sa.Engine) -> None:
             return
         if current is None:
             _stamp(conn, INITIAL)  # made by create_all before migrations existed
-    with engine.begin() as conn:
+    with engine.begin() as conn, _alembic_logs_at(logging.INFO):
+        current = MigrationContext.configure(conn).get_current_revision()
+        log.info("upgrading the experiment database at %s from revision %s to %s",
+                 redact(engine.url), current, target)
         cfg = config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+@contextlib.contextmanager
+def _alembic_logs_at(level: int) -> Iterator[None]:
+    """Let alembic say what it does while a migration actually runs."""
+    logger = logging.getLogger("alembic")
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _stamp(conn: sa.Connection, revision: str) -> None:

@@ -59,9 +59,10 @@ def register(app: typer.Typer) -> None:
         link = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
         data_dir = _data_dir()
         console = Console()
-        with console.status(f"bringing up testbed {prefix!r} with {hosts} hosts…"):
+        with console.status(f"bringing up testbed {prefix!r} with {hosts} hosts…") as status:
             tb = Testbed.up(hosts, data_dir=data_dir, prefix=prefix, link=link,
-                            zones=zones.split(","), service_delay=service_delay)
+                            zones=zones.split(","), service_delay=service_delay,
+                            progress=lambda msg: status.update(f"testbed {prefix!r}: {msg}…"))
         console.print(status_view(tb))
         console.print("next: [bold]galileo testbed run -- galileo workers[/]")
 

@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -71,13 +71,15 @@ class Testbed:
 
     def __init__(self, state: TestbedState) -> None:
         self.state = state
+        self._progress: Callable[[str], None] = _quiet
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def up(cls, hosts: int, *, data_dir: Path = Path(".galileo"), prefix: str = "pico",
            zones: Sequence[str] = (), link: LinkSpec | None = None, service_delay: str = "",
-           subnet: str | None = None) -> Testbed:
-        """Build and start a testbed; on any failure everything made so far is removed."""
+           subnet: str | None = None, progress: Callable[[str], None] | None = None) -> Testbed:
+        """Build and start a testbed; on any failure everything made so far is removed.
+        ``progress`` is told what is being done (for a live status line)."""
         check_prefix(prefix)
         if not 1 <= hosts <= MAX_HOSTS:
             raise ValidationError(f"--hosts must be between 1 and {MAX_HOSTS}, got {hosts}.")
@@ -103,6 +105,7 @@ class Testbed:
                              netem=netem, redis_port=REDIS_PORT, service_port=SERVICE_PORT)
         state.save()
         testbed = cls(state)
+        testbed._progress = progress or _quiet
         try:
             testbed._build(hosts, zones, link)
             testbed._start_processes(service_delay)
@@ -172,6 +175,7 @@ class Testbed:
         st.hosts = [HostState(name=f"{st.prefix}{i}", address=host_address(st.subnet, i),
                               zone=zones[(i - 1) % len(zones)] if zones else "",
                               link=link.to_dict()) for i in range(1, hosts + 1)]
+        self._progress(f"creating {hosts + 2} namespaces and their links")
         for name in [st.switch_ns, *(h.name for h in st.all_hosts())]:
             st.namespaces.append(name)  # recorded before it exists: `down` finds half-builds
             st.save()
@@ -192,6 +196,7 @@ class Testbed:
 
     def _start_processes(self, service_delay: str) -> None:
         st = self.state
+        self._progress("starting redis-server on the control host")
         redis = self.start_process("control", "redis", _redis_command(self))
         sock = self.redis_socket
         processes.wait_for(lambda: _redis_answers(sock), READY_TIMEOUT_S,
@@ -207,7 +212,9 @@ class Testbed:
             started.append(self.start_process(host.name, "telemd",
                                               _galileo("telemd", "--no-containers")))
             started.append(self.start_process(host.name, "echo", echo))
-        for proc in started:
+        for i, proc in enumerate(started):
+            self._progress(f"waiting for {proc.role} on {proc.host} ({i + 1}/{len(started)} "
+                           "processes)")
             marker = READY_MARKERS[proc.role]
             log = Path(proc.log)
             processes.wait_for(partial(_log_has, log, marker), READY_TIMEOUT_S,
@@ -333,6 +340,10 @@ class Testbed:
 
 
 # ---------------------------------------------------------------------- helpers
+def _quiet(message: str) -> None:
+    pass
+
+
 def _galileo(*args: str) -> list[str]:
     return [sys.executable, "-m", "galileo", *args]
 

@@ -22,6 +22,7 @@ RATE = 100.0  # the group's total; each of the two workers sends half
 WORKER_CUT_S = 10.0
 SERVICE_CUT_S = 5.0
 S = 1_000_000_000
+POLL_SLACK_S = 0.25  # gone = the 3 s liveness TTL after the last heartbeat, seen by polling
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def _in(rows: list[dict[str, Any]], worker: str, start: int, end: int) -> list[d
 
 def test_a_cut_worker_is_reported_gone_within_3_s_and_recorded_lost(
         tb: Testbed, worker_cut: WorkerCut) -> None:
-    assert worker_cut.gone_after_s <= 3.0
+    assert worker_cut.gone_after_s <= 3.0 + POLL_SLACK_S
     assert worker_cut.lost == [H1]
     lost = [e for e in expdb_events(tb, worker_cut.exp) if e["kind"] == "worker_lost"]
     assert [e["name"] for e in lost] == [H1]

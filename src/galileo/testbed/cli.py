@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
                             zones=zones.split(","), service_delay=service_delay,
                             progress=lambda msg: status.update(f"testbed {prefix!r}: {msg}…"))
         console.print(status_view(tb))
-        console.print("next: [bold]galileo testbed run -- galileo workers[/]")
+        flag = "" if prefix == "pico" else f" --prefix {prefix}"
+        console.print(f"next: [bold]galileo testbed run{flag} -- galileo workers[/]")
 
     @tb_cli.command("status")
     def status_cmd(prefix: PrefixOpt = "pico") -> None:

@@ -60,32 +60,40 @@ class RunningLb:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def stop(self) -> None:
+        async def _stop() -> None:
+            await self.server.close()
+            await self.follower.stop()
+
+        self.loop.run(_stop())
+
+
+def start_balancer(loop: LoopThread, settings: Settings, policy: str = "wrr",
+                   trace: bool = True, **config: Any) -> RunningLb:
+    """A balancer (one process, on the loop thread) following ``settings``' namespace."""
+    async def _start() -> RunningLb:
+        balancer = Balancer(ProxyConfig(**config), load_policy(policy))
+        follower = LbFollower(settings, balancer, trace=trace)
+        await follower.start()
+        server = ProxyServer(balancer)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        await server.start(sock)
+        return RunningLb(balancer, follower, server, server.address[1], loop)
+
+    return loop.run(_start())
+
 
 @pytest.fixture
 def start_lb(loop: LoopThread, settings: Settings) -> Iterator[Callable[..., RunningLb]]:
-    """Start a balancer (one process, on the loop thread) following the test's namespace."""
+    """Start balancers on the loop thread following the test's namespace (stopped after)."""
     started: list[RunningLb] = []
 
     def start(policy: str = "wrr", trace: bool = True, **config: Any) -> RunningLb:
-        async def _start() -> RunningLb:
-            balancer = Balancer(ProxyConfig(**config), load_policy(policy))
-            follower = LbFollower(settings, balancer, trace=trace)
-            await follower.start()
-            server = ProxyServer(balancer)
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sock.setblocking(False)
-            await server.start(sock)
-            return RunningLb(balancer, follower, server, server.address[1], loop)
-
-        running = loop.run(_start())
-        started.append(running)
-        return running
+        started.append(start_balancer(loop, settings, policy, trace, **config))
+        return started[-1]
 
     yield start
     for running in started:
-        async def _stop(r: RunningLb = running) -> None:
-            await r.server.close()
-            await r.follower.stop()
-
-        loop.run(_stop())
+        running.stop()

@@ -111,8 +111,6 @@ def test_cli_bad_policy_and_haproxy_socket(tmp_path, settings):
     for args, needle in (
         (["lb", "serve", "--policy", "fastest-please", "--port", "0"],
          "unknown balancing policy 'fastest-please'"),
-        (["lb", "serve", "--policy", "mymod:Fast", "--port", "0"],
-         "was not given with --allow-policy-module"),
         (["lb", "haproxy", "--socket", str(tmp_path / "absent.sock"), "--backend", "be",
           "--service", "svc"], "does not exist"),
         (["lb", "haproxy", "--socket", str(_refusing_socket(tmp_path)), "--backend", "be",

@@ -13,17 +13,22 @@ import msgspec
 from galileo.protocol import (
     Event,
     EventField,
+    LbTrace,
     TelemetryBatch,
     Trace,
     TraceField,
     decode_event,
+    decode_lb_trace_batch,
     decode_trace_batch,
 )
 from galileo.recorder.telemetry import TELEMETRY_KIND, decode_entry
+from galileo.storage.lb_traces import lb_trace_problem
 from galileo.storage.schema import EXP_ID_LEN
 from galileo.storage.traces import trace_problem
 
 log = logging.getLogger(__name__)
+
+LB_TRACES = "lb_traces"  # the kind of the ``keys.lb_traces`` stream
 
 # (entry id, fields) as redis-py returns them; fields is empty/None for a deleted entry
 RawEntry = tuple[bytes | None, dict[bytes, bytes] | None]
@@ -34,6 +39,7 @@ class Batch:
     """Everything decoded from one read, written in one transaction, then acknowledged."""
 
     traces: list[Trace] = field(default_factory=list)
+    lb_traces: list[LbTrace] = field(default_factory=list)
     events: list[tuple[str, Event]] = field(default_factory=list)  # (source id, event)
     done: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     malformed: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
@@ -52,6 +58,8 @@ class Batch:
             try:
                 if kind == "traces":
                     self._add_traces(stream, entry_id, fields)
+                elif kind == LB_TRACES:
+                    self._add_lb_traces(stream, entry_id, fields)
                 elif kind == TELEMETRY_KIND:
                     self.telemetry.append(decode_entry(fields))
                 else:
@@ -72,6 +80,16 @@ class Batch:
             else:
                 self.dropped_traces += 1
                 log.warning("dropping trace %r in entry %s of %s: %s",
+                            trace.request_id[:64], _text(entry_id), stream, problem)
+
+    def _add_lb_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:
+        for trace in decode_lb_trace_batch(fields[TraceField]).traces:
+            problem = lb_trace_problem(trace)
+            if problem is None:
+                self.lb_traces.append(trace)
+            else:
+                self.dropped_traces += 1
+                log.warning("dropping lb trace %r in entry %s of %s: %s",
                             trace.request_id[:64], _text(entry_id), stream, problem)
 
     def _add_event(self, stream: str, entry_id: bytes, fields: Any) -> None:

@@ -31,7 +31,7 @@ from galileo import bus
 from galileo.bus import Bus
 from galileo.errors import BusError, BusUnavailable, StorageError
 from galileo.protocol import Event, EventKind, Keys
-from galileo.recorder._entries import Batch, RawEntry
+from galileo.recorder._entries import LB_TRACES, Batch, RawEntry
 from galileo.recorder.telemetry import TELEMETRY_KIND, TelemBridge, TelemetryWriter
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus, Transaction
@@ -53,6 +53,7 @@ class RecorderStats:
     entries: int = 0
     traces_written: int = 0
     traces_duplicate: int = 0
+    lb_traces_written: int = 0  # attempted (replays are ignored by the db)
     events_written: int = 0
     malformed: int = 0  # entries skipped
     dropped_traces: int = 0  # traces in good entries that did not fit the schema
@@ -82,7 +83,7 @@ class Recorder:
         self._next_claim = 0.0
         self._windows: dict[str, list[int | None]] | None = None  # exp_id -> [start, end]
         self._streams = {self.keys.events: "events", self.keys.traces: "traces",
-                         self.keys.telemetry: TELEMETRY_KIND}
+                         self.keys.telemetry: TELEMETRY_KIND, self.keys.lb_traces: LB_TRACES}
         self._telemetry = TelemetryWriter(self.keys)
 
     # ------------------------------------------------------------------ connections
@@ -210,10 +211,12 @@ class Recorder:
                                               [s for s, _ in batch.events])
             traces = batch.traces
             written = tx.insert_traces(traces)
+            tx.insert_lb_traces(batch.lb_traces)
             self._write_telemetry(tx, batch, windows)
         self.stats.events_written += events_written
         self.stats.traces_written += written
         self.stats.traces_duplicate += len(traces) - written
+        self.stats.lb_traces_written += len(batch.lb_traces)
         self.stats.dropped_traces += batch.dropped_traces
         while len(windows) > KNOWN_WINDOWS:
             windows.pop(next(iter(windows)))

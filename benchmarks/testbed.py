@@ -134,42 +134,53 @@ def lost_traces_figure(tb: Testbed, g: Galileo, rps: float = 100.0) -> None:
           f"(worker back {back:.1f} s after heal)")
 
 
-def latency_figures(tb: Testbed, g: Galileo, seconds: float) -> None:
+def _latency_run(tb: Testbed, g: Galileo, port: int, seconds: float) -> tuple[float, float]:
+    """p50 and p99 (ms, from the intended send time) of ``LATENCY_RPS`` from H1 to H2:port."""
+    g.rtbl.set("echo", tb.endpoint(H2, port))
+    cg = g.spawn("echo", 4, hosts=H1, request={"method": "POST", "path": "/echo",
+                                               "body": b"x" * 64})
+    cg.rps(LATENCY_RPS)
+    time.sleep(seconds)
+    cg.rps(0)
+    time.sleep(1)
+    cg.close()
+    time.sleep(2)
+    rows = [r for r in _group_rows(tb, cg.gid) if r["status"] == 200]
+    lat = [(r["done_ns"] - r["intended_ns"]) / 1e6 for r in rows]
+    return _pct(lat, 0.5), _pct(lat, 0.99)
+
+
+def latency_figures(tb: Testbed, g: Galileo, seconds: float, runs: int) -> None:
+    """Runs alternate between the delays, so a busy moment of the machine hits all alike."""
     netem = tb.state.netem
     how = ("tc netem on the service host's link (half each way)" if netem
            else "the echo service's own response delay (no netem in this kernel)")
-    print(f"latency at {LATENCY_RPS:.0f} req/s from {H1} to echo on {H2}, added delay via {how}:")
-    for delay_ms in DELAYS_MS:
-        extra = None
-        port = tb.state.service_port
-        if netem:
-            tb.link(H2, LinkSpec(delay_s=delay_ms / 2000))
-        elif delay_ms:
-            port = 8090 + delay_ms
-            extra = tb.start_process(H2, f"echo-{delay_ms}ms", [
-                sys.executable, "-m", "galileo.apps", "echo", "--host", "0.0.0.0",
-                "--port", str(port), "--delay", f"{delay_ms}ms"])
+    print(f"latency at {LATENCY_RPS:.0f} req/s from {H1} to echo on {H2}, added delay via {how}, "
+          f"medians of {runs} runs of {seconds:g} s:")
+    ports = {d: tb.state.service_port if netem or not d else 8090 + d for d in DELAYS_MS}
+    extras = [tb.start_process(H2, f"echo-{d}ms", [
+        sys.executable, "-m", "galileo.apps", "echo", "--host", "0.0.0.0",
+        "--port", str(ports[d]), "--delay", f"{d}ms"]) for d in DELAYS_MS if d and not netem]
+    results: dict[int, list[tuple[float, float]]] = {d: [] for d in DELAYS_MS}
+    try:
+        for extra in extras:
             _poll(partial(_log_has, Path(extra.log), "serving"), 30, "the delayed echo")
-        try:
-            g.rtbl.set("echo", tb.endpoint(H2, port))
-            cg = g.spawn("echo", 4, hosts=H1, request={"method": "POST", "path": "/echo",
-                                                       "body": b"x" * 64})
-            cg.rps(LATENCY_RPS)
-            time.sleep(seconds)
-            cg.rps(0)
-            time.sleep(1)
-            cg.close()
-        finally:
-            if extra is not None:
-                tb.stop_process(extra)
-            if netem:
-                tb.link(H2, LinkSpec())
-        time.sleep(2)
-        rows = [r for r in _group_rows(tb, cg.gid) if r["status"] == 200]
-        lat = [(r["done_ns"] - r["intended_ns"]) / 1e6 for r in rows]
-        p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+        for _ in range(runs):
+            for delay_ms in DELAYS_MS:
+                if netem:
+                    tb.link(H2, LinkSpec(delay_s=delay_ms / 2000))
+                results[delay_ms].append(_latency_run(tb, g, ports[delay_ms], seconds))
+    finally:
+        for extra in extras:
+            tb.stop_process(extra)
+        if netem:
+            tb.link(H2, LinkSpec())
+    for delay_ms, pairs in results.items():
+        p50 = statistics.median(p for p, _ in pairs)
+        p99 = statistics.median(p for _, p in pairs)
         print(f"  +{delay_ms:2d} ms configured: p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
-              f"(p50 - configured {p50 - delay_ms:5.2f} ms, {len(rows)} requests)")
+              f"(p50 - configured {p50 - delay_ms:5.2f} ms; runs p50 "
+              f"{', '.join(f'{p:.1f}' for p, _ in pairs)})")
 
 
 def main() -> None:
@@ -177,7 +188,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("updown", "detect", "lost", "latency", "lean"))
     parser.add_argument("--runs", type=int, default=3, help="up/down runs per size")
     parser.add_argument("--repeats", type=int, default=5, help="partitions for detection")
-    parser.add_argument("--seconds", type=float, default=5.0, help="load per latency point")
+    parser.add_argument("--seconds", type=float, default=5.0, help="load per latency run")
+    parser.add_argument("--latency-runs", type=int, default=3, help="runs per delay")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="galileo-testbed-bench-"))
     Testbed.down_prefix(data, PREFIX)
@@ -194,7 +206,7 @@ def main() -> None:
         if args.only in (None, "lost"):
             lost_traces_figure(tb, g)
         if args.only in (None, "latency"):
-            latency_figures(tb, g, args.seconds)
+            latency_figures(tb, g, args.seconds, args.latency_runs)
 
 
 if __name__ == "__main__":

@@ -91,3 +91,11 @@ def test_state_file_round_trip_and_unknown_hosts(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"unknown testbed host 'pico7' \(hosts: control, "
                                               r"pico1\)"):
         loaded.host("pico7")
+
+
+def test_a_damaged_state_file_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    for text in ("{not json", '{"prefix": "pico"}', "[]"):
+        path.write_text(text)
+        with pytest.raises(ValidationError, match=r"state file .* is unreadable"):
+            TestbedState.load(path)

@@ -128,12 +128,17 @@ class TestbedState:
 
     @classmethod
     def load(cls, path: Path) -> TestbedState:
-        data = json.loads(path.read_text())
-        control = data.pop("control", None)
-        hosts = data.pop("hosts", [])
-        processes = data.pop("processes", [])
-        state = cls(**data)
-        state.control = HostState(**control) if control else None
-        state.hosts = [HostState(**h) for h in hosts]
-        state.processes = [ProcessState(**p) for p in processes]
+        """Read a state file; an unreadable one raises :class:`ValidationError`."""
+        try:
+            data = json.loads(path.read_text())
+            control = data.pop("control", None)
+            hosts = data.pop("hosts", [])
+            processes = data.pop("processes", [])
+            state = cls(**data)
+            state.control = HostState(**control) if control else None
+            state.hosts = [HostState(**h) for h in hosts]
+            state.processes = [ProcessState(**p) for p in processes]
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            raise ValidationError(f"testbed state file {path} is unreadable ({e}); "
+                                  "`galileo testbed down` removes the testbed anyway.") from None
         return state

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import shutil
 import socket
@@ -50,6 +51,8 @@ from galileo.testbed.state import (
 )
 
 __all__ = ["Testbed", "testbed_dir"]
+
+log = logging.getLogger(__name__)
 
 SERVICE_PORT: Final = 8080
 REDIS_PORT: Final = 6379
@@ -137,7 +140,7 @@ class Testbed:
         check_prefix(prefix)
         directory = testbed_dir(data_dir, prefix)
         path = directory / STATE_FILE
-        state = TestbedState.load(path) if path.exists() else None
+        state = _load_if_readable(path)
         names = set(_owned_namespaces(prefix))
         if state is not None:
             names |= set(state.namespaces)
@@ -340,6 +343,18 @@ class Testbed:
 
 
 # ---------------------------------------------------------------------- helpers
+def _load_if_readable(path: Path) -> TestbedState | None:
+    """The state file, or ``None`` when it is missing or damaged (``down`` then removes the
+    testbed by listing alone)."""
+    if not path.exists():
+        return None
+    try:
+        return TestbedState.load(path)
+    except ValidationError as e:
+        log.warning("%s", e)
+        return None
+
+
 def _quiet(message: str) -> None:
     pass
 

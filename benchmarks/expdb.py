@@ -1,11 +1,13 @@
 """Trace ingest rate of the experiment database, per backend.
 
-    .venv/bin/python benchmarks/expdb.py [--traces 100000] [--batch 500]
+    .venv/bin/python benchmarks/expdb.py [--traces 100000] [--batch 500] [--reps 3]
 
 Inserts ``--traces`` generated traces in batches of ``--batch`` (one transaction per batch, as
-the recorder does) into a scratch database on each backend and prints rows/s. A backend that does
-not answer is skipped with a line saying so. URLs: ``GALILEO_TEST_MYSQL_URL`` /
-``GALILEO_TEST_POSTGRESQL_URL`` (defaults: the local test servers).
+the recorder does) into a scratch database on each backend and prints the median rows/s of
+``--reps`` runs. A backend that does not answer is skipped with a line saying so. URLs:
+``GALILEO_TEST_MYSQL_URL`` / ``GALILEO_TEST_POSTGRESQL_URL`` (defaults: the local test servers).
+``influxdb`` is the ``mixed`` expdb's runtime store: a local ``influxd`` 1.x (Debian's package)
+started in a temporary directory, written through the same transaction path (SQLite beside it).
 
 ``--part stop`` (``all`` runs both): time from ``stop`` to all groups quiet (goal <= 1 s). A real
 worker and recorder (subprocesses) and the echo app (thread) on the Redis at
@@ -70,10 +72,45 @@ def bench(url: str, traces: list[Trace], batch: int) -> float:
         return len(traces) / elapsed
 
 
+def bench_influx(traces: list[Trace], batch: int, tmp: str) -> float:
+    """Rows per second into a local influxd (the mixed expdb's runtime store)."""
+    import shutil
+    import urllib.request
+    from pathlib import Path
+
+    from galileo.interop.local import LocalInflux
+    from galileo.storage.influx import InfluxRuntimeStore, InfluxV1Writer
+
+    if shutil.which("influxd") is None:
+        raise StorageError("influxd is not installed (Debian package influxdb)")
+    root = Path(tmp) / f"influx-{uuid.uuid4().hex[:6]}"
+    root.mkdir()
+    server = LocalInflux(root)
+    server.start()
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{server.url}/query",
+                                                      b"q=CREATE DATABASE bench"), timeout=10)
+        store = InfluxRuntimeStore(InfluxV1Writer(server.url, "bench"))
+        with ExpDB(f"sqlite:///{root}/meta.sqlite", runtime=store) as db:
+            db.insert_traces(make_traces(10, exp_id="warm-up"))
+            start = time.perf_counter()
+            for i in range(0, len(traces), batch):
+                db.insert_traces(traces[i:i + batch])
+            elapsed = time.perf_counter() - start
+            stored = len(server.query("SELECT request_id FROM galileo_trace WHERE "
+                                      f"exp_id = '{traces[0].exp_id}'", "bench"))
+        if stored != len(traces):
+            raise SystemExit(f"expected {len(traces)} points in InfluxDB, found {stored}")
+        return len(traces) / elapsed
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=TRACE_BATCH_MAX)
+    parser.add_argument("--ingest-reps", type=int, default=3, help="ingest: runs per backend")
     parser.add_argument("--part", choices=("ingest", "stop", "all"), default="all")
     parser.add_argument("--reps", type=int, default=5, help="stop part: repetitions")
     parser.add_argument("--groups", type=int, default=3, help="stop part: client groups")
@@ -86,17 +123,21 @@ def main() -> None:
 
 
 def ingest(args: argparse.Namespace) -> None:
-    traces = make_traces(args.traces)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, url in BACKENDS.items():
-            url = url or f"sqlite:///{tmp}/bench.sqlite"
+        for name in [*BACKENDS, "influxdb"]:
+            url = BACKENDS.get(name) or f"sqlite:///{tmp}/bench.sqlite"
             try:
-                rate = bench(url, traces, args.batch)
+                rates = []
+                for _ in range(args.ingest_reps):
+                    traces = make_traces(args.traces)  # fresh ids: every run inserts new rows
+                    rates.append(bench_influx(traces, args.batch, tmp) if name == "influxdb"
+                                 else bench(url, traces, args.batch))
             except StorageError as e:
                 print(f"{name:<11} skipped: {e}")
                 continue
-            print(f"{name:<11} {rate:>10,.0f} rows/s  ({args.traces:,} traces, batches of "
-                  f"{args.batch})")
+            print(f"{name:<11} {statistics.median(rates):>10,.0f} rows/s median of "
+                  f"{len(rates)} (min {min(rates):,.0f}, max {max(rates):,.0f}; "
+                  f"{args.traces:,} traces, batches of {args.batch})")
 
 
 

@@ -1,15 +1,26 @@
-"""Workers, client groups and the routing table through the REST API (real Redis and worker)."""
+"""Workers, client groups and the routing table through the REST API (real Redis and worker);
+``galileo api`` itself over a real socket: loopback by default, closed without a token."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import httpx
+import psutil
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from galileo.control import Galileo
 from galileo.load.localserver import LocalServer
+from galileo.localenv import free_port, wait_for_port
 from galileo.settings import Settings
+from galileo.storage import ExpDB, ExperimentStatus
+from galileo.web.cli import open_bind_warning
 
 
 def test_openapi_schema_lists_every_resource(api: TestClient) -> None:
@@ -147,3 +158,72 @@ def test_served_by_uvicorn_over_real_http(settings: Settings) -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def _api_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("galileo_")}
+    env.update(galileo_redis_url=settings.redis_connection_url(),
+               galileo_namespace=settings.namespace,
+               galileo_expdb_url=settings.expdb_connection_url(),
+               galileo_data_dir=str(settings.data_dir), galileo_log_level="INFO", **extra)
+    return env
+
+
+@contextlib.contextmanager
+def _serving(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    with subprocess.Popen([sys.executable, "-m", "galileo", "api", *args], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+
+
+def test_api_refuses_an_open_interface_without_a_token(settings: Settings) -> None:
+    port = free_port()
+    done = subprocess.run([sys.executable, "-m", "galileo", "api", "--host", "0.0.0.0",
+                           "--port", str(port)], env=_api_env(settings), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "without galileo_api_token" in lines[0], done.stderr
+    assert "--allow-open" in lines[0] and "Traceback" not in done.stderr
+    opted_out = open_bind_warning("0.0.0.0", port, settings, allow_open=True)
+    assert opted_out is not None and "NO TOKEN" in opted_out
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.5"):
+        assert open_bind_warning(host, port, settings, allow_open=False) is None
+    with_token = settings.model_copy(update={"api_token": SecretStr("t")})
+    assert open_bind_warning("0.0.0.0", port, with_token, allow_open=False) is None
+
+
+def test_api_over_a_socket_binds_loopback_and_writes_need_the_token(
+        settings: Settings) -> None:
+    """Default bind (loopback) with a token, over a real socket: reads and writes without the
+    token are 401, a delete with it moves the experiment to the trash, restore brings it back."""
+    with ExpDB.from_settings(settings) as db:
+        db.create_experiment("x", exp_id="sock-1", status=ExperimentStatus.FINISHED)
+    port = free_port()
+    with _serving(["--port", str(port)], _api_env(settings, galileo_api_token="t0k")) as proc:
+        wait_for_port("127.0.0.1", port, timeout_s=60)
+        listening = {c.laddr for c in psutil.Process(proc.pid).net_connections("tcp")
+                     if c.status == psutil.CONN_LISTEN}
+        assert {(a.ip, a.port) for a in listening} == {("127.0.0.1", port)}
+        auth = {"Authorization": "Bearer t0k"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            assert http.get("/health").status_code == 200
+            assert http.get("/experiments").status_code == 401
+            for method, path in [("DELETE", "/experiments/sock-1"),
+                                 ("DELETE", "/experiments/sock-1?purge=true"),
+                                 ("PUT", "/routing/web"), ("POST", "/groups"),
+                                 ("POST", "/experiments"), ("POST", "/experiments/sock-1/cancel")]:
+                assert http.request(method, path, json={}).status_code == 401, (method, path)
+            assert http.delete("/experiments/sock-1", headers=auth).status_code == 204
+            trash = http.get("/experiments", params={"trash": True}, headers=auth).json()
+            assert [e["id"] for e in trash] == ["sock-1"]
+            assert http.post("/experiments/sock-1/restore", headers=auth).status_code == 200
+            assert http.get("/experiments/sock-1", headers=auth).json()["deleted_at"] is None

@@ -71,7 +71,6 @@ def register(app: typer.Typer) -> None:
 
         if warning is not None:
             log.warning(warning)
-            typer.secho(f"WARNING: {warning}", err=True, fg=typer.colors.RED, bold=True)
         log_level = settings.log_level.lower()
         if workers > 1:  # each worker process builds its own app from the environment
             uvicorn.run("galileo.web.cli:app_from_env", factory=True, host=host, port=bind_port,

@@ -23,15 +23,16 @@ class EventLog:
         return value.decode() if isinstance(value, bytes) else None
 
     def build(self, kind: EventKind, name: str = "", data: dict[str, Any] | None = None,
-              exp_id: str | None = None) -> Event:
-        return Event(kind=kind, ts_ns=time.time_ns(),
+              exp_id: str | None = None, ts_ns: int | None = None) -> Event:
+        return Event(kind=kind, ts_ns=time.time_ns() if ts_ns is None else ts_ns,
                      exp_id=exp_id if exp_id is not None else self.current_experiment(),
                      name=name, data=data or {})
 
     def append(self, kind: EventKind, name: str = "", data: dict[str, Any] | None = None,
-               exp_id: str | None = None, pipe: Any = None) -> Event:
-        """XADD one event; on ``pipe`` when given (executed by the caller)."""
-        event = self.build(kind, name, data, exp_id)
+               exp_id: str | None = None, pipe: Any = None, ts_ns: int | None = None) -> Event:
+        """XADD one event (stamped now, or ``ts_ns``); on ``pipe`` when given (executed by the
+        caller)."""
+        event = self.build(kind, name, data, exp_id, ts_ns)
         target = pipe if pipe is not None else self._r
         try:
             target.xadd(self._keys.events, {EventField: encode(event)})

@@ -13,14 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import msgspec
 from rich.console import Console
 
 from galileo.control import instructions as ins
 from galileo.control.executor import Executor
 from galileo.errors import BusError, GalileoError, ValidationError
 from galileo.lb.launcher import Launcher
-from galileo.protocol import EventField, EventKind, encode
+from galileo.protocol import EventKind
 from galileo.storage import ExperimentStatus
 
 from . import store
@@ -114,12 +113,10 @@ def _release(ctx: JobContext, owner: bool) -> bool:
 def _announce_end(ctx: JobContext, status: ExperimentStatus, message: str, end_ns: int) -> None:
     """The ``experiment_stop`` event, stamped with the time the load ended (the recorder sets
     the row from it, so it must carry the final status and message)."""
-    event = msgspec.structs.replace(
-        ctx.g.events.build(EventKind.EXPERIMENT_STOP, ctx.exp_id,
-                           {"status": status.value, "message": message}, exp_id=ctx.exp_id),
-        ts_ns=end_ns)
     try:
-        ctx.g.redis.xadd(ctx.g.keys.events, {EventField: encode(event)})
+        ctx.g.events.append(EventKind.EXPERIMENT_STOP, ctx.exp_id,
+                            {"status": status.value, "message": message}, exp_id=ctx.exp_id,
+                            ts_ns=end_ns)
     except BusError as e:  # the row is final already; only the event is missing
         log.warning("experiment %s: cannot append its experiment_stop event: %s", ctx.exp_id, e)
 
@@ -160,7 +157,7 @@ def _spawn(sc: Scenario, ctx: JobContext) -> list[_Action]:
             w.service, w.clients, hosts=w.hosts, worker_labels=w.worker_labels or None,
             request=w.request.spec(), arrival=w.arrival_spec(),  # type: ignore[arg-type]
             rps=first.rps if first else 0.0, max_inflight=w.max_inflight,
-            timeout_s=w.timeout_s, exp_id=ctx.exp_id), w.name)
+            timeout_s=w.timeout_s, exp_id=ctx.exp_id, on_worker_loss=w.on_worker_loss), w.name)
         for ci, change in enumerate(plan):
             if change is first:
                 continue

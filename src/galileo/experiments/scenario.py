@@ -78,6 +78,8 @@ class Workload(_Model):
     thresholds: list[str] = []
     max_inflight: Annotated[int, Field(ge=1)] = 1000
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    # a worker of the group dies: move its share of the rate to the others, or run degraded
+    on_worker_loss: Literal["replace", "degrade"] = "replace"
 
     _check = field_validator("thresholds")(_check_thresholds)
 

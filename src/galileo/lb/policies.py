@@ -75,8 +75,11 @@ class WeightedRoundRobin(Policy):
         if key != self._key or self._swrr is None:
             self._key = key
             self._swrr = SmoothWeightedRoundRobin([a for a, _ in key], [w for _, w in key])
-        self._by_address = {b.address: b for b in candidates}
-        return self._by_address[self._swrr.next()]
+            self._by_address = {b.address: b for b in candidates}
+        chosen = self._by_address[self._swrr.next()]
+        # the same addresses can come back as new Backend objects after a routing update
+        return chosen if chosen in candidates else next(
+            b for b in candidates if b.address == chosen.address)
 
 
 class LeastOutstanding(Policy):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
@@ -17,7 +18,8 @@ from galileo.errors import ValidationError
 
 MAX_DENOMINATOR: Final = 1_000_000
 
-__all__ = ["SmoothWeightedRoundRobin", "integer_weights"]
+__all__ = ["SmoothWeightedRoundRobin", "WeightMapping", "bounded_integer_weights",
+           "integer_weights"]
 
 
 def integer_weights(weights: Sequence[float]) -> list[int]:
@@ -31,6 +33,36 @@ def integer_weights(weights: Sequence[float]) -> list[int]:
     for i in ints:
         g = math.gcd(g, i)
     return [i // g for i in ints] if g else ints
+
+
+@dataclass(frozen=True)
+class WeightMapping:
+    """Integer weights for a system that takes only integers up to ``max_weight``."""
+
+    weights: list[int]
+    exact: bool
+    max_share_error: float  # largest |share(integers) - share(floats)|, as a fraction of 1
+    max_weight: int
+
+    def describe(self) -> str:
+        if self.exact:
+            return "exact"
+        return (f"scaled to 0..{self.max_weight} and rounded: shares off by at most "
+                f"{self.max_share_error * 100:.3f} percentage points")
+
+
+def bounded_integer_weights(weights: Sequence[float], max_weight: int) -> WeightMapping:
+    """Exact when the smallest proportional integers (:func:`integer_weights`) stay
+    ≤ ``max_weight``; otherwise scaled so the largest is ``max_weight`` and rounded (a non-zero
+    weight never becomes 0), with the largest share error reported."""
+    ints = integer_weights(weights)
+    if not ints or max(ints) <= max_weight:
+        return WeightMapping(ints, True, 0.0, max_weight)
+    top = max(weights)
+    scaled = [0 if w == 0 else max(1, round(w / top * max_weight)) for w in weights]
+    total_w, total_s = math.fsum(weights), sum(scaled)
+    error = max(abs(s / total_s - w / total_w) for s, w in zip(scaled, weights, strict=True))
+    return WeightMapping(scaled, False, error, max_weight)
 
 
 class SmoothWeightedRoundRobin:

@@ -128,4 +128,4 @@ def test_weight_mapping():
     scaled = haproxy_weights([1, 1000, 0])
     assert scaled.weights == [1, 256, 0] and not scaled.exact
     assert scaled.max_share_error == pytest.approx(abs(1 / 257 - 1 / 1001))
-    assert "rounded" in scaled.describe()
+    assert "rounded" in scaled.describe() and "0..256" in scaled.describe()

@@ -20,7 +20,6 @@ import base64
 import contextlib
 import json
 import logging
-import math
 import threading
 import urllib.error
 import urllib.request
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from galileo import bus
-from galileo.balancing import integer_weights
+from galileo.balancing import WeightMapping, bounded_integer_weights
 from galileo.errors import BusError, ConfigError, GalileoError
 from galileo.protocol import Keys, RoutingRecord
 from galileo.settings import Settings
@@ -51,26 +50,11 @@ class EtcdError(GalileoError):
 
 
 # ---------------------------------------------------------------------- weights
-@dataclass(frozen=True)
-class WeightMapping:
-    weights: list[int]
-    exact: bool
-    max_share_error: float  # largest |share(ints) - share(floats)|, as a fraction of 1
-
-
 def golb_weights(weights: Sequence[float], max_weight: int = GOLB_MAX_WEIGHT) -> WeightMapping:
-    """Integer weights for the Go balancer. Exact when the smallest proportional integers (the
-    ones Galileo's own round robin uses) stay ≤ ``max_weight`` (``0.5, 1.5`` → ``1, 3``);
-    otherwise scaled so the largest is ``max_weight`` and rounded (a non-zero weight never
-    becomes 0), and the largest share error is reported."""
-    ints = integer_weights(weights)
-    if not ints or max(ints) <= max_weight:
-        return WeightMapping(ints, True, 0.0)
-    top = max(weights)
-    scaled = [0 if w == 0 else max(1, round(w / top * max_weight)) for w in weights]
-    total_w, total_s = math.fsum(weights), sum(scaled)
-    error = max(abs(s / total_s - w / total_w) for s, w in zip(scaled, weights, strict=True))
-    return WeightMapping(scaled, False, error)
+    """Integer weights for the Go balancer: the smallest proportional integers (the ones
+    Galileo's own round robin uses, ``0.5, 1.5`` → ``1, 3``) while they stay ≤ ``max_weight``,
+    else scaled to it and rounded (:func:`galileo.balancing.bounded_integer_weights`)."""
+    return bounded_integer_weights(weights, max_weight)
 
 
 def golb_value(record: RoutingRecord) -> bytes:

@@ -32,7 +32,7 @@ from typing import Final
 import msgspec
 
 from galileo import bus
-from galileo.balancing import integer_weights
+from galileo.balancing import WeightMapping, bounded_integer_weights
 from galileo.errors import BusError, GalileoError, ValidationError
 from galileo.load.httpclient import parse_address
 from galileo.protocol import Keys, RoutingRecord, decode_routing_record
@@ -60,29 +60,10 @@ class HaproxyError(GalileoError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class WeightMapping:
-    weights: list[int]
-    exact: bool
-    max_share_error: float  # largest |share(haproxy) - share(routing)|, as a fraction of 1
-
-    def describe(self) -> str:
-        if self.exact:
-            return "exact"
-        return (f"scaled to HAProxy's 0..{HAPROXY_MAX_WEIGHT} and rounded: shares off by at most "
-                f"{self.max_share_error * 100:.3f} percentage points")
-
-
 def haproxy_weights(weights: Sequence[float]) -> WeightMapping:
-    """HAProxy integer weights for routing ``weights`` (exact when possible, else scaled)."""
-    ints = integer_weights(weights)
-    if max(ints) <= HAPROXY_MAX_WEIGHT:
-        return WeightMapping(ints, True, 0.0)
-    top = max(weights)
-    scaled = [0 if w == 0 else max(1, round(w / top * HAPROXY_MAX_WEIGHT)) for w in weights]
-    total_w, total_s = sum(weights), sum(scaled)
-    error = max(abs(s / total_s - w / total_w) for s, w in zip(scaled, weights, strict=True))
-    return WeightMapping(scaled, False, error)
+    """HAProxy integer weights (0..256) for routing ``weights``: exact when possible, else
+    scaled and rounded (:func:`galileo.balancing.bounded_integer_weights`)."""
+    return bounded_integer_weights(weights, HAPROXY_MAX_WEIGHT)
 
 
 class RuntimeApi:

@@ -35,9 +35,17 @@ PARTITION_S = 10.0
 
 
 def lean_worker_figures() -> None:
-    """The lean worker's installed size, package count, idle RSS and ``--help`` time
-    (placeholder: filled in with the packaging work of issue 8, part 4)."""
-    return None
+    """The lean worker's installed size, package count, idle RSS and ``--help`` time, from a
+    fresh venv with ``pip install galileo`` (benchmarks/lean_worker.py; pip not counted)."""
+    import os
+
+    from lean_worker import lean_worker_figures as measure  # beside this file
+
+    figures = measure(os.environ.get("GALILEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    print(f"lean worker: {figures['installed_mb']} MB installed (goal <= 80), "
+          f"{figures['packages']} packages (<= 25), idle RSS {figures['idle_rss_main_mb']} MB "
+          f"(<= 50), `galileo worker --help` {figures['worker_help_wall_s']} s wall / "
+          f"{figures['worker_help_cpu_s']} s CPU (<= 0.5), medians")
 
 
 # ---------------------------------------------------------------------- helpers

@@ -144,8 +144,8 @@ class Testbed:
         names = set(_owned_namespaces(prefix))
         if state is not None:
             names |= set(state.namespaces)
-            # hosts first (workers flush their traces), then the control host (recorder, redis)
-            # (while the links still stand), Redis last of all
+            # hosts first (workers flush their traces), then the recorder while the links still
+            # stand; Redis goes last, with the control host's namespace
             processes.stop_pids([p.pid for p in state.processes if p.host != "control"])
             processes.stop_pids([p.pid for p in state.processes_of("control")
                                  if p.role != "redis"])

@@ -99,3 +99,31 @@ def test_expired_trash_is_purged_when_a_database_opens(db: ExpDB) -> None:
     with ExpDB(db.url, trash_retention_s=0.0) as other:  # a daemon opening it: due at once
         assert other.get_experiment("new") is None and _counts(other, "new") == (0, 0, 0)
         assert _counts(other, "live") == (1, 1, 1)
+
+
+def test_cli_delete_list_trash_restore_purge(sqlite_url: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from galileo.experiments.cli_exp import exp_app
+
+    monkeypatch.setenv("galileo_expdb_url", sqlite_url)
+    db = ExpDB(sqlite_url)
+    db.create_experiment("cli", exp_id="c1", status=ExperimentStatus.FINISHED)
+    _fill(db, "c1")
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(exp_app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "moved to the trash for 7 days" in run("delete", "c1")
+    assert "c1" not in run("list", "--json")
+    listed = run("list", "--trash").split("\t")  # piped: tab-separated, deleted + purge times
+    assert listed[0] == "c1" and listed[-1].strip() > listed[-2] > ""
+    assert "restored" in run("restore", "c1")
+    assert _counts(db, "c1") == (1, 1, 1)
+    assert "purged" in run("delete", "c1", "--purge", "--yes")
+    assert db.get_experiment("c1") is None and _counts(db, "c1") == (0, 0, 0)
+    db.close()

@@ -1,4 +1,4 @@
-"""``galileo exp list|show|status|submit|stop|watch|delete|export``."""
+"""``galileo exp list|show|status|submit|stop|watch|delete|restore|export``."""
 
 from __future__ import annotations
 
@@ -53,26 +53,35 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+    trash: Annotated[bool, typer.Option(
+        "--trash", help="Only deleted experiments (restorable until purged).")] = False,
 ) -> None:
     """List experiments, newest first (a table; tab-separated lines when piped)."""
     with _service() as svc:
-        exps = svc.list(status=status, creator=creator, limit=limit, offset=offset)
+        exps = svc.list(status=status, creator=creator, limit=limit, offset=offset, trash=trash)
+        retention_s = svc.settings.trash_retention_s
     if as_json:
         import json
 
         typer.echo(json.dumps([_as_dict(e) for e in exps], indent=1))
     elif not console.is_terminal:
         for e in exps:
+            deleted = [_when(e.deleted_at), _when((e.deleted_at or 0.0) + retention_s)]
             typer.echo("\t".join([e.id, e.name, e.creator, _when(e.created), e.status.value,
-                                  f"{e.progress:.0%}", e.status_message or ""]))
+                                  f"{e.progress:.0%}", e.status_message or "",
+                                  *(deleted if trash else [])]))
     else:
         console.print(_table(exps))
+        for e in exps if trash else []:
+            console.print(f"{e.id}: deleted {_when(e.deleted_at)}, purged after "
+                          f"{_when((e.deleted_at or 0.0) + retention_s)} "
+                          f"(galileo exp restore {e.id})", highlight=False, soft_wrap=True)
 
 
 def _as_dict(e: Experiment) -> dict[str, object]:
     return {"id": e.id, "name": e.name, "creator": e.creator, "created": e.created,
             "start": e.start, "end": e.end, "status": e.status.value, "progress": e.progress,
-            "stage": e.stage, "message": e.status_message}
+            "stage": e.stage, "message": e.status_message, "deleted_at": e.deleted_at}
 
 
 @exp_app.command("show")
@@ -160,24 +169,43 @@ def stop_command(exp_id: IdArg) -> None:
 
 
 @exp_app.command("delete")
-def delete_command(exp_id: IdArg,
-                   yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
-                   ) -> None:
-    """Delete an experiment and all its rows (traces, events, telemetry, nodeinfo, metadata)."""
-    if not yes:
-        typer.confirm(f"delete experiment {exp_id} and all its data?", abort=True)
+def delete_command(
+    exp_id: IdArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (with --purge).")] = False,
+    purge: Annotated[bool, typer.Option(
+        "--purge", help="Delete for good with every row, also from the trash.")] = False,
+) -> None:
+    """Move an experiment to the trash (`galileo exp restore ID` brings it back), or with
+    --purge delete it and all its rows (traces, events, telemetry, nodeinfo, metadata)."""
+    if purge and not yes:
+        typer.confirm(f"delete experiment {exp_id} and all its data for good?", abort=True)
     with _service() as svc:
-        svc.delete(exp_id)
-    console.print(f"experiment {exp_id} deleted", highlight=False)
+        svc.delete(exp_id, purge=purge)
+        days = svc.settings.trash_retention_s / 86_400
+    if purge:
+        console.print(f"experiment {exp_id} purged", highlight=False)
+    else:
+        console.print(f"experiment {exp_id} moved to the trash for {days:g} days "
+                      f"(galileo exp restore {exp_id})", highlight=False)
+
+
+@exp_app.command("restore")
+def restore_command(exp_id: IdArg) -> None:
+    """Bring an experiment back from the trash with all its traces, telemetry and events."""
+    with _service() as svc:
+        e = svc.restore(exp_id)
+    console.print(f"experiment {e.id} restored ({e.status.value})", highlight=False)
 
 
 @exp_app.command("export")
 def export_command(
     exp_id: IdArg,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet")] = "csv",
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="csv, parquet, or influx-lp (one InfluxDB line-protocol file)",
+    )] = "csv",
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory.")] = Path("."),
 ) -> None:
-    """Export the traces and telemetry of an experiment to CSV or Parquet files."""
+    """Export the traces and telemetry of an experiment to CSV, Parquet or line protocol."""
     from .export import export
 
     with _service() as svc:

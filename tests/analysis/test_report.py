@@ -97,3 +97,27 @@ def test_cli_writes_report_and_rejects_unknown_ids(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown experiment 'missing'" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "m.html").exists()
+
+
+def test_the_same_aggregates_on_every_backend(expdb_url: str) -> None:
+    """The SQL (floor division, CASE codes, raw cursor) runs on SQLite, MariaDB, PostgreSQL."""
+    import uuid
+
+    from galileo.storage.schema import EXPERIMENT_TABLES, experiments
+
+    exp_id = "rep-" + uuid.uuid4().hex[:8]
+    with ExpDB(expdb_url) as d:
+        try:
+            lat = make_run(d, exp_id, seconds=3, rps=40, error_every=8,
+                           services=("echo", "kv"))
+            run = load_run(d, exp_id)
+            assert [s.service for s in run.services] == ["echo", "kv"]
+            assert run.seconds == 3 and run.requests == 240 and run.error_count == 30
+            assert run.workers.requests.tolist() == [120, 120]
+            exact = np.percentile(lat, 99, method="inverted_cdf")
+            assert abs(hist.percentile(run.total_hist, 99) / exact - 1) < 0.02
+        finally:
+            with d.engine.begin() as conn:
+                for table in EXPERIMENT_TABLES:
+                    conn.execute(table.delete().where(table.c.exp_id == exp_id))
+                conn.execute(experiments.delete().where(experiments.c.id == exp_id))

@@ -18,13 +18,14 @@ import sqlalchemy as sa
 
 from galileo.errors import NotFoundError
 from galileo.storage import ExpDB, Experiment
-from galileo.storage.schema import metadata_table, traces
+from galileo.storage.schema import metadata_table, trace_failed, traces
 from galileo.storage.schema import telemetry as telemetry_table
 
 from . import hist
 
 NS_PER_S: Final = 1_000_000_000
 PERCENTILES: Final = (50.0, 95.0, 99.0)
+FETCH_ROWS: Final = 100_000
 TELEMETRY_METRICS: Final = {"cpu": ("cpu", "%"), "ram": ("memory used", "bytes"),
                             "rx": ("network in", "bytes/s"), "tx": ("network out", "bytes/s")}
 
@@ -112,42 +113,71 @@ def _num(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def _codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
-    names, inverse = np.unique(values.astype(str), return_inverse=True)
-    return [str(n) for n in names], inverse.astype(np.int64)
-
-
-def _breakdown(codes: np.ndarray, names: list[str], failed: np.ndarray,
-               latency: np.ndarray) -> Breakdown:
-    n = len(names)
-    return Breakdown(names, np.bincount(codes, minlength=n),
-                     np.bincount(codes, weights=failed, minlength=n).astype(np.int64),
-                     hist.histograms(codes, n, latency))
-
-
-def _read_traces(conn: sa.Connection, exp_id: str) -> dict[str, np.ndarray]:
+def _failed_expr() -> Any:
     t = traces.c
-    failed = sa.case((sa.or_(t.error != "", t.status < 200, t.status >= 400), 1), else_=0)
-    stmt = sa.select(t.intended_ns, t.done_ns, t.status, failed, t.service, t.worker,
-                     t.host).where(t.exp_id == exp_id)
-    rows = conn.execute(stmt).all()
-    if not rows:
+    return sa.case((sa.or_(t.error != "", t.status < 200, t.status >= 400), 1), else_=0)
+
+
+def _fetch(conn: sa.Connection, exp_id: str, t0_ns: int) -> dict[str, np.ndarray]:
+    """Per trace: second, latency (µs), answered, failed, and service/worker/host codes.
+
+    The database returns two integers per trace: the latency and one packed number
+    ``((second * 4 + flags) * combos + service/worker/host code)``, read through the DBAPI
+    cursor in large chunks -- no strings and no ORM rows per trace."""
+    t = traces.c
+    names = {}
+    combos = conn.execute(sa.select(t.service, t.worker, t.host).where(t.exp_id == exp_id)
+                          .group_by(t.service, t.worker, t.host)).all()
+    for k, key in enumerate(("service", "worker", "host")):
+        names[key] = sorted({str(c[k]) for c in combos})
+    n_w, n_h = len(names["worker"]), len(names["host"])
+    n_keys = len(names["service"]) * n_w * n_h
+
+    def code(column: Any, values: list[str]) -> Any:
+        return sa.case({v: i for i, v in enumerate(values)}, value=column, else_=0)
+
+    key = (code(t.service, names["service"]) * n_w + code(t.worker, names["worker"])) * n_h \
+        + code(t.host, names["host"])
+    flags = sa.case((t.status > 0, 1), else_=0) + 2 * _failed_expr()
+    second = (t.intended_ns - t0_ns) // NS_PER_S  # floor division on every backend
+    stmt = sa.select((t.done_ns - t.intended_ns) // 1000,
+                     (second * 4 + flags) * n_keys + key).where(t.exp_id == exp_id)
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    parts: list[np.ndarray] = []
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        while chunk := cursor.fetchmany(FETCH_ROWS):
+            parts.append(np.array(chunk, dtype=np.int64))
+    finally:
+        cursor.close()
+    if not parts:
         return {}
-    cols = list(zip(*rows, strict=True))
-    return {"intended": np.fromiter(cols[0], np.int64, len(rows)),
-            "done": np.fromiter(cols[1], np.int64, len(rows)),
-            "status": np.fromiter(cols[2], np.int64, len(rows)),
-            "failed": np.fromiter(cols[3], np.int64, len(rows)),
-            "service": np.asarray(cols[4], dtype=object),
-            "worker": np.asarray(cols[5], dtype=object),
-            "host": np.asarray(cols[6], dtype=object)}
+    both = np.concatenate(parts)
+    rest, combo = np.divmod(both[:, 1], n_keys)
+    second_arr, flag = np.divmod(rest, 4)
+    svc_worker, host = np.divmod(combo, n_h)
+    service, worker = np.divmod(svc_worker, n_w)
+    out = {"second": second_arr, "latency_us": both[:, 0], "answered": (flag & 1).astype(bool),
+           "failed": flag >> 1, "service": service, "worker": worker, "host": host}
+    for dim, values in names.items():
+        out[dim + "_names"] = np.asarray(values, dtype=object)
+    return out
+
+
+def _breakdown(cols: dict[str, np.ndarray], key: str, latency_ms: np.ndarray) -> Breakdown:
+    names = [str(n) for n in cols[key + "_names"]]
+    code, n = cols[key], len(names)
+    return Breakdown(names, np.bincount(code, minlength=n).astype(np.int64),
+                     np.bincount(code, weights=cols["failed"], minlength=n).astype(np.int64),
+                     hist.histograms(code, n, latency_ms))
 
 
 def _errors_by_kind(conn: sa.Connection, exp_id: str,
                     since_ns: int | None = None) -> list[dict[str, Any]]:
     t = traces.c
-    bad = sa.or_(t.error != "", t.status < 200, t.status >= 400)
-    where = [t.exp_id == exp_id, bad] + ([t.sent_ns >= since_ns] if since_ns is not None else [])
+    where = [t.exp_id == exp_id, trace_failed()]
+    where += [t.sent_ns >= since_ns] if since_ns is not None else []
     stmt = (sa.select(t.service, t.error, t.status, sa.func.count())
             .where(*where).group_by(t.service, t.error, t.status))
     out: dict[tuple[str, str], int] = {}
@@ -238,54 +268,55 @@ def _targets(events: list[dict[str, Any]], t0_ns: int) -> dict[str, list[tuple[f
 def load_run(db: ExpDB, exp_id: str) -> RunData:
     """Aggregate the run ``exp_id`` (``NotFoundError`` when the expdb knows nothing of it)."""
     experiment = db.get_experiment(exp_id)
+    t = traces.c
     with db.engine.connect() as conn:
-        cols = _read_traces(conn, exp_id)
+        first = conn.execute(sa.select(sa.func.min(t.intended_ns))
+                             .where(t.exp_id == exp_id)).scalar()
+        t0_ns = int(first) if first is not None else 0
+        cols = _fetch(conn, exp_id, t0_ns) if first is not None else {}
         errors = _errors_by_kind(conn, exp_id) if cols else []
         meta = _meta(conn, exp_id)
     events = db.events(exp_id)
     if experiment is None and not cols and not events:
         raise NotFoundError(f"unknown experiment {exp_id!r}")
-    t0_ns = int(cols["intended"].min()) if cols else (
-        int(experiment.start * NS_PER_S) if experiment and experiment.start
-        else (int(events[0]["ts_ns"]) if events else 0))
-    telemetry = telemetry_series(db, exp_id, t0_ns)
-    targets = _targets(events, t0_ns)
-    services, workers, hosts, seconds = _aggregate(cols, t0_ns, targets)
-    verdicts = meta.get("verdicts") or []
-    passed = meta.get("thresholds_passed") if verdicts else None
-    return RunData(
-        exp_id=exp_id, experiment=experiment, t0_ns=t0_ns, seconds=seconds, services=services,
-        workers=workers, hosts=hosts, errors_by_kind=errors, telemetry=telemetry,
-        events=run_events(db, exp_id, t0_ns),
-        verdicts=[str(v) for v in verdicts], thresholds_passed=passed)
-
-
-def _aggregate(cols: dict[str, np.ndarray], t0_ns: int,
-               targets: dict[str, list[tuple[float, float]]]
-               ) -> tuple[list[ServiceSeries], Breakdown, Breakdown, int]:
+    if first is None:
+        t0_ns = int(experiment.start * NS_PER_S) if experiment and experiment.start else (
+            int(events[0]["ts_ns"]) if events else 0)
+    services, seconds = _services(cols, _targets(events, t0_ns))
+    latency = _latency_ms(cols)
     empty = Breakdown([], np.zeros(0, np.int64), np.zeros(0, np.int64),
                       np.zeros((0, hist.N_BUCKETS), np.int64))
-    if not cols:
-        return [], empty, empty, 0
-    second = (cols["intended"] - t0_ns) // NS_PER_S
-    seconds = int(second.max()) + 1
-    answered = cols["status"] > 0
-    latency = np.where(answered, (cols["done"] - cols["intended"]) / 1e6, np.nan)
-    failed = cols["failed"]
-    names, codes = _codes(cols["service"])
-    services = []
-    for i, name in enumerate(names):
-        mine = codes == i
-        sec = second[mine]
-        services.append(ServiceSeries(
-            name, np.bincount(sec, minlength=seconds),
-            np.bincount(sec, weights=failed[mine], minlength=seconds).astype(np.int64),
-            hist.histograms(sec, seconds, latency[mine]), targets.get(name, [])))
-    w_names, w_codes = _codes(cols["worker"])
-    h_names, h_codes = _codes(cols["host"])
-    return (services, _breakdown(w_codes, w_names, failed, latency),
-            _breakdown(h_codes, h_names, failed, latency), seconds)
+    verdicts = meta.get("verdicts") or []
+    return RunData(
+        exp_id=exp_id, experiment=experiment, t0_ns=t0_ns, seconds=seconds, services=services,
+        workers=_breakdown(cols, "worker", latency) if cols else empty,
+        hosts=_breakdown(cols, "host", latency) if cols else empty, errors_by_kind=errors,
+        telemetry=telemetry_series(db, exp_id, t0_ns), events=run_events(db, exp_id, t0_ns),
+        verdicts=[str(v) for v in verdicts],
+        thresholds_passed=meta.get("thresholds_passed") if verdicts else None)
 
+
+def _latency_ms(cols: dict[str, np.ndarray]) -> np.ndarray:
+    if not cols:
+        return np.zeros(0)
+    return np.where(cols["answered"], cols["latency_us"] / 1000.0, np.nan)
+
+
+def _services(cols: dict[str, np.ndarray], targets: dict[str, list[tuple[float, float]]]
+              ) -> tuple[list[ServiceSeries], int]:
+    if not cols:
+        return [], 0
+    second, failed, latency = cols["second"], cols["failed"], _latency_ms(cols)
+    seconds = int(second.max()) + 1
+    out = []
+    for i, name in enumerate(cols["service_names"]):
+        mine = cols["service"] == i
+        sec = second[mine]
+        out.append(ServiceSeries(
+            str(name), np.bincount(sec, minlength=seconds).astype(np.int64),
+            np.bincount(sec, weights=failed[mine], minlength=seconds).astype(np.int64),
+            hist.histograms(sec, seconds, latency[mine]), targets.get(str(name), [])))
+    return out, seconds
 
 def run_totals(db: ExpDB, exp_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Requests, errors, error rate, p99 (ms, from intended send) and threshold verdict of each
@@ -293,7 +324,7 @@ def run_totals(db: ExpDB, exp_ids: list[str]) -> dict[str, dict[str, Any]]:
     if not exp_ids:
         return {}
     t, m = traces.c, metadata_table.c
-    failed = sa.case((sa.or_(t.error != "", t.status < 200, t.status >= 400), 1), else_=0)
+    failed = _failed_expr()
     answered = sa.case((t.status > 0, 1), else_=0)
     out: dict[str, dict[str, Any]] = {e: {"requests": 0, "errors": 0, "error_rate": None,
                                           "p99_ms": None, "thresholds_passed": None}

@@ -13,8 +13,6 @@ import sys
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from galileo.errors import GalileoError
 
@@ -28,7 +26,16 @@ _app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True, soft_wrap=True)  # one error = one line, never wrapped
+
+
+def _error(message: str, *, prefix: bool = True) -> None:
+    """Print one error line on stderr (rich is imported here, not at start: the worker's
+    process never needs it)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    text = f"[bold red]error:[/] {escape(message)}" if prefix else escape(message)
+    Console(stderr=True, soft_wrap=True).print(text, highlight=False)  # never wrapped
 
 # modules that provide ``register(app: typer.Typer) -> None``; a missing one is skipped so that
 # parts can land independently.
@@ -135,18 +142,17 @@ def run() -> None:
     try:
         register_commands(sys.argv[1] if len(sys.argv) > 1 else None)()
     except GalileoError as e:
-        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+        _error(str(e))
         sys.exit(e.exit_code)
     except ModuleNotFoundError as e:
         extra = OPTIONAL_MODULES.get((e.name or "").split(".")[0])
         if extra is None:
             raise
-        err_console.print(f"[bold red]error:[/] this command needs the optional package "
-                          f"{e.name!r}: pip install " + escape(f"'galileo[{extra}]'"),
-                          highlight=False)
+        _error(f"this command needs the optional package {e.name!r}: "
+               f"pip install 'galileo[{extra}]'")
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        _error("interrupted", prefix=False)
         sys.exit(130)
     except Exception as e:  # a raw Redis error that escaped the bus adapter (e.g. from a library)
         if not type(e).__module__.startswith("redis"):
@@ -154,7 +160,7 @@ def run() -> None:
         from galileo.bus import map_error
 
         mapped = map_error(e, "the configured Redis")
-        err_console.print(f"[bold red]error:[/] {escape(str(mapped))}", highlight=False)
+        _error(str(mapped))
         sys.exit(mapped.exit_code)
 
 

@@ -99,6 +99,10 @@ class _Conn(asyncio.Protocol):
         t, b = self.t, self.b
         if t is None or t.is_closing():
             return
+        if b.mode == "truncated":  # a head promising more body than ever comes
+            t.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this")
+            t.close()
+            return
         if b.mode == "garbage":
             t.write(b"THIS IS NOT HTTP AT ALL\r\n\r\n")
             t.close()
@@ -113,9 +117,10 @@ class _Conn(asyncio.Protocol):
                 t.write(b"%x\r\n%b\r\n" % (len(part), part))
             t.write(b"0\r\n\r\n")
             return
-        t.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+        head = (b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
                 b"Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-Backend: "
-                + b.name.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                + b.name.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+        t.write(head if info["method"] == "HEAD" else head + body)
 
 
 class TestBackend:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 
 from tests.lb.http import backend_of, connection, get, raw
 from tests.waiting import until
@@ -136,3 +137,37 @@ def _no_ejection():
     from galileo.lb.backends import HealthConfig
 
     return HealthConfig(max_failures=1000)
+
+
+def test_backend_closing_mid_response_closes_the_client_once(start_lb, backends, routing,
+                                                             settings, redis_client):
+    import http.client
+
+    from galileo.protocol import Keys, TraceField, decode_lb_trace_batch
+
+    bad = backends("bad", mode="truncated")
+    routing.set("svc", [bad.address])
+    lb = start_lb(health=_no_ejection())
+    until(lambda: "svc" in lb.balancer.services, 5, "the route")
+    with connection(lb.port) as conn:
+        conn.request("GET", "/svc/")
+        response = conn.getresponse()
+        assert response.status == 200  # the head went out before the backend failed
+        try:
+            response.read()
+        except http.client.IncompleteRead as e:
+            assert e.partial == b"only this"
+        else:
+            raise AssertionError("a truncated body was passed off as complete")
+    keys = Keys(settings.namespace)
+
+    def traces():
+        return [t for _, f in redis_client.xrange(keys.lb_traces)
+                for t in decode_lb_trace_batch(f[TraceField]).traces]
+
+    until(lambda: len(traces()) >= 1, 5, "the trace")
+    time.sleep(0.3)
+    assert [(t.status, t.error) for t in traces()] == [(200, "closed")]
+    good = backends("good")
+    routing.set("other", [good.address])
+    until(lambda: backend_of(lb.port, "/other/") == "good", 5, "another service served")

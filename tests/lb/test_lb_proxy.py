@@ -87,3 +87,16 @@ def test_fixed_service(start_lb, backends, routing):
     _ready(lb, "only")
     assert backend_of(lb.port, "/anything/at/all") == "a"
     assert a.seen[-1]["path"] == "/anything/at/all"
+
+
+def test_head_then_get_on_one_connection(start_lb, backends, routing):
+    a = backends("a")
+    routing.set("svc", [a.address])
+    lb = start_lb()
+    _ready(lb)
+    with connection(lb.port) as conn:
+        status, headers, data = get(conn, "/svc/h", method="HEAD")
+        assert status == 200 and data == b"" and int(headers["content-length"]) > 0
+        status, _, data = get(conn, "/svc/g")
+        assert status == 200 and json.loads(data)["path"] == "/g"
+    assert [s["method"] for s in a.seen] == ["HEAD", "GET"]

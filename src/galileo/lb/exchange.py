@@ -34,7 +34,8 @@ LAST_CHUNK: Final = b"0\r\n\r\n"
 class Exchange:
     """A request from one client connection and its way through one or more backends."""
 
-    __slots__ = ("_client_keep", "_early", "_no_body", "_rechunk", "_timer", "attempts",
+    __slots__ = ("_client_keep", "_early", "_no_body", "_rechunk", "_recorded", "_timer",
+                 "attempts",
                  "backend", "balancer", "body_done", "body_len", "conn", "error", "head_sent",
                  "headers", "host", "keep_alive", "method", "request_id", "service",
                  "service_name", "status", "t_done", "t_received", "t_sent", "t_up_done",
@@ -77,6 +78,7 @@ class Exchange:
         self._no_body = False
         self._rechunk = False
         self._client_keep = keep_alive
+        self._recorded = False
 
     # ------------------------------------------------------------------ request side
     def start(self) -> None:
@@ -123,7 +125,8 @@ class Exchange:
         self.attempts += 1
         backend.started()
         timeouts = balancer.timeouts(self.service_name)
-        conn = balancer.pool.acquire(backend.address, self, timeouts.connect_s)
+        conn = balancer.pool.acquire(backend.address, self, timeouts.connect_s,
+                                     head_request=self.method == b"HEAD")
         self.upstream = conn
         rid = None
         if self.request_id is None:
@@ -156,10 +159,11 @@ class Exchange:
         self._cancel_timer()
         if conn is not None:
             self._early = conn.take_pending()[1:]  # the body bytes queued (after the head)
+        if error == "cancelled":  # the balancer is shutting down
+            self._backend_done(None)
+            return
         self.error = TraceStatus.TIMEOUT if error == "timeout" else TraceStatus.CONNECT
         self._backend_done(False)
-        if error == "cancelled":
-            return
         if self.attempts <= self.balancer.config.retries:
             self._attempt()
         else:
@@ -202,7 +206,7 @@ class Exchange:
         conn = self.upstream
         if not self.head_sent:  # an interim response ended: the final one follows
             if conn is not None:
-                conn.start(self)
+                conn.start(self, self.method == b"HEAD")
             return
         self.t_up_done = time.monotonic_ns()
         self.upstream = None
@@ -299,6 +303,10 @@ class Exchange:
             self._timer = None
 
     def _record(self) -> None:
+        """Emit the trace (once: a failure that closes the client ends here only once)."""
+        if self._recorded:
+            return
+        self._recorded = True
         balancer = self.balancer
         if not balancer.tracing or balancer.tracer is None:
             return

@@ -37,8 +37,8 @@ class UpstreamListener(Protocol):
 class Upstream(asyncio.Protocol):
     """One connection to a backend."""
 
-    __slots__ = ("_headers", "_pending", "_reason", "address", "got_bytes", "keep_alive",
-                 "listener", "parser", "pool", "reused", "transport")
+    __slots__ = ("_headers", "_pending", "_reason", "address", "got_bytes", "head_request",
+                 "keep_alive", "listener", "parser", "pool", "reused", "transport")
 
     def __init__(self, pool: UpstreamPool, address: str) -> None:
         self.pool = pool
@@ -49,6 +49,7 @@ class Upstream(asyncio.Protocol):
         self.reused = False
         self.got_bytes = False
         self.keep_alive = False
+        self.head_request = False
         self._pending: list[bytes] = []
         self._reason = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -101,9 +102,17 @@ class Upstream(asyncio.Protocol):
         headers, self._headers = self._headers, []
         reason, self._reason = self._reason, b""
         self.keep_alive = self.parser.should_keep_alive()
-        if self.listener is not None:
-            self.listener.response_head(self.parser.get_status_code(), reason, headers,
-                                        self.keep_alive)
+        listener = self.listener
+        if listener is None:
+            return
+        status = self.parser.get_status_code()
+        listener.response_head(status, reason, headers, self.keep_alive)
+        if self.head_request and status >= 200:
+            # httptools cannot be told that a HEAD response has no body: end it here and do not
+            # reuse the connection (its parser would wait for Content-Length bytes)
+            self.keep_alive = False
+            self.listener = None
+            listener.response_done()
 
     def on_body(self, body: bytes) -> None:
         if self.listener is not None:
@@ -115,9 +124,10 @@ class Upstream(asyncio.Protocol):
             listener.response_done()
 
     # ------------------------------------------------------------------ use
-    def start(self, listener: UpstreamListener) -> None:
+    def start(self, listener: UpstreamListener, head_request: bool = False) -> None:
         self.listener = listener
         self.got_bytes = False
+        self.head_request = head_request
 
     def write(self, data: bytes) -> None:
         if self.transport is None:
@@ -151,17 +161,17 @@ class UpstreamPool:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def acquire(self, address: str, listener: UpstreamListener,
-                connect_timeout_s: float | None = None) -> Upstream:
+                connect_timeout_s: float | None = None, *, head_request: bool = False) -> Upstream:
         """An idle connection to ``address`` or a new one (the listener hears when it is up)."""
         idle = self._idle.get(address)
         while idle:
             conn = idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():
                 conn.reused = True
-                conn.start(listener)
+                conn.start(listener, head_request)
                 return conn
         conn = Upstream(self, address)
-        conn.start(listener)
+        conn.start(listener, head_request)
         timeout = self.connect_timeout_s if connect_timeout_s is None else connect_timeout_s
         task = asyncio.get_running_loop().create_task(self._connect(conn, timeout))
         self._tasks.add(task)

@@ -262,8 +262,12 @@ def weight_flips(g: Galileo, port: int, a: str, b: str, flips: int) -> list[floa
     def poll() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         while not stop.is_set():
-            conn.request("GET", "/flip/")
-            answers.append((time.monotonic_ns(), conn.getresponse().read()))
+            try:
+                conn.request("GET", "/flip/")
+                answers.append((time.monotonic_ns(), conn.getresponse().read()))
+            except (OSError, http.client.HTTPException):
+                conn.close()  # a slow machine: reconnect and go on
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.close()
 
     thread = threading.Thread(target=poll, daemon=True)

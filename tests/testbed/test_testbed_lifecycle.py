@@ -111,8 +111,13 @@ def test_up_status_run_link_partition_then_down_removes_everything(data_dir: Pat
 
     status = _galileo(data_dir, "status", "--prefix", PREFIX)
     assert status.returncode == 0
-    for words in ("gtbl1", "10.213.", "rate 50mbit", "worker:", "echo:", "redis:", "zone"):
+    ctl, h1 = state["control"]["address"], state["hosts"][0]["address"]
+    for words in ("gtbl1", h1, "rate 50mbit", "worker:", "echo:", "redis:", "zone"):
         assert words in status.stdout, status.stdout
+    doc = json.loads(_galileo(data_dir, "status", "--prefix", PREFIX, "--json").stdout)
+    assert doc["redis_url"] == f"redis://{ctl}:6379/0"
+    assert [(h["host"], h["zone"], h["link"]) for h in doc["hosts"]] == [
+        ("control", "-", "unshaped"), ("gtbl1", "a", "rate 50mbit"), ("gtbl2", "b", "rate 50mbit")]
 
     run = _galileo(data_dir, "run", "--host", "gtbl2", "--prefix", PREFIX, "--",
                    "sh", "-c", "hostname; tc qdisc show dev eth0; getent hosts gtbl1 control; "
@@ -120,7 +125,7 @@ def test_up_status_run_link_partition_then_down_removes_everything(data_dir: Pat
     assert run.returncode == 7, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == "gtbl2" and "tbf" in lines[1] and "rate 50Mbit" in lines[1]
-    assert lines[2].split() == ["10.213.0.11", "gtbl1"] and "control" in lines[3]
+    assert lines[2].split() == [h1, "gtbl1"] and "control" in lines[3]
     assert lines[4] == "b"
     workers = _galileo(data_dir, "run", "--prefix", PREFIX, "--", "galileo", "workers")
     assert workers.returncode == 0 and "gtbl1" in workers.stdout and "zone=a" in workers.stdout

@@ -68,13 +68,20 @@ def register(app: typer.Typer) -> None:
         console.print(f"next: [bold]galileo testbed run{flag} -- galileo workers[/]")
 
     @tb_cli.command("status")
-    def status_cmd(prefix: PrefixOpt = "pico") -> None:
+    def status_cmd(prefix: PrefixOpt = "pico", as_json: Annotated[bool, typer.Option(
+            "--json", help="One JSON document (for scripts).")] = False) -> None:
         """Hosts, addresses, processes and link properties."""
+        import json
+
         from rich.console import Console
 
-        from galileo.testbed.render import status_view
+        from galileo.testbed.render import status_document, status_view
 
-        Console().print(status_view(_attach(prefix)))
+        tb = _attach(prefix)
+        if as_json:
+            typer.echo(json.dumps(status_document(tb), indent=1))
+        else:
+            Console().print(status_view(tb))
 
     @tb_cli.command("run", context_settings={"allow_extra_args": True,
                                              "ignore_unknown_options": True})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -9,7 +11,7 @@ from rich.text import Text
 from galileo.testbed.processes import alive
 from galileo.testbed.testbed import Testbed
 
-__all__ = ["status_rows", "status_view"]
+__all__ = ["status_document", "status_rows", "status_view"]
 
 
 def status_rows(tb: Testbed) -> list[dict[str, str]]:
@@ -24,6 +26,16 @@ def status_rows(tb: Testbed) -> list[dict[str, str]]:
                      "network": "partitioned" if host.partitioned else "connected",
                      "processes": ", ".join(procs) or "-"})
     return rows
+
+
+def status_document(tb: Testbed) -> dict[str, Any]:
+    """What ``status --json`` prints: the testbed's endpoints and :func:`status_rows`."""
+    st = tb.state
+    return {"prefix": st.prefix, "status": st.status, "subnet": st.subnet, "netem": st.netem,
+            "redis_url": tb.env()["galileo_redis_url"],
+            "redis_socket": str(tb.redis_socket), "expdb": str(tb.expdb_path),
+            "service_port": st.service_port, "logs": f"{st.directory}/logs",
+            "hosts": status_rows(tb)}
 
 
 def status_view(tb: Testbed) -> Group:

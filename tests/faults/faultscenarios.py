@@ -6,9 +6,9 @@ Accounting, the same for every scenario:
   workers), plus requests that found no route (traced, never sent), plus the traces recorded
   from a worker that was killed (its own counters die with it);
 * ``recorded``: trace rows stored for the scenario's groups;
-* ``duplicated``: rows beyond one per request id, plus requests the target received beyond the
-  traces that may have reached it (all but ``connect``/``no_route`` errors) -- a request sent
-  twice, or sent without a trace -- when no worker was killed;
+* ``duplicated``: rows beyond one per request id, plus requests the target received beyond
+  those the workers sent that could reach it (sent minus ``connect`` refusals) -- a request
+  sent twice -- when no worker was killed;
 * ``misfiled``: rows whose experiment id is not the one the group's traces were tagged with;
 * ``recovery_s``: what "recovered" means is named per scenario (``Result.recovery``).
 """
@@ -60,36 +60,41 @@ def _finish(rig: Rig, result: Result, groups: dict[str, tuple[ClientGroup, str |
         grp.rps(0)
     time.sleep(0.5)  # in-flight requests complete
     sent = 0
+    sent_by_group: dict[str, int] = {}
     for grp, _ in groups.values():
         totals = grp.close()
         sent += totals["sent"]
+        sent_by_group[grp.gid] = totals["sent"]
         if totals.lost:
             result.facts.setdefault("lost_workers", []).extend(totals.lost)
     gids = [grp.gid for grp, _ in groups.values()]
     marks = ",".join("?" * len(gids))
     sent += len(rig.rows(f"error = 'no_route' AND group_id IN ({marks})", tuple(gids)))
-    if dead_workers:
+    if dead_workers:  # what they shipped before they died (their counters died with them)
         marks = ",".join("?" * len(dead_workers))
-        sent += len(rig.rows(f"worker IN ({marks})", dead_workers))
+        for gid in gids:
+            shipped = len(rig.rows(f"group_id = ? AND worker IN ({marks})", (gid, *dead_workers)))
+            sent += shipped
+            sent_by_group[gid] += shipped
     try:
         wait(lambda: rig.recorded(gids) >= sent, SETTLE_S, "the record to catch up")
     except AssertionError:
         result.notes.append(f"record still short after {SETTLE_S:.0f} s")
     result.sent = sent
-    _account(rig, result, groups, count_hits=not dead_workers)
+    _account(rig, result, groups, sent_by_group, count_hits=not dead_workers)
     return result
 
 
 def _account(rig: Rig, result: Result, groups: dict[str, tuple[ClientGroup, str | None]],
-             count_hits: bool) -> None:
+             sent_by_group: dict[str, int], count_hits: bool) -> None:
     for path, (grp, exp_id) in groups.items():
         rows = rig.rows("group_id = ?", (grp.gid,))
         result.recorded += len(rows)
         result.duplicated += len(rows) - len({r[0] for r in rows})
         result.misfiled += sum(1 for r in rows if r[1] != exp_id)
-        # requests that may have reached the target: answered, or failed after connecting
-        reached = sum(1 for r in rows if r[5] not in ("connect", "no_route"))
-        extra = rig.target.count(path) - reached
+        # requests the target saw beyond those sent that could reach it (refused ones: no)
+        refused = sum(1 for r in rows if r[5] == "connect")
+        extra = rig.target.count(path) - (sent_by_group[grp.gid] - refused)
         if count_hits and extra > 0:
             result.duplicated += extra
         elif extra > 0:

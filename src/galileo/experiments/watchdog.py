@@ -26,7 +26,7 @@ from typing import Final
 from galileo.control.events import as_text
 from galileo.control.galileo import Galileo
 from galileo.control.state import StateKeeper
-from galileo.errors import GalileoError
+from galileo.errors import GalileoError, StorageError
 from galileo.protocol import WORKER_TTL_S, new_id
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
@@ -59,7 +59,12 @@ class Watchdog:
     @property
     def db(self) -> ExpDB:
         if self._db is None:
-            self._db = ExpDB.from_settings(self.settings)
+            try:
+                self._db = ExpDB.from_settings(self.settings)
+            except GalileoError:
+                raise
+            except Exception as e:  # e.g. migrations raced by the recorder's own first open
+                raise StorageError(f"cannot open the experiment database: {e}") from e
         return self._db
 
     def _controller(self) -> tuple[Galileo, StateKeeper]:

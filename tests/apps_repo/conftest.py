@@ -3,48 +3,15 @@ loopback port) over the test Redis and a temporary SQLite expdb, with an API tok
 
 from __future__ import annotations
 
-import io
 import threading
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from appkit import TOKEN, hello_app
 
 from galileo.settings import Settings
 from waiting import until
-
-TOKEN = "s3cret-token"
-
-GENERATOR = """\
-import itertools
-
-_counter = itertools.count()
-_size = 3
-
-
-def configure(size=3):
-    global _size
-    _size = size
-
-
-def next_request():
-    n = next(_counter)
-    return "post", "/echo", {"data": "x" * _size, "params": {"n": n},
-                             "headers": {"X-App": "hello"}}
-"""
-
-
-def make_zip(files: dict[str, str]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return out.getvalue()
-
-
-def hello_app(name: str = "hello") -> dict[str, str]:
-    return {"manifest.yml": f"name: {name}\nversion: 1\n", "generator.py": GENERATOR}
 
 
 @pytest.fixture

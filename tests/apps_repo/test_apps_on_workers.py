@@ -9,8 +9,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from appkit import TOKEN, hello_app, make_zip
 
-from conftest import TOKEN, hello_app, make_zip
 from galileo.control import Galileo
 from galileo.errors import WorkerError
 from galileo.load.httpclient import new_event_loop

@@ -7,8 +7,8 @@ import os
 
 import sqlalchemy as sa
 from alembic import command
+from appkit import hello_app, make_zip
 
-from conftest import hello_app, make_zip
 from galileo.storage import ExpDB
 from galileo.storage.apps import ClientAppRepository
 from galileo.storage.migrations import config

@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from appkit import TOKEN, hello_app, make_zip
 
-from conftest import TOKEN, hello_app, make_zip
 from galileo.client_apps import inspect_app
 from galileo.errors import NotFoundError, ValidationError
 from galileo.settings import Settings

@@ -11,10 +11,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from conftest import FakeWorker
 from galileo.control import Galileo
 from galileo.control.executor import Executor
 from galileo.control.instructions import Dialect, parse_line
@@ -74,7 +74,7 @@ def test_piped_shell_exits_non_zero_after_an_error_line(settings: Settings) -> N
 
 
 def test_rps_is_the_total_split_by_clients(
-        g: Galileo, fake_worker: Callable[..., FakeWorker]) -> None:
+        g: Galileo, fake_worker: Callable[..., Any]) -> None:
     fake_worker("pico1")
     fake_worker("pico2")
     one, three = g.spawn("echo", 1), g.spawn("echo", 3)
@@ -85,7 +85,7 @@ def test_rps_is_the_total_split_by_clients(
 
 
 def test_info_service_and_confirmations(
-        g: Galileo, fake_worker: Callable[..., FakeWorker]) -> None:
+        g: Galileo, fake_worker: Callable[..., Any]) -> None:
     fake_worker("pico1")
     g.rtbl.set("echo", ["h1:80", "h2:80"], [1, 3])
     group = g.spawn("echo", 2, rps=10)
@@ -108,7 +108,7 @@ def test_info_service_and_confirmations(
 
 
 def test_back_to_back_spawns_are_least_loaded(
-        g: Galileo, fake_worker: Callable[..., FakeWorker]) -> None:
+        g: Galileo, fake_worker: Callable[..., Any]) -> None:
     for name in ("w1", "w2", "w3", "w4"):
         fake_worker(name, report_clients=False)
     # the fake workers' heartbeats never report the new clients: only pending placements count
@@ -120,7 +120,7 @@ def test_back_to_back_spawns_are_least_loaded(
 
 
 def test_galileo_0x_label_names_select_workers(
-        g: Galileo, fake_worker: Callable[..., FakeWorker]) -> None:
+        g: Galileo, fake_worker: Callable[..., Any]) -> None:
     fake_worker("a1", labels={"zone": "A"})
     fake_worker("b1", labels={"zone": "B"})
     group = g.spawn("echo", 2, worker_labels={"galileo_zone": "A"})

@@ -22,7 +22,7 @@ from galileo.protocol import (
     SpawnGroup,
     check_name,
 )
-from galileo.worker.generators import GeneratorPolicy, resolve_generator
+from galileo.worker.generators import GeneratorPolicy, check_generator
 from galileo.worker.procs import EngineHandle, Result
 from galileo.worker.split import split_burst, split_rate, split_spawn
 
@@ -64,7 +64,7 @@ class Dispatcher:
         try:
             check_names(cmd)
             if isinstance(cmd, SpawnGroup) and cmd.request.generator:
-                resolve_generator(cmd.request.generator, self.generators)
+                check_generator(cmd.request.generator, self.generators)
         except ValidationError as e:
             return self._refuse(cmd.corr, f"worker {self.worker} refused the command: {e}")
         parts: Sequence[Any]

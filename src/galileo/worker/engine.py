@@ -63,7 +63,7 @@ class Engine:
     async def apply(self, cmd: GroupCommand) -> dict[str, Any]:
         """Run one (split) command; raises ``GalileoError`` with a clear sentence on refusal."""
         if isinstance(cmd, SpawnGroup):
-            self._spawn(cmd)
+            await self._spawn(cmd)
             return {}
         group = self.groups.get(cmd.gid)
         if group is None:
@@ -84,14 +84,16 @@ class Engine:
             return totals
         return {}
 
-    def _spawn(self, cmd: SpawnGroup) -> None:
-        if cmd.gid in self.groups:
-            raise ValidationError(f"group {cmd.gid!r} already exists on worker "
-                                  f"{self.context.worker}")
+    async def _spawn(self, cmd: SpawnGroup) -> None:
+        self._check_new(cmd.gid)
         generator = None
         if cmd.request.generator:
-            generator = make_generator(cmd.request.generator, cmd.request.generator_args,
-                                       self.generators)
+            # user code (a generator loading its data, a client app's download) runs off the
+            # loop: with one process the loop is also the worker's, whose heartbeat must go on
+            generator = await asyncio.to_thread(
+                make_generator, cmd.request.generator, cmd.request.generator_args,
+                self.generators)
+            self._check_new(cmd.gid)
         group = ClientGroup(
             gid=cmd.gid, service=cmd.service, clients=cmd.clients, request=cmd.request,
             arrival=cmd.arrival, rps=cmd.rps, resolve=self.resolve, context=self.context,
@@ -100,6 +102,11 @@ class Engine:
         )
         self.groups[cmd.gid] = group
         group.start()
+
+    def _check_new(self, gid: str) -> None:
+        if gid in self.groups:
+            raise ValidationError(f"group {gid!r} already exists on worker "
+                                  f"{self.context.worker}")
 
     def take_stats(self, second: int) -> list[GroupStats]:
         """Each group's stats of ``second``, plus the last (partial) second of groups closed

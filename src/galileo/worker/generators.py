@@ -120,6 +120,16 @@ class GeneratorPolicy:
                                "(set galileo_worker_generators)")
 
 
+def check_generator(spec: str, allowed: GeneratorPolicy) -> None:
+    """Refuse ``spec`` early (``ValidationError``) unless ``allowed``; a client app is only
+    checked against the policy here -- fetching it is network I/O, done where it is built."""
+    if spec.startswith("app:"):
+        if allowed.apps is None:
+            raise allowed.refuse(spec, "is a client app, and client apps are not allowed")
+        return
+    resolve_generator(spec, allowed)
+
+
 def resolve_generator(spec: str, allowed: GeneratorPolicy) -> GeneratorFactory:
     """The factory ``spec`` names, if ``allowed``; else ``ValidationError`` (one sentence)."""
     if spec.startswith("app:"):

@@ -71,7 +71,8 @@ def worker_cut(tb: Testbed, g: Galileo) -> WorkerCut:
         tb.partition(H1)
         try:
             gone = _wait_listed(g, H1, False, 6.0)
-            lost = cg.check_workers()  # what a controller's watchdog does
+            cg.check_workers()  # as the watchdog (in the recorder) does, whoever comes first
+            lost = cg.lost
             time.sleep(max(0.0, WORKER_CUT_S - (time.time_ns() - cut_ns) / S))
         finally:
             heal_ns = time.time_ns()

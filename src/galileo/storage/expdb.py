@@ -6,7 +6,8 @@ into one (the recorder inserts a whole read batch, then commits, then acks). For
 
 Deleting moves an experiment to the trash (:meth:`ExpDB.trash_experiment`); with a
 ``trash_retention_s`` the database purges what stayed there longer, when it is opened and then at
-most every ``TRASH_CHECK_INTERVAL_S`` (one indexed query when there is nothing to purge).
+most every ``TRASH_CHECK_INTERVAL_S`` (one query on the small experiments table when there is
+nothing to purge).
 """
 
 from __future__ import annotations

@@ -114,8 +114,7 @@ def _num(x: float) -> float | None:
 
 
 def _failed_expr() -> Any:
-    t = traces.c
-    return sa.case((sa.or_(t.error != "", t.status < 200, t.status >= 400), 1), else_=0)
+    return sa.case((trace_failed(), 1), else_=0)
 
 
 def _fetch(conn: sa.Connection, exp_id: str, t0_ns: int) -> dict[str, np.ndarray]:

@@ -15,9 +15,16 @@ from rich.table import Table
 
 from galileo.bus import Bus
 from galileo.errors import BusConflict, BusError, NotFoundError, ValidationError
-from galileo.protocol import EventKind, Keys, RoutingRecord, decode_routing_record, encode
+from galileo.protocol import (
+    EventKind,
+    Keys,
+    RoutingRecord,
+    decode_routing_record,
+    encode,
+    valid_members,
+)
 
-from .events import EventLog, as_bytes, as_text
+from .events import EventLog, as_bytes
 
 
 def parse_hosts(hosts: str | Sequence[str]) -> list[str]:
@@ -120,7 +127,8 @@ class RoutingTable:
         return self._decode(raw) if raw else None
 
     def services(self) -> list[str]:
-        return sorted(as_text(m) for m in self._r.smembers(self._keys.rtbl_services))
+        return valid_members(self._r.smembers(self._keys.rtbl_services), "service",
+                             self._keys.rtbl_services)
 
     def records(self) -> list[RoutingRecord]:
         out = []

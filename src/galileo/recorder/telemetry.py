@@ -33,6 +33,7 @@ from galileo.protocol import (
     encode,
     parse_telem_payload,
     parse_telem_topic,
+    valid_members,
 )
 from galileo.settings import Settings
 from galileo.storage import Transaction
@@ -98,7 +99,8 @@ class TelemetryWriter:
 
     def record_nodes(self, tx: Transaction, client: Bus, exp_id: str) -> None:
         """Store the info of every node of the namespace (at experiment start)."""
-        for node in sorted(_text(n) for n in client.smembers(self.keys.telemd_nodes)):
+        nodes = client.smembers(self.keys.telemd_nodes)
+        for node in valid_members(nodes, "node", self.keys.telemd_nodes):
             self.record_node(tx, client, exp_id, node)
 
 

@@ -22,6 +22,7 @@ from galileo.protocol import (
     decode_reply,
     decode_telemetry_batch,
     new_id,
+    valid_members,
 )
 
 ACK_TIMEOUT_S: Final = 5.0
@@ -41,7 +42,8 @@ class Telemd:
 
     def nodes(self) -> list[str]:
         """Nodes whose telemetry this namespace records, sorted."""
-        return sorted(_text(n) for n in self._r.smembers(self._keys.telemd_nodes))
+        return valid_members(self._r.smembers(self._keys.telemd_nodes), "node",
+                             self._keys.telemd_nodes)
 
     def info(self, node: str) -> dict[str, str]:
         """The node's ``telemd.info:<node>`` hash (``NotFoundError`` when it has none)."""

@@ -16,7 +16,13 @@ import msgspec
 
 from galileo import bus
 from galileo.errors import BusError, ValidationError
-from galileo.protocol import RTBL_POLL_INTERVAL_S, Keys, RoutingRecord, decode_routing_record
+from galileo.protocol import (
+    RTBL_POLL_INTERVAL_S,
+    Keys,
+    RoutingRecord,
+    decode_routing_record,
+    valid_members,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +57,9 @@ class RoutingCache:
             log.warning("cannot read the routing table: %s", e)
 
     async def reload_all(self) -> None:
-        members: set[bytes] = await self._client.smembers(
-            self._keys.rtbl_services)
-        services = {m.decode(errors="replace") for m in members} | set(self.raw)
-        await self.reload(sorted(services))
+        members: set[bytes] = await self._client.smembers(self._keys.rtbl_services)
+        services = set(valid_members(members, "service", self._keys.rtbl_services))
+        await self.reload(sorted(services | set(self.raw)))
 
     async def reload(self, services: list[str]) -> None:
         valid = []

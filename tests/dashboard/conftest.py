@@ -59,6 +59,7 @@ def page(browser: Any, server: Server) -> Iterator[Watched]:
     context.route("**/*", lambda route: route.continue_()
                   if route.request.url.startswith((server.url, "data:", "blob:"))
                   else route.abort())
+    context.set_default_timeout(60_000)  # a loaded CI machine renders slowly
     watched = Watched(context.new_page(), (server.url, "data:", "blob:"))
     try:
         yield watched

@@ -243,3 +243,47 @@ def test_token_login(browser: Any, dash_settings: Settings, recorded: tuple[str,
             watched.check()
         finally:
             context.close()
+
+
+def test_api_stops_within_5_s_on_sigterm_with_a_live_stream_open(
+        dash_settings: Settings, db: ExpDB) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from galileo.localenv import free_port
+
+    db.create_experiment("streamed", exp_id="dash-streamed", status=ExperimentStatus.RUNNING)
+    port = free_port()
+    env = {**os.environ, "galileo_redis_url": str(dash_settings.redis_url),
+           "galileo_namespace": dash_settings.namespace,
+           "galileo_expdb_sqlite_path": str(dash_settings.expdb_sqlite_path),
+           "galileo_data_dir": str(dash_settings.data_dir), "galileo_log_level": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "galileo", "api", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(base + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        until(up, 60, "galileo api")
+        with httpx.Client(timeout=10) as client, client.stream(
+                "GET", base + "/ui/api/runs/dash-streamed/live") as stream:
+            lines = stream.iter_lines()
+            until(lambda: next(lines).startswith("event: snapshot"), 20, "a snapshot")
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+            assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

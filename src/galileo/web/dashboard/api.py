@@ -26,6 +26,8 @@ from .live import TICK_S, LiveHub
 
 router = APIRouter(prefix="/ui/api", include_in_schema=False,
                    dependencies=[Depends(require_api)])
+STREAM_S = 3.0
+RETRY_MS = 200
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -58,7 +60,11 @@ async def live(request: Request, exp_id: str, service: ServiceDep, db: ExpDBDep,
     hub = _hub(request)
 
     async def events() -> AsyncIterator[str]:
-        while not await request.is_disconnected():
+        # a stream lasts STREAM_S at most and the browser reconnects after RETRY_MS: the server
+        # never waits longer than that for open streams when it is asked to stop
+        yield f"retry: {RETRY_MS}\n\n"
+        ends = asyncio.get_running_loop().time() + STREAM_S
+        while not await request.is_disconnected() and asyncio.get_running_loop().time() < ends:
             try:  # deleted (or moved to the trash) while viewed
                 exp = await run_in_threadpool(service.get, exp_id)
             except NotFoundError:

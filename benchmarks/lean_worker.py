@@ -17,7 +17,6 @@ import resource
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import venv
@@ -114,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -104,6 +104,10 @@ def test_passive_ejection_with_doubling_backoff():
 def test_loading_user_policies_only_from_allowed_modules():
     assert load_policy("tests.lb.test_lb_policies:Slowest",
                        allowed_modules=["tests.lb"]).describe() == "slowest"
+    by_name = load_policy("slowest", allowed_modules=["tests.lb.test_lb_policies"])
+    assert type(by_name).__name__ == "Slowest" and by_name.describe() == "slowest"
+    with pytest.raises(ConfigError, match="unknown balancing policy 'slowest'"):
+        load_policy("slowest")
     with pytest.raises(ConfigError, match="not allowed"):
         load_policy("tests.lb.test_lb_policies:Slowest")
     with pytest.raises(ConfigError, match="not a subclass"):

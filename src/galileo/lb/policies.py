@@ -11,9 +11,10 @@ with a weight > 0 that are healthy; never empty). Weights are the routing table'
 * ``hash`` -- consistent hashing (weighted rendezvous) on a header (``hash,header=X-User``) or,
   without one or when the request lacks it, on the client address.
 
-A researcher subclasses :class:`Policy` and loads it as ``module:Class[,key=value...]``, but only
-from a module allowed when the balancer started (``galileo lb serve --allow-policy-module``):
-nothing is imported because a bus message named it.
+A researcher subclasses :class:`Policy` and loads it as ``module:Class[,key=value...]`` or by its
+``name`` when it is defined in an allowed module, but only from a module allowed when the
+balancer started (``galileo lb serve --allow-policy-module``): nothing is imported because a bus
+message named it.
 """
 
 from __future__ import annotations
@@ -195,6 +196,21 @@ def load_policy(spec: str, allowed_modules: Iterable[str] = ()) -> Policy:
         raise ConfigError(f"policy {spec!r}: {e}.") from None
 
 
+def _by_short_name(name: str, allowed: tuple[str, ...]) -> type[Policy] | None:
+    """A Policy subclass whose ``name`` is ``name``, defined in one of the allowed modules."""
+    for module_name in allowed:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            raise ConfigError(f"allowed policy module {module_name!r} cannot be imported: "
+                              f"{e}.") from None
+        for obj in vars(module).values():
+            if (isinstance(obj, type) and issubclass(obj, Policy) and obj is not Policy
+                    and obj.name == name):
+                return obj
+    return None
+
+
 def _policy_class(name: str, allowed: tuple[str, ...]) -> type[Policy]:
     name = ALIASES.get(name, name)
     if name in BUILTIN_POLICIES:
@@ -202,6 +218,9 @@ def _policy_class(name: str, allowed: tuple[str, ...]) -> type[Policy]:
     known = ", ".join(sorted(BUILTIN_POLICIES))
     module, sep, attr = name.partition(":")
     if not sep:
+        found = _by_short_name(name, allowed)
+        if found is not None:
+            return found
         raise ConfigError(f"unknown balancing policy {name!r} (known: {known}; or module:Class "
                           "from an allowed module).")
     if not any(module == m or module.startswith(m + ".") for m in allowed):

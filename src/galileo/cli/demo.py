@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from galileo.storage import ExpDB
 
 console = Console()
+# the digits generator loads its data set when spawned: seconds on a busy small machine
+DIGITS_SPAWN_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def run_demo(settings: Settings, duration: float, peak: float, n_workers: int) -
         console.print(f"experiment [bold]{exp_id}[/] running; workers: "
                       + ", ".join(f"{w.name}" for w in g.workers()))
         echo = g.spawn("echo", num=4 * n_workers, request={"path": "/echo"}, arrival="poisson")
-        classify = g.spawn("classify", num=n_workers, rps=20,
+        classify = g.spawn("classify", num=n_workers, rps=20, timeout_s=DIGITS_SPAWN_TIMEOUT_S,
                            request={"generator": "galileo.apps.generators:digits"})
         _drive(echo, classify, profile(peak, duration))
         sent = echo.close()["sent"] + classify.close()["sent"]

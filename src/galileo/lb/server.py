@@ -30,6 +30,7 @@ from galileo.lb.follower import LbFollower
 from galileo.lb.launcher import die_with_parent
 from galileo.lb.policies import DEFAULT_POLICY, load_policy
 from galileo.lb.proxy import ProxyServer
+from galileo.load.httpclient import quiet_gc
 from galileo.settings import Settings
 
 __all__ = ["READY_PREFIX", "LbOptions", "serve"]
@@ -130,6 +131,7 @@ async def _run(settings: Settings, options: LbOptions, sock: Any, line: str,
         if options.check_path:
             checks = loop.create_task(ActiveChecks(balancer, CheckConfig(
                 path=options.check_path, interval_s=options.check_interval_s)).run())
+        quiet_gc()  # no collector pauses of milliseconds in the middle of proxied requests
         (announce or _print_flush)(line)
         await stop.wait()
     finally:

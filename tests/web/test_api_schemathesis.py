@@ -31,6 +31,11 @@ TARGETED_EXAMPLES = 6
 # refused (403) by an API without a token
 CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
     "expected-statuses": ["2xx", "400", "403", "404", "409"]}}})
+# client-app uploads are raw zip bodies: random bytes (Galileo answers 400 for a bad archive)
+schemathesis.openapi.media_type("application/zip", st.binary(max_size=512))
+# the original Galileo's routes answer as 0.x did: POST /api/experiments is 503 with this text
+# when no worker is up (as in this test)
+ZERO_X_5XX = {("POST", "/api/experiments"): (503, "no available hosts")}
 KEPT = "fuzz-kept"  # an experiment with traces that every exp_id operation is aimed at
 KEPT_TRACES = 5
 
@@ -39,11 +44,17 @@ def _exercise(operation: Any, examples: int = MAX_EXAMPLES, **fixed: Any) -> Non
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE, **fixed),
                       operation.as_strategy(GenerationMode.NEGATIVE, **fixed))
 
+    allowed = ZERO_X_5XX.get((operation.method.upper(), operation.path))
+
     @given(case=cases)
     @hsettings(max_examples=examples, deadline=None, database=None,
                suppress_health_check=list(HealthCheck))
     def run(case: Any) -> None:
-        case.call_and_validate()
+        response = case.call()
+        if allowed is not None and response.status_code == allowed[0]:
+            assert allowed[1] in response.text  # Galileo 0.x's own answer, kept on purpose
+            return
+        case.validate_response(response)
 
     run()
 

@@ -378,7 +378,7 @@ class GroupInfo(msgspec.Struct, kw_only=True):
     created_ns: int = 0
     exp_id: str | None = None
     on_worker_loss: WorkerLossPolicy = WorkerLossPolicy.REPLACE
-    lost: dict[str, int] = {}  # worker -> clients it hosted, for workers this group lost
+    lost: dict[str, list[str]] = {}  # worker -> client ids it hosted, for workers lost
 
 
 # --------------------------------------------------------------------------- routing
@@ -504,6 +504,7 @@ class EventKind(StrEnum):
     WORKER_REREGISTERED = "worker_reregistered"  # a worker re-created its state in an empty Redis
     GROUP_REPLACED = "group_replaced"  # a lost worker's share moved to the remaining ones
     GROUP_DEGRADED = "group_degraded"  # a group lost a worker and runs on without its share
+    GROUP_REJOINED = "group_rejoined"  # a lost worker came back: share closed or taken back
     STATE_RESTORED = "state_restored"  # routing/experiment/tracing re-applied after empty Redis
     EXPERIMENT_STAGE = "experiment_stage"  # a scenario stage / script line began
     THRESHOLD = "threshold"  # a threshold verdict at the end of a scenario

@@ -227,3 +227,28 @@ def test_bad_members_in_the_registry_sets_are_skipped(g: Galileo, fake_worker: S
     assert [w.name for w in g.workers()] == ["good1"]
     group = g.spawn("api", 1, rps=5)
     assert [grp.gid for grp in g.groups()] == [group.gid]
+
+
+def test_a_lost_worker_that_returns_is_closed_or_taken_back(
+        g: Galileo, fake_worker: Start, raw: redis.Redis) -> None:
+    fake_worker("live1")
+    back = fake_worker("ret1")
+    replaced = g.spawn("api", 2, rps=40)
+    degraded = g.spawn("api", 2, rps=40, on_worker_loss="degrade")
+    assert replaced.workers == degraded.workers == ["live1", "ret1"]
+    _die(raw, g, back)
+    wait_gone = time.monotonic() + 5
+    while "ret1" in {w.name for w in g.workers()} and time.monotonic() < wait_gone:
+        time.sleep(0.05)
+    for grp in (replaced, degraded):
+        assert grp.check_workers() == ["ret1"] and grp.lost == ["ret1"]
+    again = fake_worker("ret1")  # the same worker is back (its shares still run)
+    alive = {w.name for w in g.workers()}
+    assert replaced.handle_returned(alive) == ["ret1"]
+    assert [c.gid for c in again.commands(CloseGroup)] == [replaced.gid]  # moved: closed
+    assert replaced.workers == ["live1"] and replaced.lost == []
+    assert degraded.handle_returned(alive) == ["ret1"]
+    assert [c.rps for c in again.commands(SetRate)] == [20.0]  # its share of 40, taken back
+    assert degraded.workers == ["live1", "ret1"] and not degraded.degraded
+    assert len(_events(raw, g, EventKind.GROUP_REJOINED)) == 2
+    assert g.group(degraded.gid).workers == ["live1", "ret1"]  # stored for everyone

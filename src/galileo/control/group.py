@@ -143,7 +143,8 @@ class ClientGroup:
         original placement, lost workers included (DEGRADE: the lost share is not sent)."""
         counts = self._counts()
         if self._info.on_worker_loss == WorkerLossPolicy.DEGRADE:
-            shares = split_rate(total, {**counts, **self._info.lost})
+            shares = split_rate(total, {**counts, **{w: len(c) for w, c in
+                                                     self._info.lost.items()}})
             return {w: shares[w] for w in counts}
         return split_rate(total, counts)
 
@@ -220,7 +221,7 @@ class ClientGroup:
         events = self._g.events
         for w in removed:
             events.append(EventKind.WORKER_LOST, w, {"gid": self.gid, "service": self.service,
-                                                     "clients": self._info.lost[w]},
+                                                     "clients": len(self._info.lost[w])},
                           exp_id=self._info.exp_id)
         data: dict[str, Any] = {"service": self.service, "lost": removed,
                                 "workers": self.workers}
@@ -243,6 +244,37 @@ class ClientGroup:
                       exp_id=self._info.exp_id)
         return removed
 
+    def handle_returned(self, alive: set[str], timeout: float = 2.0) -> list[str]:
+        """Lost workers that are alive again: with REPLACE their share was moved, so it is
+        closed on them; with DEGRADE the group takes them back at their share of the current
+        rate. A worker that no longer knows the group (a new process) is just forgotten.
+        Returns the workers handled; records ``group_rejoined``."""
+        back = sorted(w for w in self._info.lost if w in alive)
+        if not back:
+            return []
+        corr = self._g.commander.new_corr()
+        rejoin = self._info.on_worker_loss == WorkerLossPolicy.DEGRADE
+        lost_shares = split_rate(self._info.rps, {**self._counts(), **{
+            w: len(c) for w, c in self._info.lost.items()}})
+        commands: dict[str, Command] = {
+            w: (SetRate(corr=corr, gid=self.gid, rps=lost_shares[w], sent_ns=time.time_ns())
+                if rejoin else CloseGroup(corr=corr, gid=self.gid)) for w in back}
+        replies = self._g.commander.send(commands, timeout=timeout, corr=corr)
+        took = sorted(w for w, r in replies.by_worker.items() if r.ok)
+        info = self._info
+        placement = {**info.placement, **{w: info.lost[w] for w in took}} if rejoin else (
+            info.placement)
+        self._info = msgspec.structs.replace(
+            info, placement=placement, lost={w: c for w, c in info.lost.items()
+                                             if w not in replies.by_worker})
+        self._g.redis.hset(self._g.keys.group(self.gid), "info", encode(self._info))
+        if replies.by_worker:
+            self._g.events.append(EventKind.GROUP_REJOINED, self.gid, {
+                "service": self.service, "workers": sorted(replies.by_worker),
+                "taken_back": took if rejoin else [], "closed": [] if rejoin else took},
+                exp_id=info.exp_id)
+        return sorted(replies.by_worker)
+
     def _remove_workers(self, dead: list[str]) -> list[str]:
         """Drop ``dead`` from the stored placement atomically; the workers actually removed."""
         key = self._g.keys.group(self.gid)
@@ -259,7 +291,7 @@ class ClientGroup:
                             self._info = info
                             return []
                         placement = {w: c for w, c in info.placement.items() if w not in removed}
-                        lost = {**info.lost, **{w: len(info.placement[w]) for w in removed}}
+                        lost = {**info.lost, **{w: info.placement[w] for w in removed}}
                         new = msgspec.structs.replace(info, placement=placement, lost=lost)
                         pipe.multi()
                         pipe.hset(key, "info", encode(new))
@@ -304,9 +336,16 @@ class ClientGroup:
         summed over the live workers; ``.lost`` names the workers that were lost."""
         self._refresh()
         corr = self._g.commander.new_corr()
+        # lost workers too: one that came back would otherwise send for a closed group
         commands: dict[str, Command] = {w: CloseGroup(corr=corr, gid=self.gid)
-                                        for w in self.workers}
+                                        for w in [*self.workers, *self._info.lost]}
         replies = self._g.commander.send(commands, timeout=timeout, corr=corr)
+        failed = replies.failed()
+        for w in self._info.lost:  # known lost already; a refusal means its share is gone
+            if w in failed:
+                del replies.by_worker[w]
+            if w in replies.lost:
+                replies.lost.remove(w)
         if replies.lost:
             for w in replies.lost:
                 self._g.events.append(EventKind.WORKER_LOST, w,

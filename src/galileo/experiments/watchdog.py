@@ -8,7 +8,8 @@ Every ``WATCHDOG_INTERVAL_S`` it
    RUNNING), the tracing switch, client groups and runner leases, and records
    ``state_restored``;
 2. hands workers that died under a client group to the group (``worker_lost`` plus
-   ``group_replaced`` or ``group_degraded`` events, see :mod:`galileo.control.group`);
+   ``group_replaced`` or ``group_degraded`` events, see :mod:`galileo.control.group`), and
+   lost workers that came back (``group_rejoined``: share closed, or taken back when degraded);
 3. reaps experiments whose runner stopped heartbeating: marked FAILED with the reason, their
    groups closed and the marker ended (:func:`galileo.experiments.lease.reap`).
 
@@ -114,14 +115,18 @@ class Watchdog:
         return False
 
     def _check_groups(self, g: Galileo) -> None:
+        """Dead workers out of their groups; lost workers that came back handled."""
         alive = {w.name for w in g.workers()}
         for group in g.groups():
             dead = [w for w in group.workers if w not in alive]
-            if dead:
-                try:
+            try:
+                if dead:
                     group.handle_lost(dead)
-                except GalileoError as e:
-                    log.warning("group %s lost %s: %s", group.gid, ", ".join(dead), e)
+                if any(w in alive for w in group.lost):
+                    group.handle_returned(alive)
+            except GalileoError as e:
+                log.warning("group %s (workers lost %s): %s", group.gid,
+                            ", ".join(dead or group.lost), e)
 
     # ------------------------------------------------------------------ forever
     def run(self, stop: threading.Event, interval_s: float = WATCHDOG_INTERVAL_S) -> None:

@@ -177,7 +177,8 @@ class ClientGroup:
         now = self._clock()
         while self._held:
             intended = self._held.popleft()
-            self._trace(intended, now, now, self.clients[0], "", "", "", 0, _CANCELLED, 0)
+            self._trace(self._exp_id or self._ctx.exp_id, intended, now, now, self.clients[0],
+                        "", "", "", 0, _CANCELLED, 0)
             self.stats.errors += 1
         deadline = self._clock() + int(drain_s * NS_PER_S)
         while self.inflight > 0 and self._clock() < deadline:
@@ -255,10 +256,11 @@ class ClientGroup:
         self, intended: int, sent: int, cid: str, held: bool, then: Callable[[bool], None] | None
     ) -> None:
         stats = self.stats
+        exp_id = self._exp_id or self._ctx.exp_id  # the experiment at SEND time tags the trace
         host = self._resolve(self.service)
         if host is None:
             stats.errors += 1
-            self._trace(intended, sent, sent, cid, "", "", "", 0, _NO_ROUTE, 0)
+            self._trace(exp_id, intended, sent, sent, cid, "", "", "", 0, _NO_ROUTE, 0)
             if then is not None:
                 then(False)
             return
@@ -269,7 +271,7 @@ class ClientGroup:
                 self._reported.add(str(e))
                 log.error("group %s: %s", self.gid, e)
             stats.errors += 1
-            self._trace(intended, sent, sent, cid, host, "", "", 0, _ERROR, 0)
+            self._trace(exp_id, intended, sent, sent, cid, host, "", "", 0, _ERROR, 0)
             if then is not None:
                 then(False)
             return
@@ -277,11 +279,12 @@ class ClientGroup:
         if held or sent - intended > LATE_NS:
             stats.late += 1
         self.inflight += 1
-        self._http.send(host, data, self._on_done(intended, sent, cid, host, method, path, then))
+        self._http.send(host, data,
+                        self._on_done(exp_id, intended, sent, cid, host, method, path, then))
 
     def _on_done(
-        self, intended: int, sent: int, cid: str, host: str, method: str, path: str,
-        then: Callable[[bool], None] | None,
+        self, exp_id: str | None, intended: int, sent: int, cid: str, host: str, method: str,
+        path: str, then: Callable[[bool], None] | None,
     ) -> Callback:
         def done(status: int, nbytes: int, error: str) -> None:
             now = self._clock()
@@ -294,7 +297,8 @@ class ClientGroup:
             if not ok:
                 stats.errors += 1
             if self._ctx.tracing:
-                self._trace(intended, sent, now, cid, host, method, path, status, error, nbytes)
+                self._trace(exp_id, intended, sent, now, cid, host, method, path, status, error,
+                            nbytes)
             if then is not None:
                 then(ok)
             elif self._held and not self.closed:
@@ -304,15 +308,15 @@ class ClientGroup:
         return done
 
     def _trace(
-        self, intended: int, sent: int, done: int, cid: str, host: str, method: str, path: str,
-        status: int, error: str, nbytes: int,
+        self, exp_id: str | None, intended: int, sent: int, done: int, cid: str, host: str,
+        method: str, path: str, status: int, error: str, nbytes: int,
     ) -> None:
         if not self._ctx.tracing:
             return
         off = self._wall_offset
         ctx = self._ctx
         self._emit(Trace(
-            request_id=next_request_id(), exp_id=self._exp_id or ctx.exp_id,
+            request_id=next_request_id(), exp_id=exp_id,
             group_id=self.gid, client_id=cid,
             worker=ctx.worker, service=self.service, host=host,
             method=method or self._source.method, path=path or self._source.path,

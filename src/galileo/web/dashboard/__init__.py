@@ -31,6 +31,7 @@ def mount(app: FastAPI) -> None:
 
     app.state.dashboard_live = LiveHub()
     app.state.dashboard_runs = pages.RunCache()
+    app.state.dashboard_totals = {}
     plotly_js = resources.files("plotly") / "package_data" / "plotly.min.js"
 
     @app.get("/static/plotly.min.js", include_in_schema=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,6 +26,7 @@ router = APIRouter(include_in_schema=False)
 guarded = APIRouter(include_in_schema=False, dependencies=[Depends(require_page)])
 CACHE_RUNS = 16
 MAX_COMPARE = 6
+MAX_CACHED_TOTALS = 10_000
 
 
 class RunCache:
@@ -52,6 +53,22 @@ class RunCache:
         return run
 
 
+def _totals(request: Request, db: ExpDB, exps: list[Experiment]) -> dict[str, dict[str, Any]]:
+    """Requests, error rate, p99 and verdict per run; a finished run's are computed once."""
+    cache: dict[tuple[str, float | None], dict[str, Any]] = request.app.state.dashboard_totals
+    missing = [e.id for e in exps if (e.id, e.end) not in cache]
+    fresh = run_totals(db, missing)
+    out = {}
+    for e in exps:
+        row = fresh.get(e.id) or cache[(e.id, e.end)]
+        if e.status not in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING):
+            if len(cache) > MAX_CACHED_TOTALS:
+                cache.clear()
+            cache[(e.id, e.end)] = row
+        out[e.id] = row
+    return out
+
+
 def _cache(request: Request) -> RunCache:
     cache: RunCache = request.app.state.dashboard_runs
     return cache
@@ -69,7 +86,7 @@ def experiments_page(
     needle = q.strip().lower()
     if needle:
         exps = [e for e in exps if needle in f"{e.id} {e.name} {e.creator}".lower()]
-    totals = run_totals(db, [e.id for e in exps])
+    totals = _totals(request, db, exps)
     return render(request, "experiments.html.j2", experiments=exps, totals=totals, q=q,
                   status=wanted.value if wanted else "", statuses=list(ExperimentStatus))
 

@@ -6,7 +6,7 @@ SQL only -- this package knows nothing about Redis. Use :class:`ExpDB`::
     db.insert_traces(batch)                     # duplicates (same request_id) are ignored
     with db.transaction() as tx:                # several writes, one commit
         tx.insert_events(events)
-        tx.start(exp_id, create=True)
+        tx.record_start(exp_id, at=t)           # a start event, merged in any order
 """
 
 from __future__ import annotations

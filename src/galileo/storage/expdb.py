@@ -69,15 +69,13 @@ class Transaction:
     def get_experiment(self, exp_id: str) -> Experiment | None:
         return _exps.get_experiment(self.conn, exp_id)
 
-    def start(self, exp_id: str, *, at: float | None = None, name: str = "", creator: str = "",
-              create: bool = False) -> Experiment:
-        return _exps.start_experiment(self.conn, exp_id, at=at, name=name, creator=creator,
-                                      create=create)
+    def start(self, exp_id: str, *, at: float | None = None, name: str = "",
+              creator: str = "") -> Experiment:
+        return _exps.start_experiment(self.conn, exp_id, at=at, name=name, creator=creator)
 
     def finish(self, exp_id: str, status: ExperimentStatus = ExperimentStatus.FINISHED,
-               message: str | None = None, *, at: float | None = None,
-               create: bool = False) -> Experiment:
-        return _exps.finish_experiment(self.conn, exp_id, status, message, at=at, create=create)
+               message: str | None = None, *, at: float | None = None) -> Experiment:
+        return _exps.finish_experiment(self.conn, exp_id, status, message, at=at)
 
     def record_start(self, exp_id: str, *, at: float, name: str = "",
                      creator: str = "") -> Experiment:

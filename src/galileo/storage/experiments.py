@@ -77,16 +77,11 @@ def create_experiment(conn: sa.Connection, *, exp_id: str | None = None, name: s
 
 
 def start_experiment(conn: sa.Connection, exp_id: str, *, at: float | None = None,
-                     name: str = "", creator: str = "", create: bool = False) -> Experiment:
-    """Mark an experiment RUNNING since ``at`` (default now). With ``create``, a missing row is
-    created (the recorder meeting a start event); else a missing row is ``NotFoundError``."""
+                     name: str = "", creator: str = "") -> Experiment:
+    """Mark an experiment RUNNING since ``at`` (default now); ``NotFoundError`` when unknown.
+    (Events from the bus are merged with :func:`record_start` instead.)"""
     at = _now(at)
-    exp = get_experiment(conn, exp_id)
-    if exp is None:
-        if not create:
-            raise NotFoundError(f"unknown experiment {exp_id!r}")
-        return create_experiment(conn, exp_id=exp_id, name=name, creator=creator,
-                                 status=ExperimentStatus.RUNNING, created=at)
+    _require(conn, exp_id)
     values: dict[str, Any] = {"status": ExperimentStatus.RUNNING.value, "start": at, "end": None}
     if name:
         values["name"] = name
@@ -99,9 +94,9 @@ def start_experiment(conn: sa.Connection, exp_id: str, *, at: float | None = Non
 
 def finish_experiment(conn: sa.Connection, exp_id: str,
                       status: ExperimentStatus = ExperimentStatus.FINISHED,
-                      message: str | None = None, *, at: float | None = None,
-                      create: bool = False) -> Experiment:
-    """Mark an experiment ended at ``at`` (default now) with a terminal ``status``."""
+                      message: str | None = None, *, at: float | None = None) -> Experiment:
+    """Mark an experiment ended at ``at`` (default now) with a terminal ``status``;
+    ``NotFoundError`` when unknown (events are merged with :func:`record_stop`)."""
     status = ExperimentStatus(status)
     if status not in TERMINAL_STATUSES:
         raise ValidationError(
@@ -109,10 +104,7 @@ def finish_experiment(conn: sa.Connection, exp_id: str,
             + ", ".join(sorted(s.value for s in TERMINAL_STATUSES))
         )
     at = _now(at)
-    if get_experiment(conn, exp_id) is None:
-        if not create:
-            raise NotFoundError(f"unknown experiment {exp_id!r}")
-        create_experiment(conn, exp_id=exp_id, created=at)
+    _require(conn, exp_id)
     values: dict[str, Any] = {"status": status.value, "end": at, "status_message": message}
     if status == ExperimentStatus.FINISHED:
         values["progress"] = 1.0

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--processes", type=int, default=1, help="worker load processes")
     parser.add_argument("--sample-s", type=float, default=10.0)
-    parser.add_argument("--warmup-s", type=float, default=120.0)
+    parser.add_argument("--warmup-s", type=float, default=180.0)
     parser.add_argument("--target", choices=("auto", "nginx", "echo"), default="auto")
     parser.add_argument("--redis-url", default=None, help="default: local Redis, else embedded")
     parser.add_argument("--plot", type=Path, default=None, help="write an RSS-over-time PNG")

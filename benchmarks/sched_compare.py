@@ -1,16 +1,19 @@
-"""The full scheduler sweep of issue 5 (the commands behind docs/scheduling-results.md).
+"""The scheduler sweep behind docs/scheduling-results.md (issue 12).
 
-    .venv/bin/python benchmarks/sched_compare.py [--out DIR] [--sims table,rf] [--parts ...]
+    nice -n 10 .venv/bin/python benchmarks/sched_compare.py [--out DIR] [--parts ...]
+        [--protocols fair,oracle] [--settings 81/200,...]
 
-Runs ``galileo sched compare`` for 81 nodes × 200/300/400 and 729 nodes × 1000/2000/3000 under
-each simulator, writing one CSV (and for the RL part a PNG with training curves) per call:
+Runs ``galileo sched compare`` per setting and protocol, one CSV (+ ``-rows.csv``) per call:
 
-* ``heuristics``: round-robin, greedy, ours, paragon — rows 0-29;
-* ``medea``: 5 s HiGHS limit — rows 0-29 on 81 nodes, 0-9 on 729 nodes;
-* ``rl``: greedy, vanilla-rl, dc, metis — rows 0-9 on 81 nodes, 0-2 on 729 nodes (vanilla-rl
-  there with ``--budget 0.1``: its flat 729-way policy is slow to train).
+* protocols: ``fair`` = ``--plan-sim rf --score-sim table`` (the headline), ``oracle`` =
+  ``--plan-sim table --score-sim table``;
+* ``heuristics``: round-robin, greedy, paragon, medea, ours;
+* ``rl``: vanilla-rl (27 and 81 nodes only), dc, metis, metis-pg — all placing with the same
+  rule (best of argmax + 16 samples judged by the planning simulator).
 
-It takes about an hour on a shared 2-core machine; run it with ``nohup … > log &``.
+Every budget is deterministic (ILP branch-and-bound nodes, RL updates), so a re-run gives the
+same throughput figures on any machine; only the latency columns depend on machine load.
+Rows per setting are in :data:`ROWS` (reduced at 729 nodes and for RL to fit the CPU budget).
 """
 
 from __future__ import annotations
@@ -20,42 +23,52 @@ import subprocess
 import sys
 from pathlib import Path
 
-SETTINGS = [(81, 200), (81, 300), (81, 400), (729, 1000), (729, 2000), (729, 3000)]
+SETTINGS = [(27, 100), (81, 200), (81, 400), (729, 2000)]
+PROTOCOLS = {"fair": ("rf", "table"), "oracle": ("table", "table")}
+ROWS = {  # (heuristics rows, rl rows)
+    (27, 100): ("0-9", "0-2"), (81, 200): ("0-9", "0-1"), (81, 400): ("0-9", "0-1"),
+    (729, 2000): ("0-1", "0-0"),
+}
+HEURISTICS = "round-robin,greedy,paragon,medea,ours"
 
 
-def commands(part: str, nodes: int, batch: int) -> list[list[str]]:
-    """The ``sched compare`` argument lists of one part for one setting (CSV/plot added later)."""
+def command(part: str, nodes: int, batch: int) -> list[str]:
+    """The ``sched compare`` arguments of one part for one setting (sims/CSV added later)."""
+    heur_rows, rl_rows = ROWS[(nodes, batch)]
     base = ["--nodes", str(nodes), "--batch", str(batch)]
-    big = nodes > 81
     if part == "heuristics":
-        return [[*base, "--rows", "0-29", "--schedulers", "round-robin,greedy,ours,paragon"]]
-    if part == "medea":
-        return [[*base, "--rows", "0-9" if big else "0-29", "--schedulers", "medea",
-                 "--medea-time-limit", "5"]]
-    rows = ["--rows", "0-2" if big else "0-9"]
-    if not big:
-        return [base + rows + ["--schedulers", "greedy,vanilla-rl,dc,metis"]]
-    return [base + rows + ["--schedulers", "greedy,dc,metis"],
-            base + rows + ["--schedulers", "vanilla-rl", "--budget", "0.1"]]
+        return [*base, "--rows", heur_rows, "--schedulers", HEURISTICS]
+    rl = "dc,metis,metis-pg" if nodes > 81 else "vanilla-rl,dc,metis,metis-pg"
+    return [*base, "--rows", rl_rows, "--schedulers", f"greedy,ours,{rl}"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("bench-results/sched"))
-    ap.add_argument("--sims", default="table,rf")
-    ap.add_argument("--parts", default="heuristics,medea,rl")
+    ap.add_argument("--parts", default="heuristics,rl")
+    ap.add_argument("--protocols", default="fair,oracle")
+    ap.add_argument("--settings", default=",".join(f"{n}/{b}" for n, b in SETTINGS))
+    ap.add_argument("--data-dir", default="../shared/metis-data")
+    ap.add_argument("--again", action="store_true", help="re-run settings whose CSV exists")
     args = ap.parse_args()
     galileo = str(Path(sys.executable).with_name("galileo"))
+    settings = [tuple(int(x) for x in s.split("/")) for s in args.settings.split(",")]
     for part in args.parts.split(","):
-        for sim in args.sims.split(","):
-            for nodes, batch in SETTINGS:
-                for i, cmd in enumerate(commands(part, nodes, batch)):
-                    stem = args.out / f"{part}{i or ''}-{sim}-{nodes}-{batch}"
-                    full = ["sched", "compare", *cmd, "--sim", sim, "--csv", f"{stem}.csv"]
-                    if part == "rl":
-                        full += ["--plot", f"{stem}.png"]
-                    print("$ galileo", " ".join(full), flush=True)
-                    subprocess.run([galileo, *full], check=True)
+        for protocol in args.protocols.split(","):
+            plan, score = PROTOCOLS[protocol]
+            for nodes, batch in settings:
+                stem = args.out / f"{part}-{protocol}-{nodes}-{batch}"
+                if Path(f"{stem}.csv").is_file() and not args.again:
+                    print(f"# {stem}.csv exists, skipped (--again re-runs it)", flush=True)
+                    continue
+                full = ["sched", "compare", *command(part, nodes, batch), "--plan-sim", plan,
+                        "--score-sim", score, "--data-dir", args.data_dir,
+                        "--checkpoint-dir", str(args.out / "checkpoints"),
+                        "--csv", f"{stem}.csv"]
+                if part == "rl":
+                    full += ["--plot", f"{stem}.png"]
+                print("$ galileo", " ".join(full), flush=True)
+                subprocess.run([galileo, *full], check=True)
 
 
 if __name__ == "__main__":

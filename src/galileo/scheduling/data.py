@@ -9,6 +9,7 @@ the app is absent), ``rt_50`` and ``rt_99`` (object arrays, hence ``allow_pickle
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,21 +66,36 @@ class Rule:
 
 
 def load_table(path: Path) -> InterferenceTable:
-    """Load one ``.npz`` interference table; one clear error when it is missing or malformed."""
+    """Load one ``.npz`` interference table; one clear error when it is missing or malformed.
+
+    Only ``alloc`` and ``rps`` are read, without unpickling anything (the object arrays
+    ``rt_50``/``rt_99`` are never touched), so a corrupt or hostile file is just rejected."""
     if not path.is_file():
         raise ConfigError(f"interference table {path} does not exist")
     try:
-        with np.load(path, allow_pickle=True) as data:
-            alloc = np.asarray(data["alloc"], dtype=np.float64)[:, :N_APPS]
-            rps = np.asarray(data["rps"], dtype=np.float64)[:, :N_APPS]
-    except (KeyError, ValueError, OSError) as e:
-        raise ValidationError(
-            f"interference table {path} is not a valid .npz with alloc/rps: {e}") from None
-    if alloc.shape != rps.shape or alloc.ndim != 2 or alloc.shape[1] != N_APPS:
-        raise ValidationError(f"interference table {path} needs alloc and rps of shape (rows, ≥7)")
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            alloc = np.asarray(data["alloc"], dtype=np.float64)
+            rps = np.asarray(data["rps"], dtype=np.float64)
+    except (KeyError, ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "pickle" in reason:
+            reason = "not an .npz archive"
+        raise ValidationError(f"interference table {path} is not a valid .npz with numeric "
+                              f"alloc and rps arrays ({reason})") from None
+    if alloc.shape != rps.shape or alloc.ndim != 2 or alloc.shape[1] < N_APPS:
+        raise ValidationError(f"interference table {path} needs alloc and rps of the same shape "
+                              f"(rows, ≥7), got {alloc.shape} and {rps.shape}")
+    alloc, rps = alloc[:, :N_APPS], rps[:, :N_APPS]
+    if not np.isfinite(alloc).all():
+        raise ValidationError(f"interference table {path}: alloc has non-finite counts")
     counts = np.rint(alloc).astype(np.int64)
     keep = (counts.sum(1) > 0) & (counts.sum(1) <= NODE_CAPACITY) & (counts >= 0).all(1)
     counts, rps = counts[keep], np.where(counts[keep] > 0, np.nan_to_num(rps[keep]), 0.0)
+    if not len(counts):
+        raise ValidationError(f"interference table {path} has no composition of 1-"
+                              f"{NODE_CAPACITY} containers")
     return InterferenceTable(alloc=counts, rps=rps, source=str(path))
 
 
@@ -140,10 +156,16 @@ def load_batches(data_dir: Path, size: int, seed: int = BATCH_SEED) -> IntArray:
     return synthetic_batches(size, BATCH_ROWS, seed + size)
 
 
-def synthetic_batches(size: int, rows: int, seed: int) -> IntArray:
-    """``rows`` batches drawn from ``multinomial(size, [1/7]*7)`` with ``seed``."""
+def synthetic_batches(size: int, rows: int, seed: int,
+                      apps: list[int] | None = None) -> IntArray:
+    """``rows`` batches drawn from ``multinomial(size, [1/7]*7)`` with ``seed`` (or uniformly
+    over ``apps`` only, the other columns 0)."""
     rng = np.random.default_rng(seed)
-    return rng.multinomial(size, [1 / N_APPS] * N_APPS, size=rows).astype(np.int64)
+    if apps is None:
+        return rng.multinomial(size, [1 / N_APPS] * N_APPS, size=rows).astype(np.int64)
+    out = np.zeros((rows, N_APPS), dtype=np.int64)
+    out[:, apps] = rng.multinomial(size, [1 / len(apps)] * len(apps), size=rows)
+    return out
 
 
 def parse_rows(spec: str) -> list[int]:

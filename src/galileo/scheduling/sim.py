@@ -31,15 +31,21 @@ SPLIT_TEST = 0.1
 
 
 class Simulator:
-    """Per-composition throughput table; ``node_tput`` is -inf where the composition is unknown."""
+    """Per-composition throughput table; ``node_tput`` is -inf where the composition is unknown.
+
+    ``measured`` marks the compositions the simulator's values come from measurements of (all
+    known ones for a table; the training compositions for a model), so a scheduler may trust
+    those more than the model's extrapolations."""
 
     name = "sim"
 
-    def __init__(self, rps: FloatArray, known: np.ndarray) -> None:
+    def __init__(self, rps: FloatArray, known: np.ndarray,
+                 measured: np.ndarray | None = None) -> None:
         comps = all_compositions()
         self.rps = np.where(comps > 0, rps, 0.0)
         self.known = known.copy()
         self.known[0] = True  # the empty node: throughput 0
+        self.measured = self.known.copy() if measured is None else measured & self.known
         tput = (comps * self.rps).sum(1)
         self.node_tput = np.where(self.known, tput, -np.inf)
 
@@ -71,9 +77,11 @@ class TableSim(Simulator):
 
     name = "table"
 
-    def __init__(self, table: InterferenceTable) -> None:
+    def __init__(self, table: InterferenceTable, name: str | None = None) -> None:
         rps, seen = table.dense()
         super().__init__(rps, seen)
+        if name is not None:
+            self.name = name
 
 
 class RFSim(Simulator):
@@ -90,7 +98,7 @@ class RFSim(Simulator):
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 np.save(cached, rps)
-        super().__init__(rps, np.ones(len(rps), dtype=bool))
+        super().__init__(rps, np.ones(len(rps), dtype=bool), train.dense()[1])
 
 
 def fit_rf_table(train: InterferenceTable) -> FloatArray:

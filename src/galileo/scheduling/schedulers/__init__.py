@@ -22,6 +22,7 @@ SCHEDULERS = {
     "vanilla-rl": "rl_agents:VanillaRL",
     "dc": "rl_agents:DivideConquer",
     "metis": "rl_agents:Metis",
+    "metis-pg": "rl_agents:MetisPG",
     "ours": "ours:Ours",
 }
 

@@ -102,24 +102,55 @@ def check_fits(batch: IntArray, cluster: Cluster) -> None:
                               f"{cluster.n_nodes} nodes of capacity {cluster.capacity}")
 
 
-def violation_table(rules: list[Rule]) -> FloatArray:
-    """Weighted rule violations of every composition (weight 1 per container over/under)."""
+AFFINITY_WEIGHT = 2.0  # Medea's weight of the two affinity rules (MMS, ISR need Redis)
+
+
+def medea_weights(rules: list[Rule]) -> FloatArray:
+    """Rule weights of Medea's objective: affinity ('min') rules ×2, the others ×1."""
+    return np.array([AFFINITY_WEIGHT if r.kind == "min" else 1.0 for r in rules])
+
+
+def _rule_slack(rule: Rule, comps: IntArray) -> IntArray:
+    """Per composition: how far each app-``app_s`` container is from satisfying ``rule`` (0 when
+    satisfied or when no app-``app_s`` container is on the node)."""
+    if rule.kind == "max":
+        amount = np.maximum(0, comps[:, rule.app_c] - rule.threshold)
+    else:
+        amount = np.maximum(0, rule.threshold - comps[:, rule.app_c])
+    return np.asarray(np.where(comps[:, rule.app_s] > 0, amount, 0), dtype=np.int64)
+
+
+def violation_table(rules: list[Rule], weights: FloatArray | None = None) -> FloatArray:
+    """Per composition: Medea's weighted per-container slack, ``sum_r w_r * n_s * slack_r``
+    (every container of the rule's app ``s`` carries its own slack, as in Medea's ILP)."""
     comps = all_compositions()
+    w = np.ones(len(rules)) if weights is None else np.asarray(weights, dtype=np.float64)
     out = np.zeros(len(comps))
-    for r in rules:
-        present = comps[:, r.app_s] > 0
-        if r.kind == "max":
-            amount = np.maximum(0, comps[:, r.app_c] - r.threshold)
-        else:
-            amount = np.maximum(0, r.threshold - comps[:, r.app_c])
-        out += np.where(present, amount, 0)
+    for r, weight in zip(rules, w, strict=True):
+        out += weight * comps[:, r.app_s] * _rule_slack(r, comps)
     return out
 
 
+def violating_table(rules: list[Rule]) -> FloatArray:
+    """Per composition: the number of containers that break at least one rule (unweighted)."""
+    comps = all_compositions()
+    broken = np.zeros(comps.shape, dtype=bool)
+    for r in rules:
+        broken[:, r.app_s] |= _rule_slack(r, comps) > 0
+    return np.asarray((comps * broken).sum(1), dtype=np.float64)
+
+
 def violations(placement: IntArray, rules: list[Rule]) -> float:
-    """Total weighted rule violations of a placement."""
+    """Containers of a placement that break at least one placement rule (unweighted count)."""
     idx = code_to_index()[np.asarray(placement, dtype=np.int64) @ POW]
-    return float(violation_table(rules)[idx].sum())
+    return float(violating_table(rules)[idx].sum())
+
+
+def weighted_slack(placement: IntArray, rules: list[Rule],
+                   weights: FloatArray | None = None) -> float:
+    """Medea's objective of a placement: weighted per-container rule slack."""
+    idx = code_to_index()[np.asarray(placement, dtype=np.int64) @ POW]
+    return float(violation_table(rules, weights)[idx].sum())
 
 
 def gain_table(values: FloatArray) -> FloatArray:

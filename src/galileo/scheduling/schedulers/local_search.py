@@ -1,4 +1,5 @@
-"""Steepest-descent local search over moves and swaps, evaluated with the simulator.
+"""Steepest-descent local search over moves and swaps, maximising a per-composition value
+(e.g. a simulator's node throughput).
 
 A move (app ``a`` from node ``i`` to node ``j``) or a swap (``a`` from ``i`` to ``j`` and ``b``
 back) changes only two nodes, and its gain splits into a part that depends on ``i`` and a part
@@ -8,26 +9,23 @@ that depends on ``j``. So the best move/swap for each app pair is found in O(nod
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from galileo.scheduling.compositions import N_APPS, POW, IntArray, code_to_index
+from galileo.scheduling.compositions import N_APPS, POW, FloatArray, IntArray, code_to_index
 from galileo.scheduling.schedulers.base import Cluster
-from galileo.scheduling.sim import Simulator
 
 MAX_STEPS = 5000
 MIN_GAIN = 1e-9
 
 
-def improve(placement: IntArray, sim: Simulator, cluster: Cluster,
-            deadline_s: float = 1.0, max_steps: int = MAX_STEPS) -> IntArray:
-    """Apply the best improving move/swap until none is left, ``max_steps`` or the deadline."""
+def improve(placement: IntArray, values: FloatArray, cluster: Cluster,
+            max_steps: int = MAX_STEPS) -> IntArray:
+    """Apply the best improving move/swap until none is left or after ``max_steps`` steps
+    (a step budget, not a deadline, so the result does not depend on machine load)."""
     p = np.asarray(placement, dtype=np.int64).copy()
-    end = time.monotonic() + deadline_s
     for _ in range(max_steps):
-        best = _best_step(p, sim, cluster)
-        if best is None or time.monotonic() > end:
+        best = _best_step(p, values, cluster)
+        if best is None:
             break
         i, j, a, b = best
         p[i, a] -= 1
@@ -38,16 +36,16 @@ def improve(placement: IntArray, sim: Simulator, cluster: Cluster,
     return p
 
 
-def _tput_after(codes: IntArray, delta: int, valid: np.ndarray, sim: Simulator) -> np.ndarray:
+def _tput_after(codes: IntArray, delta: int, valid: np.ndarray, values: FloatArray) -> np.ndarray:
     idx = code_to_index()[np.where(valid, codes + delta, 0)]
-    out = np.where(valid & (idx >= 0), sim.node_tput[np.maximum(idx, 0)], -np.inf)
+    out = np.where(valid & (idx >= 0), values[np.maximum(idx, 0)], -np.inf)
     return np.asarray(out)
 
 
-def _best_step(p: IntArray, sim: Simulator,
+def _best_step(p: IntArray, values: FloatArray,
                cluster: Cluster) -> tuple[int, int, int, int] | None:
     codes = p @ POW
-    now = sim.node_tput[code_to_index()[codes]]
+    now = values[code_to_index()[codes]]
     room = p.sum(1) < cluster.capacity
     best_gain, best = MIN_GAIN, None
     for a in range(N_APPS):
@@ -56,12 +54,12 @@ def _best_step(p: IntArray, sim: Simulator,
             if b == a:
                 continue
             if b < 0:  # move: i loses a, j gains a
-                f = _tput_after(codes, -int(POW[a]), has_a, sim) - now
-                g = _tput_after(codes, int(POW[a]), room, sim) - now
+                f = _tput_after(codes, -int(POW[a]), has_a, values) - now
+                g = _tput_after(codes, int(POW[a]), room, values) - now
             else:  # swap: i gives a gets b, j gives b gets a
                 d = int(POW[b] - POW[a])
-                f = _tput_after(codes, d, has_a, sim) - now
-                g = _tput_after(codes, -d, p[:, b] > 0, sim) - now
+                f = _tput_after(codes, d, has_a, values) - now
+                g = _tput_after(codes, -d, p[:, b] > 0, values) - now
             gain, i, j = _max_pair(f, g)
             if gain > best_gain:
                 best_gain, best = gain, (i, j, a, b)

@@ -1,12 +1,19 @@
-"""Policy-gradient schedulers: Vanilla RL, Divide-and-Conquer (DC) and Metis.
+"""Policy-gradient schedulers: Vanilla RL, Divide-and-Conquer (DC), Metis and Metis-PG.
 
 * **vanilla-rl**: one flat agent choosing among all nodes for every container.
 * **dc**: a high-level agent splits the batch over sub-clusters (27 nodes each when the cluster
   allows), the same frozen sub-schedulers as Metis place each part; plain REINFORCE, no tricks.
-* **metis**: the same hierarchy, with sub-schedulers that are 3-level ternary trees trained per
-  container-count range, heuristic demonstrations (greedy split and perturbations, even split)
-  for the first updates, an optimal-episode buffer replayed every update, and at placement time
-  the best of the policy's rollouts, the demonstrations and the buffer (as Metis keeps its best).
+* **metis**: hierarchical RL *distilled from greedy*: sub-schedulers (3-level ternary trees per
+  container-count range) behaviour-cloned from greedy placements with greedy marginal gains as
+  inputs, then fine-tuned by policy gradient; the high level starts from heuristic
+  demonstrations (even split, the greedy placement's split and perturbations of it) and replays
+  an optimal-episode buffer every update.
+* **metis-pg**: the paper's recipe without greedy: sub-schedulers trained by policy gradient
+  alone (no cloning, no gain inputs), high-level demonstrations only of the even split.
+
+One selection rule for every learned method (:data:`PLACE_SAMPLES`): the placement is the best of
+the policy's argmax rollout and ``PLACE_SAMPLES`` sampled rollouts, judged by the planning
+simulator. Demonstrations and the buffer shape Metis' *training* only.
 """
 
 from __future__ import annotations
@@ -55,10 +62,28 @@ class VanillaRL(Scheduler):
         return self.ctx.checkpoint_dir / f"{tag}-{self.ctx.seed}.npz"
 
     def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
+        b = np.asarray(batch)
         if not hasattr(self, "policy"):
-            self.fit(cluster, np.asarray(batch)[None])
-        counts, _ = self.policy.rollout(sequences(np.asarray(batch)[None]), None)
-        return np.asarray(counts[0], dtype=np.int64)
+            self.fit(cluster, b[None])
+        return self._placement(self._select(b))
+
+    def _select(self, batch: IntArray) -> IntArray:
+        """The common rule: best of the argmax rollout and ``PLACE_SAMPLES`` samples."""
+        seqs = sequences(batch[None])
+        rng = np.random.default_rng(self.ctx.seed)
+        cands = np.concatenate([self.policy.rollout(seqs, None)[0],
+                                self.policy.rollout(sequences(batch[None], PLACE_SAMPLES),
+                                                    rng)[0]])
+        best = int(np.argmax(self.evaluate(cands)))
+        self.last_note = "argmax" if best == 0 else "sample"
+        return np.asarray(cands[best])
+
+    def evaluate(self, alloc: IntArray) -> np.ndarray:
+        """Total planned node throughput of each candidate (episodes × slots × 7)."""
+        return np.asarray(self.ctx.sim.node_tput[index_of(alloc)].sum(1))
+
+    def _placement(self, alloc: IntArray) -> IntArray:
+        return np.asarray(alloc, dtype=np.int64)
 
 
 class DivideConquer(VanillaRL):
@@ -66,12 +91,14 @@ class DivideConquer(VanillaRL):
 
     name = "dc"
     use_tricks = False
+    distilled = True  # sub-schedulers cloned from greedy (see :mod:`subsched`)
 
     def fit(self, cluster: Cluster, batches: IntArray) -> None:
         t0 = time.monotonic()
         size = sub_cluster_size(cluster.n_nodes)
         self.k = cluster.n_nodes // size
-        self.subs = SubSchedulers(size, cluster.capacity, self.ctx)  # shared, frozen once trained
+        self.subs = SubSchedulers(size, cluster.capacity, self.ctx,  # frozen once trained
+                                  distilled=self.distilled)
         self.subs.train()
         self.high = TreePolicy((self.k,), size * cluster.capacity, self.ctx.seed + 100)
         self.policy = self.high
@@ -99,17 +126,17 @@ class DivideConquer(VanillaRL):
         return np.asarray(self.subs.place_many(alloc).reshape(-1, N_APPS), dtype=np.int64)
 
     def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
+        b = np.asarray(batch)
         if not hasattr(self, "high"):
-            self.fit(cluster, np.asarray(batch)[None])
-        alloc, _ = self.high.rollout(sequences(np.asarray(batch)[None]), None)
-        return self._placement(alloc[0])
+            self.fit(cluster, b[None])
+        return self._placement(self._select(b))
 
     # Metis' tricks (unused by plain DC) ------------------------------------------------
     def _demos(self, update: int, row: int) -> IntArray | None:
         if update >= DEMO_UPDATES:
             return None
         allocs = demonstrations(self.batches[row], self.k, self.subs.size, self.ctx,
-                                GROUP, self.ctx.seed + update)
+                                GROUP, self.ctx.seed + update, greedy=self.distilled)
         return np.stack([alloc_to_actions(a) for a in allocs])
 
     def _buffer(self, update: int, row: int, rewards: np.ndarray, actions: IntArray) -> None:
@@ -125,30 +152,17 @@ class DivideConquer(VanillaRL):
 
 
 class Metis(DivideConquer):
-    """DC plus per-range ternary sub-schedulers, demonstrations and the optimal-episode buffer."""
+    """DC plus greedy-distilled sub-schedulers, demonstrations and the optimal-episode buffer."""
 
     name = "metis"
     use_tricks = True
 
-    def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
-        b = np.asarray(batch)
-        if not hasattr(self, "high"):
-            self.fit(cluster, b[None])
-        seqs = sequences(b[None])
-        rng = np.random.default_rng(self.ctx.seed)
-        cands = [self.high.rollout(seqs, None)[0][0]]
-        cands += list(self.high.rollout(sequences(b[None], PLACE_SAMPLES), rng)[0])
-        cands += demonstrations(b, self.k, self.subs.size, self.ctx, 4, self.ctx.seed)
-        labels = ["policy"] + ["sample"] * PLACE_SAMPLES + ["demo:even", "demo:greedy",
-                                                           "demo:perturbed", "demo:perturbed"]
-        for row, (_, actions) in self.best.items():
-            if np.array_equal(self.batches[row], b):
-                cands.append(actions_to_alloc(actions, b, self.k))
-                labels.append("buffer")
-        allocs = np.stack(cands)
-        best = int(np.argmax(self.evaluate(allocs)))
-        self.last_note = labels[best]
-        return self._placement(allocs[best])
+
+class MetisPG(Metis):
+    """Metis trained by policy gradient alone: no greedy cloning, even-split demonstrations."""
+
+    name = "metis-pg"
+    distilled = False
 
 
 def alloc_to_actions(alloc: IntArray) -> IntArray:
@@ -173,16 +187,19 @@ def even_split(batch: IntArray, k: int) -> IntArray:
 
 
 def demonstrations(batch: IntArray, k: int, size: int, ctx: Context, n: int,
-                   seed: int) -> list[IntArray]:
+                   seed: int, greedy: bool = True) -> list[IntArray]:
     """Heuristic splits of ``batch`` over ``k`` sub-clusters: even (round-robin), the greedy
-    placement's split, and perturbations of the greedy split."""
+    placement's split, and perturbations of the greedy split (``greedy=False``: of the even
+    split, without consulting greedy)."""
     cluster = Cluster(k * size)
-    greedy = Greedy(ctx).place(batch, cluster).reshape(k, size, N_APPS).sum(1)
-    out = [even_split(batch, k), greedy]
+    even = even_split(batch, k)
+    base = (Greedy(ctx).place(batch, cluster).reshape(k, size, N_APPS).sum(1) if greedy
+            else even)
+    out = [even, base] if greedy else [even]
     rng = np.random.default_rng(seed)
     cap = size * cluster.capacity
     while len(out) < n:
-        alloc = greedy.copy()
+        alloc = base.copy()
         for _ in range(rng.integers(1, 6)):
             a = int(rng.integers(N_APPS))
             src = np.flatnonzero(alloc[:, a] > 0)
@@ -195,4 +212,4 @@ def demonstrations(batch: IntArray, k: int, size: int, ctx: Context, n: int,
     return out[:n]
 
 
-__all__ = ["DivideConquer", "Metis", "VanillaRL", "tree_branching"]
+__all__ = ["DivideConquer", "Metis", "MetisPG", "VanillaRL", "tree_branching"]

@@ -11,6 +11,9 @@ container anywhere in that child. Training per range:
    improves the validation throughput (the best policy so far is the one kept, as Metis keeps
    its optimal episodes).
 
+``distilled=False`` (Metis-PG) skips step 1 and the gain inputs: ``PG_UPDATES`` updates of
+policy gradient from a random policy, as the paper trains its sub-schedulers.
+
 Trained weights are cached under the context's checkpoint directory (or the shipped
 ``galileo/scheduling/weights``) with a fingerprint of the simulator's table, and reused only
 for a matching table.
@@ -32,6 +35,8 @@ SUB_CLUSTER_NODES = 27
 BC_UPDATES = 150
 BC_EPISODES = 8
 RL_UPDATES = 30
+PG_UPDATES = 200
+PG_LR = 5e-3
 TRAIN_BATCHES = 32
 FINGERPRINT_TOLERANCE = 0.02
 VALID_BATCHES = 12
@@ -78,20 +83,24 @@ def greedy_actions(seqs: IntArray, n_slots: int, gain: np.ndarray) -> IntArray:
 class SubSchedulers:
     """One tree policy per container-count range for sub-clusters of ``size`` nodes."""
 
-    def __init__(self, size: int, capacity: int, ctx: Context, ranges: int = 3) -> None:
+    def __init__(self, size: int, capacity: int, ctx: Context, ranges: int = 3,
+                 distilled: bool = True) -> None:
         self.size, self.capacity, self.ctx = size, capacity, ctx
+        self.distilled = distilled
         edges = np.linspace(0, size * capacity, ranges + 1).astype(int)
         self.ranges = [(int(edges[i]) + 1, int(edges[i + 1])) for i in range(ranges)]
         self.gain = gain_table(ctx.sim.node_tput)
-        self.policies = [TreePolicy(tree_branching(size), capacity, ctx.seed + 10 * i, self.gain)
-                         for i in range(ranges)]
+        self.inputs = self.gain if distilled else None  # greedy's marginal gains as features
+        self.policies = [TreePolicy(tree_branching(size), capacity, ctx.seed + 10 * i,
+                                    self.inputs) for i in range(ranges)]
         self.train_s = 0.0
         self.curve = TrainingCurve()
         self.valid: list[float] = [float("nan")] * ranges
 
     def _name(self, i: int) -> str:
         lo, hi = self.ranges[i]
-        return f"sub{self.size}-{lo}-{hi}-{self.ctx.sim.name}-{self.ctx.seed}.npz"
+        kind = "sub" if self.distilled else "subpg"
+        return f"{kind}{self.size}-{lo}-{hi}-{self.ctx.sim.name}-{self.ctx.seed}.npz"
 
     def _paths(self, i: int) -> list[Path]:
         paths = [WEIGHTS_DIR / self._name(i)]
@@ -114,7 +123,7 @@ class SubSchedulers:
 
     def _load(self, i: int, path: Path) -> bool:
         """Load ``path`` when it was trained on (nearly) this simulator's table."""
-        probe = TreePolicy(self.policies[i].branching, self.capacity, 0, self.gain)
+        probe = TreePolicy(self.policies[i].branching, self.capacity, 0, self.inputs)
         meta = probe.load(path)
         ref, now = meta.get("fingerprint"), sim_fingerprint(self.ctx)
         if ref is None or ref.shape != now.shape or np.abs(ref - now).max() > FINGERPRINT_TOLERANCE:
@@ -132,6 +141,9 @@ class SubSchedulers:
         rng = np.random.default_rng(self.ctx.seed + 1000 + i)
         policy, budget = self.policies[i], self.ctx.budget
         valid = self._batches(i, VALID_BATCHES, rng)
+        if not self.distilled:
+            self.valid[i] = self._policy_gradient(i, valid, rng, PG_UPDATES, PG_LR)
+            return
         t0 = time.monotonic()
         n_bc = max(1, int(BC_UPDATES * budget))
         for u in range(n_bc):  # behaviour cloning of greedy demonstrations
@@ -150,6 +162,11 @@ class SubSchedulers:
 
     def _fine_tune(self, i: int, valid: IntArray, rng: np.random.Generator) -> float:
         """REINFORCE from the cloned policy; keep whichever policy validates better."""
+        return self._policy_gradient(i, valid, rng, RL_UPDATES, 1e-3)
+
+    def _policy_gradient(self, i: int, valid: IntArray, rng: np.random.Generator,
+                         updates: int, lr: float) -> float:
+        """REINFORCE with per-step advantages; keep whichever policy validates better."""
         policy, sim = self.policies[i], self.ctx.sim
         before = self.score(i, valid)
         saved = [{k: v.copy() for k, v in net.params.items()} for net in policy.nets]
@@ -158,11 +175,12 @@ class SubSchedulers:
         def reward(counts: IntArray, row: int) -> np.ndarray:
             return np.asarray(sim.node_tput[index_of(counts)].sum(1) / batches[row].sum())
 
-        run = Run(policy, batches, reward, max(1, int(RL_UPDATES * self.ctx.budget)),
-                  self.ctx.seed + i, TrainingCurve())
+        run = Run(policy, batches, reward, max(1, int(updates * self.ctx.budget)),
+                  self.ctx.seed + i, self.curve if not self.distilled else TrainingCurve(),
+                  self.ctx.progress if not self.distilled else None)
         run.slot_value = lambda c: np.asarray(sim.node_tput[index_of(c)])
         for net in policy.nets:
-            net.lr = 1e-3
+            net.lr = lr
         train(run)
         after = self.score(i, valid)
         if after < before:

@@ -51,7 +51,11 @@ def test_run_exit_codes_export_delete(settings: Settings, service: ExperimentSer
     assert _run(settings, "exp", "export", "run-ok", "-o", str(tmp_path)).returncode == 0
     assert len((tmp_path / "run-ok-traces.csv").read_text().splitlines()) == table.num_rows + 1
 
-    deleted = _run(settings, "exp", "delete", "run-ok", "--yes")
+    trashed = _run(settings, "exp", "delete", "run-ok")  # to the trash: nothing lost yet
+    assert trashed.returncode == 0, trashed.stderr
+    assert service.db.count_traces("run-ok") > 0
+    assert "run-ok" not in {e.id for e in service.list()}
+    deleted = _run(settings, "exp", "delete", "run-ok", "--purge", "--yes")
     assert deleted.returncode == 0, deleted.stderr
     assert service.db.get_experiment("run-ok") is None
     assert service.db.count_traces("run-ok") == 0 and service.db.events("run-ok") == []

@@ -90,7 +90,7 @@ class Agent:
         self.clock = clock
         self.stats = AgentStats()
         self.paused = False
-        self.redis: bus.Bus = bus.connect(settings)
+        self.redis: bus.Bus = bus.connect(settings, check=False)  # run() retries
         self._pubsub: Any = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -228,14 +228,19 @@ class Agent:
         exp_id = exp.decode() if isinstance(exp, bytes) else exp
         batch = TelemetryBatch(node=self.node, exp_id=exp_id, samples=samples)
         with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(self.keys.telemd_nodes, self.node)
             pipe.xadd(self.keys.telemetry, {TelemetryField: encode(batch)},
                       maxlen=TELEMETRY_STREAM_MAXLEN, approximate=True)
             if self.options.publish_topics:
                 for s in samples:
                     pipe.publish(self.keys.telem_topic(s.node, s.metric, s.subsystem),
                                  format_telem_payload(s.ts_ns, s.value))
-            pipe.execute()
+            added, *_ = pipe.execute()
         self.stats.samples += len(samples)
+        if added and self.stats.ticks > 1:  # Redis lost the node (restarted empty): re-register
+            log.warning("telemd %s: Redis lost this node's registration; registered again",
+                        self.node)
+            self.register()
 
     def next_due(self) -> float:
         return min((s.due for s in self._schedule), default=time.monotonic() + MAX_WAIT_S)
@@ -292,16 +297,31 @@ class Agent:
     # ------------------------------------------------------------------ forever
     def run(self, stop: threading.Event) -> None:
         """Register, then sample on schedule and obey commands until ``stop`` is set.
-        Redis hiccups are logged and retried; the agent never crashes on them."""
-        self.register()
-        self.subscribe()
-        log.info("telemd %s: %s every %.3g s → %s", self.node, ", ".join(self.instrument_names),
-                 self.options.period_s, self.keys.telemetry)
+        Redis outages are logged once when they begin and end, retried with backoff, and
+        followed by a fresh registration (Redis may have come back empty); the agent never
+        crashes on them."""
+        backoff, outage = bus.Backoff(), bus.Outage(log, f"telemd {self.node}")
+        registered = False
         while not stop.is_set():
             try:
+                if not registered:
+                    self.register()
+                    self.subscribe()
+                    registered = True
+                    log.info("telemd %s: %s every %.3g s → %s", self.node,
+                             ", ".join(self.instrument_names), self.options.period_s,
+                             self.keys.telemetry)
+                self.subscribe()
                 self.poll_commands(min(MAX_WAIT_S, self.next_due() - time.monotonic()))
                 self.tick()
             except BusError as e:
-                log.warning("telemd %s: Redis error (%s); retrying", self.node, e)
+                outage.failed(e)
+                if self._pubsub is not None:
+                    with contextlib.suppress(BusError):
+                        self._pubsub.close()
                 self._pubsub = None
-                stop.wait(1.0)
+                stop.wait(backoff.next_delay())
+                continue
+            if outage.ok():
+                registered = False  # re-register: Redis may have lost the node's entries
+            backoff.reset()

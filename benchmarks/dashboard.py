@@ -157,14 +157,18 @@ def _fake_cluster(settings: Settings, exp_id: str, services: int, workers: int,
 
 
 def _sse_client(url: str, stop: threading.Event, got: list[int]) -> None:
+    """What a browser's EventSource does: read the stream, reconnect when it ends."""
     import httpx
 
-    with httpx.Client(timeout=None) as client, client.stream("GET", url) as resp:
-        for line in resp.iter_lines():
-            if line.startswith("event: snapshot"):
-                got.append(1)
-            if stop.is_set():
-                return
+    with httpx.Client(timeout=None) as client:
+        while not stop.is_set():
+            with client.stream("GET", url) as resp:
+                for line in resp.iter_lines():
+                    if line.startswith("event: snapshot"):
+                        got.append(1)
+                    if stop.is_set():
+                        return
+            time.sleep(0.2)  # the stream's retry: interval
 
 
 def bench_cpu(tmp: Path, window_s: float) -> None:
@@ -213,8 +217,15 @@ def bench_cpu(tmp: Path, window_s: float) -> None:
         stop.set()
         for ev in clients:
             ev.set()
+        t = time.monotonic()
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)
+            print(f"cpu: the server stopped {time.monotonic() - t:.1f} s after SIGTERM")
+        except subprocess.TimeoutExpired:
+            print("cpu: the server did not stop within 30 s of SIGTERM; killed")
+            server.kill()
+            server.wait()
         _cleanup(settings)
 
 

@@ -31,6 +31,8 @@ from galileo.storage import ExpDB, Experiment
 log = logging.getLogger(__name__)
 TICK_S: Final = 0.5
 WINDOW_S: Final = 300  # seconds of history a live chart shows
+BACKFILL_S: Final = 30  # seconds of history read when a run is first opened
+MAX_ENTRIES_PER_TICK: Final = 3000  # stats entries decoded per tick (all groups together)
 SETTLED_S: Final = 3  # a second older than this gets no more worker entries
 PCTS: Final = (50.0, 95.0, 99.0)
 NS_PER_S: Final = 1_000_000_000
@@ -46,16 +48,15 @@ class _Second:
     hist: HdrHistogram | None = None
     pcts: tuple[float | None, ...] | None = None  # cached once settled
 
-    def add(self, e: GroupStats) -> None:
+    def add(self, e: GroupStats, h: HdrHistogram | None) -> None:
         self.target += e.target_rps
         self.sent += e.sent
         self.errors += e.errors
         self.late += e.late
         self.inflight += e.inflight
-        if e.hist_intended:
-            h = HdrHistogram.decode(e.hist_intended)
+        if h is not None:
             if self.hist is None:
-                self.hist = h
+                self.hist = HdrHistogram.decode(e.hist_intended)  # a copy: h is reused
             else:
                 self.hist.add(h)
         self.pcts = None
@@ -117,14 +118,14 @@ class LiveHub:
             self._runs.pop(exp_id, None)
 
     # ------------------------------------------------------------------ reading
-    def _read(self, state: _RunState, g: Galileo, group: ClientGroup) -> None:
+    def _read(self, state: _RunState, g: Galileo, group: ClientGroup, budget: int) -> None:
         key = g.keys.group_stats(group.gid)
         cursor = state.cursors.get(group.gid)
-        if cursor is None:
-            n = (WINDOW_S + 2) * max(len(group.workers), 1)
-            raw = list(reversed(g.redis.xrevrange(key, count=n) or []))
-        else:
-            raw = g.redis.xrange(key, min=f"({cursor}", count=100_000) or []
+        if cursor is None:  # start with the recent past only; the window fills up as it runs
+            n = (BACKFILL_S + 2) * max(len(group.workers), 1)
+            raw = list(reversed(g.redis.xrevrange(key, count=min(n, budget)) or []))
+        else:  # at most ``budget`` entries per tick: a tick never takes long, even far behind
+            raw = g.redis.xrange(key, min=f"({cursor}", count=budget) or []
         for entry_id, fields in raw:
             state.cursors[group.gid] = as_bytes(entry_id).decode()
             data = (fields or {}).get(StatsField)
@@ -137,23 +138,23 @@ class LiveHub:
                     log.warning("skipping a malformed stats entry %s in %s", entry_id, key)
                     state.bad_logged = True
                 continue
-            state.seconds.setdefault((group.service, e.second), _Second()).add(e)
+            h = HdrHistogram.decode(e.hist_intended) if e.hist_intended else None
+            state.seconds.setdefault((group.service, e.second), _Second()).add(e, h)
             prev = state.workers.get((e.worker, e.gid))
             if prev is None or prev.second <= e.second:
                 p99 = None
-                if e.hist_intended:
-                    h = HdrHistogram.decode(e.hist_intended)
-                    if h.get_total_count():
-                        p99 = round(h.get_value_at_percentile(99.0) / 1000.0, 3)
+                if h is not None and h.get_total_count():
+                    p99 = round(h.get_value_at_percentile(99.0) / 1000.0, 3)
                 state.workers[(e.worker, e.gid)] = _Worker(e.second, e.gid, e.sent, e.errors,
                                                            e.inflight, p99)
 
     # ------------------------------------------------------------------ building
     def _build(self, state: _RunState, g: Galileo, db: ExpDB, exp: Experiment) -> dict[str, Any]:
         groups = run_groups(g, exp.id)
+        budget = max(MAX_ENTRIES_PER_TICK // max(len(groups), 1), 1)
         for group in groups:
             try:
-                self._read(state, g, group)
+                self._read(state, g, group, budget)
             except BusError as e:
                 log.warning("live stats of %s: %s", group.gid, e)
         now_s = int(time.time())

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LIST_LIMIT: Final = 50
 MAX_LIST_LIMIT: Final = 1000
 SERVER_THREADS: Final = 16
-STOP_WAIT_S: Final = 10.0  # how long StopExperiment waits for a running experiment to end
+STOP_WAIT_S: Final = 5.0  # how long StopExperiment waits for a running experiment to end
 STOP_POLL_S: Final = 0.1
 
 _CODES: Final = (

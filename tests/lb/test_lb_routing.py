@@ -40,7 +40,15 @@ def test_exact_fractional_weights_and_live_change(start_lb, backends, routing):
     assert _split(lb.port, 1) == {"404": 1}
 
 
-def test_killed_backend_is_ejected_without_client_errors(start_lb, backends, routing):
+def _lb_traces(redis_client, settings):
+    from galileo.protocol import TraceField, decode_lb_trace_batch
+
+    return [t for _, f in redis_client.xrange(Keys(settings.namespace).lb_traces)
+            for t in decode_lb_trace_batch(f[TraceField]).traces]
+
+
+def test_killed_backend_is_ejected_without_client_errors(start_lb, backends, routing, settings,
+                                                         redis_client):
     a, b = backends("a"), backends("b")
     routing.set("svc", [a.address, b.address])
     timeouts = Timeouts(connect_s=30, response_s=30)  # so that "at once" is not a timeout
@@ -50,6 +58,10 @@ def test_killed_backend_is_ejected_without_client_errors(start_lb, backends, rou
     a.kill()
     # connect failures move on to b (retries=1): the clients see no error at all
     assert _split(lb.port, 40) == {"b": 40}
+    until(lambda: len(_lb_traces(redis_client, settings)) == 50, 5, "50 lb traces")
+    retried = [t for t in _lb_traces(redis_client, settings) if t.attempts == 2]
+    assert retried and {(t.status, t.error, t.backend) for t in retried} == {
+        (200, "", b.address)}  # a retried success is a success
     backend_a = lb.balancer.services["svc"].find(a.address)
     assert backend_a is not None and not backend_a.healthy(time.monotonic_ns())
     b.kill()

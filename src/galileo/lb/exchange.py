@@ -176,6 +176,7 @@ class Exchange:
             return  # interim response (103 Early Hints, …): wait for the final one
         self._cancel_timer()
         self.status = status
+        self.error = ""  # an earlier attempt's connect failure is not this request's error
         length = _content_length(headers)
         head_request = self.method == b"HEAD"
         self._no_body = head_request or status in (204, 304)

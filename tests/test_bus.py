@@ -173,3 +173,21 @@ def test_outage_is_logged_once_per_state_change(caplog: pytest.LogCaptureFixture
     assert 0.05 <= delays[0] <= 0.1 and all(d <= 2.0 for d in delays) and delays[-1] >= 1.0
     backoff.reset()
     assert backoff.next_delay() <= 0.1
+
+
+def test_celery_broker_url_carries_the_tls_settings(tls_server: RedisServer) -> None:
+    kombu = pytest.importorskip("kombu")
+    settings = Settings.from_env({
+        "galileo_redis_host": "127.0.0.1", "galileo_redis_port": str(tls_server.port),
+        "galileo_redis_tls": "true", "galileo_redis_username": "alice",
+        "galileo_redis_password": PASSWORD, "galileo_redis_tls_ca": str(tls_server.dir / "ca.crt"),
+    })
+    url = settings.broker_connection_url()
+    assert url.startswith(f"rediss://alice:{PASSWORD}@127.0.0.1:{tls_server.port}/0?")
+    with kombu.Connection(url, connect_timeout=5) as conn:
+        queue = conn.SimpleQueue("tlstest.broker")
+        queue.put({"job": 1})
+        message = queue.get(timeout=5)
+        assert message.payload == {"job": 1}
+        message.ack()
+        queue.close()

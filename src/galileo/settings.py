@@ -177,6 +177,13 @@ class Settings(BaseSettings):
             path, _, query = url[len("unix://"):].partition("?")
             db = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("db", "0")
             return f"redis+socket://{path}?virtual_host={db}"
+        if url.startswith("rediss://") and "ssl_cert_reqs" not in url:
+            # kombu takes the bus's TLS files from the URL query
+            params = {"ssl_cert_reqs": "required", "ssl_ca_certs": self.redis_tls_ca,
+                      "ssl_certfile": self.redis_tls_cert, "ssl_keyfile": self.redis_tls_key}
+            query = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in params.items()
+                             if v is not None)
+            return url + ("&" if "?" in url else "?") + query
         return url
 
     def expdb_connection_url(self) -> str:

@@ -31,6 +31,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                    "galileo.control", "galileo.storage", "galileo.recorder",
                    "galileo.experiments", "galileo.web"),
     "web": ("galileo.worker", "galileo.load"),
+    "webapp": ("galileo.worker", "galileo.load"),  # Galileo 0.x's name for the API entry
     "lb": ("redis", "sqlalchemy", "galileo.storage", "galileo.recorder", "galileo.control",
            "galileo.experiments", "galileo.web", "galileo.analysis"),
     "interop": ("redis", "sqlalchemy", "galileo.storage", "galileo.recorder", "galileo.control",

@@ -80,3 +80,14 @@ def test_symmetry_is_packaged() -> None:
 
     found = find_packages(str(ROOT / "src"))
     assert {"galileo", "symmetry", "symmetry.cli"} <= set(found)
+
+
+def test_gunicorn_module_serves_todays_api(settings: Settings) -> None:
+    code = ("from galileo.webapp.wsgi import api\n"
+            "paths = api.openapi()['paths']\n"
+            "print('/api/experiments' in paths, '/experiments' in paths)\n")
+    done = subprocess.run([sys.executable, "-c", code], env=_env(settings), text=True,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True True"
+    assert "today it is `galileo api`" in done.stderr

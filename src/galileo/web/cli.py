@@ -48,6 +48,10 @@ def open_bind_warning(host: str, port: int, settings: Settings, allow_open: bool
             "load (deletes still go to the trash)")
 
 
+# open responses (dashboard live streams) get this long after SIGTERM, then the server exits
+GRACEFUL_SHUTDOWN_S = 3
+
+
 def register(app: typer.Typer) -> None:
     @app.command("api")
     def api(
@@ -74,11 +78,13 @@ def register(app: typer.Typer) -> None:
         log_level = settings.log_level.lower()
         if workers > 1:  # each worker process builds its own app from the environment
             uvicorn.run("galileo.web.cli:app_from_env", factory=True, host=host, port=bind_port,
-                        workers=workers, log_level=log_level)
+                        workers=workers, log_level=log_level,
+                        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
             return
         from galileo.web import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=bind_port, log_level=log_level)
+        uvicorn.run(create_app(settings), host=host, port=bind_port, log_level=log_level,
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
 
 
 def app_from_env() -> object:

@@ -40,3 +40,16 @@ def test_demo_restores_routes_and_names_the_running_redis(tmp_path: Path) -> Non
             assert g.experiment.current() is None
     finally:
         bus.stop_embedded_redis(data_dir)
+
+
+def test_an_app_server_that_never_answers_is_one_sentence(tmp_path: Path) -> None:
+    import pytest
+
+    from galileo.errors import GalileoError
+    from galileo.localenv import free_port, wait_for_app_server
+
+    port = free_port()
+    with pytest.raises(GalileoError) as e:
+        wait_for_app_server(port, tmp_path, timeout_s=0.3)
+    assert str(e.value) == (f"the built-in app server did not answer on 127.0.0.1:{port} "
+                            f"within 0.3 s (see the logs in {tmp_path})")

@@ -52,6 +52,18 @@ def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s:.0f} s")
 
 
+def wait_for_app_server(port: int, log_dir: Path, timeout_s: float = 120.0) -> None:
+    """Wait for the built-in app server a local run started; one sentence when it never
+    answers (it trains the classifier at start: slow on a busy small machine)."""
+    from galileo.errors import GalileoError
+
+    try:
+        wait_for_port("127.0.0.1", port, timeout_s)
+    except TimeoutError:
+        raise GalileoError(f"the built-in app server did not answer on 127.0.0.1:{port} within "
+                           f"{timeout_s:g} s (see the logs in {log_dir})") from None
+
+
 class ProcessGroup:
     """Starts ``galileo`` subcommands as child processes and stops them all (SIGTERM, then
     SIGKILL after ``STOP_TIMEOUT_S``). Use as a context manager."""

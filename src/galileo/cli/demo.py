@@ -63,7 +63,7 @@ def run_demo(settings: Settings, duration: float, peak: float, n_workers: int) -
     from galileo import bus
     from galileo.control.galileo import Galileo
     from galileo.control.temporary_routes import TemporaryRoutes
-    from galileo.localenv import ProcessGroup, free_port, wait_for_port
+    from galileo.localenv import ProcessGroup, free_port, wait_for_app_server
     from galileo.storage import ExpDB
 
     started_redis = settings.embedded_redis and not bus.embedded_redis_running(settings.data_dir)
@@ -81,7 +81,7 @@ def run_demo(settings: Settings, duration: float, peak: float, n_workers: int) -
                 procs.start(f"worker-{i + 1}", ["worker", "--name", f"local-{i + 1}",
                                                  "--processes", "1"])
             procs.start("recorder", ["recorder"])
-            wait_for_port("127.0.0.1", port, timeout_s=60)
+            wait_for_app_server(port, procs.log_dir)
             _wait_for_workers(g, n_workers, procs)
             routes.set("echo", [f"127.0.0.1:{port}"])
             routes.set("classify", [f"127.0.0.1:{port}"])

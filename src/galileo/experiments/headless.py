@@ -159,7 +159,7 @@ def _local_env(settings: Settings, job: Job, console: Console, local: bool,
         yield
         return
     from galileo import bus
-    from galileo.localenv import ProcessGroup, free_port, wait_for_port
+    from galileo.localenv import ProcessGroup, free_port, wait_for_app_server
 
     started_redis = settings.embedded_redis and not bus.embedded_redis_running(settings.data_dir)
     procs = ProcessGroup(settings)
@@ -176,7 +176,7 @@ def _local_env(settings: Settings, job: Job, console: Console, local: bool,
                 procs.start(worker, ["worker", "--name", worker, "--processes", "1"])
             procs.start("recorder", ["recorder"])
             if apps:
-                wait_for_port("127.0.0.1", port, timeout_s=60)
+                wait_for_app_server(port, procs.log_dir)
                 routed = job.scenario.routing if job.scenario is not None else {}
                 for service in apps:
                     if service not in routed:

@@ -164,12 +164,15 @@ def _sse_client(url: str, stop: threading.Event, got: list[int]) -> None:
 
     with httpx.Client(timeout=None) as client:
         while not stop.is_set():
-            with client.stream("GET", url) as resp:
-                for line in resp.iter_lines():
-                    if line.startswith("event: snapshot"):
-                        got.append(1)
-                    if stop.is_set():
-                        return
+            try:
+                with client.stream("GET", url) as resp:
+                    for line in resp.iter_lines():
+                        if line.startswith("event: snapshot"):
+                            got.append(1)
+                        if stop.is_set():
+                            return
+            except httpx.HTTPError:  # the server went away (the end of the benchmark)
+                return
             time.sleep(0.2)  # the stream's retry: interval
 
 

@@ -35,8 +35,11 @@ S = 1_000_000_000
 # the balancer's timeouts and back-off, short so a partition shows within seconds
 LB_OPTIONS = ["--connect-timeout", "0.5", "--response-timeout", "1", "--max-failures", "3",
               "--backoff", "0.5"]
+CUT_S = 6.0  # how long the backend host is cut off
 ERRORS_STOP_S = 3.0  # after the cut, generous for a loaded 2-core machine (about 1 s idle)
-WEIGHT_EFFECT_S = 1.0  # goal 100 ms (benchmarks/lb.py); the test only guards "live"
+# goal: 100 ms (benchmarks/lb.py); the bound is generous yet below the balancer's 1 s full
+# re-read of the routing table, so it guards the pub/sub path (measured: a few ms)
+WEIGHT_EFFECT_S = 0.5
 
 
 @dataclass
@@ -146,7 +149,7 @@ def _effect_s(run: Run, mark: str, until_mark: str, old: str, new: str) -> float
     return (last_old - at) / S
 
 
-def test_a_weight_change_is_in_effect_on_the_balancer_host_within_1_s(
+def test_a_weight_change_is_in_effect_on_the_balancer_host_within_half_a_second(
         tb: Testbed, g: Galileo) -> None:
     b2, b3 = tb.endpoint(B2), tb.endpoint(B3)
     g.rtbl.set("echo", [b2, b3], [1, 3])
@@ -176,7 +179,7 @@ def test_a_partitioned_backend_host_is_ejected_and_used_again_after_heal(
         run.marks["cut"] = time.time_ns()
         tb.partition(B3)
         try:
-            time.sleep(4.0)
+            time.sleep(CUT_S)
         finally:
             run.marks["heal"] = time.time_ns()
             tb.heal(B3)
@@ -205,7 +208,8 @@ def test_a_partitioned_backend_host_is_ejected_and_used_again_after_heal(
     assert len(ok_window) == pytest.approx(RATE * (end - cut) / S - RATE * ERRORS_STOP_S,
                                            rel=0.1)
     assert all(r["status"] == 200 for r in ok_window)
-    while_cut = run.lb_between(cut + int(ERRORS_STOP_S * S), heal)
+    # (up to 1 s before the heal: a connect to B3 begun just before it may complete after it)
+    while_cut = run.lb_between(cut + int(ERRORS_STOP_S * S), heal - S)
     assert while_cut and {(r["backend"], r["status"]) for r in while_cut} == {(b2, 200)}
     # ejected, B3 is not even tried: only the requests of the first failures and of the probes
     # after each back-off go to B3 first (connect timeout, then B2); without ejection 3 in 4 would

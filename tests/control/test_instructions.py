@@ -61,7 +61,7 @@ def test_bad_lines(dialect: Dialect, text: str, message: str) -> None:
     assert str(exc.value).startswith(message)
 
 
-names = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:@-]{0,20}\Z")
+names = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\Z")  # protocol.NAME_PATTERN
 patterns = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
 numbers = st.floats(min_value=0, max_value=1e9, allow_nan=False)
 hostports = st.builds(lambda h, p: f"{h}:{p}", st.from_regex(r"\A[a-z][a-z0-9.-]{0,10}\Z"),

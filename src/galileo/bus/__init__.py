@@ -54,7 +54,6 @@ from galileo.bus._adapter import (
     connect,
     connect_async,
     describe,
-    is_bus_error,
     map_error,
 )
 from galileo.bus._embedded import (
@@ -80,7 +79,6 @@ __all__ = [
     "describe",
     "embedded_redis_running",
     "ensure_embedded_redis",
-    "is_bus_error",
     "map_error",
     "redis_server_binary",
     "stop_embedded_redis",

@@ -38,42 +38,19 @@ _WRAPPED_TYPES: Final = (redis.client.Pipeline, redis.client.PubSub,
                          aredis.client.Pipeline, aredis.client.PubSub)
 
 
-# The mapped errors also derive from the matching redis-py class, so code that still catches
-# ``redis.RedisError`` keeps working while call sites move to ``BusError``.
-class _MappedBusError(BusError, redis.RedisError):
-    pass
-
-
-class _MappedUnavailable(BusUnavailable, redis.ConnectionError):
-    pass
-
-
-class _MappedAuthError(BusAuthError, redis.AuthenticationError):
-    pass
-
-
-class _MappedConflict(BusConflict, redis.WatchError):
-    pass
-
-
 def map_error(e: BaseException, where: str) -> BusError:
     """The Galileo error for a redis-py (or socket) error ``e`` met talking to ``where``."""
     if isinstance(e, BusError):
         return e
     text = str(e).strip() or type(e).__name__
     if isinstance(e, redis.WatchError):
-        return _MappedConflict(f"a watched key changed at {where}: {text}")
+        return BusConflict(f"a watched key changed at {where}: {text}")
     if isinstance(e, _AUTH_ERRORS):
-        return _MappedAuthError(f"Redis at {where} refused the credentials: {text} "
-                                "(check galileo_redis_username/galileo_redis_password)")
+        return BusAuthError(f"Redis at {where} refused the credentials: {text} "
+                            "(check galileo_redis_username/galileo_redis_password)")
     if isinstance(e, _UNAVAILABLE):
-        return _MappedUnavailable(f"cannot reach Redis at {where}: {text}")
-    return _MappedBusError(f"Redis at {where} failed: {text}")
-
-
-def is_bus_error(e: BaseException) -> bool:
-    """Whether ``e`` is a raw redis-py error (for edges that catch what escaped the adapter)."""
-    return isinstance(e, redis.RedisError)
+        return BusUnavailable(f"cannot reach Redis at {where}: {text}")
+    return BusError(f"Redis at {where} failed: {text}")
 
 
 class _Guarded:

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from galileo.protocol import ArrivalKind, TelemetrySample, Trace
+from galileo.protocol import NAME_PATTERN, ArrivalKind, TelemetrySample, Trace
 from galileo.storage.schema import ExperimentStatus
 
-# the names Galileo accepts in Redis keys (``protocol.check_name``), bounded by the expdb columns
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
-EXP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
+# the names Galileo accepts in Redis keys (``protocol.NAME_PATTERN``), bounded by the expdb columns
+EXP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, examples=["echo"])]
 ExpId = Annotated[str, Field(pattern=EXP_ID_PATTERN, examples=["202405171342-k3x9"])]

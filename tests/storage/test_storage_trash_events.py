@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 import pytest
 
-from galileo.errors import NotFoundError
+from galileo.errors import NotFoundError, ValidationError
 from galileo.protocol import Event, EventKind, TelemetrySample, Trace
 from galileo.storage import ExpDB, ExperimentStatus
 
@@ -79,6 +79,8 @@ def test_trash_hides_then_restore_brings_everything_back(db: ExpDB) -> None:
     assert _counts(db, exp.id) == (1, 1, 1)
     with pytest.raises(NotFoundError, match="already in the trash"):
         db.trash_experiment(exp.id)
+    with pytest.raises(ValidationError, match=r"already exists \(in the trash"):
+        db.create_experiment("again", exp_id="t1")
     restored = db.restore_experiment(exp.id)
     assert asdict(restored) == asdict(exp)
     assert {e.id for e in db.list_experiments()} == {"t1", "t2"}

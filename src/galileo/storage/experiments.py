@@ -66,8 +66,10 @@ def create_experiment(conn: sa.Connection, *, exp_id: str | None = None, name: s
                       created: float | None = None) -> Experiment:
     """Insert a new experiment row; ``ValidationError`` when the id is taken."""
     exp_id = exp_id or new_experiment_id()
-    if get_experiment(conn, exp_id) is not None:
-        raise ValidationError(f"experiment {exp_id!r} already exists")
+    existing = get_experiment(conn, exp_id)
+    if existing is not None:
+        where = " (in the trash: restore or purge it)" if existing.deleted_at is not None else ""
+        raise ValidationError(f"experiment {exp_id!r} already exists{where}")
     created = _now(created)
     start = created if status == ExperimentStatus.RUNNING else None
     conn.execute(experiments_table.insert().values(

@@ -198,3 +198,21 @@ def test_errors_name_the_endpoint_and_the_problem(influx: Influx) -> None:
     down = InfluxV1Writer("http://127.0.0.1:1", "galileo", timeout_ms=500)
     with pytest.raises(InfluxError, match=r"InfluxDB at http://127.0.0.1:1 unreachable"):
         down.write(["m v=1 1"])
+
+
+def test_purging_an_experiment_deletes_its_points(influx: Influx, db_name: str,
+                                                  sqlite_url: str) -> None:
+    store = InfluxRuntimeStore(InfluxV1Writer(influx.url, db_name))
+    with ExpDB(sqlite_url, runtime=store) as db:
+        for exp in ("gone", "kept"):
+            db.create_experiment(name=exp, exp_id=exp)
+            db.insert_traces(_traces(10, exp, base=T0 + (exp == "kept") * 10**9))
+            db.insert_telemetry(exp, [TelemetrySample(node="n", metric="cpu", subsystem="",
+                                                      ts_ns=T0 + 1, value=1.0)])
+        db.trash_experiment("gone")
+        assert len(_rows(influx, db_name, "gone")) == 10  # the trash keeps everything
+        assert db.purge_experiment("gone")
+        assert _rows(influx, db_name, "gone") == []
+        assert influx.query("SELECT * FROM galileo_telemetry WHERE exp_id = 'gone'",
+                            db_name) == []
+        assert len(_rows(influx, db_name, "kept")) == 10

@@ -265,7 +265,10 @@ class ExpDB:
     def purge_experiment(self, exp_id: str) -> bool:
         """Delete ``exp_id`` and all its rows for good; False when nothing matched."""
         with self.transaction() as tx:
-            return _exps.purge_experiment(tx.conn, exp_id)
+            purged = _exps.purge_experiment(tx.conn, exp_id)
+            if purged and self.runtime is not None:  # before the commit: both or neither
+                self.runtime.delete_experiment(exp_id)
+            return purged
 
     def purge_expired_trash(self, retention_s: float, *, now: float | None = None) -> list[str]:
         """Purge every experiment deleted more than ``retention_s`` ago; their ids."""
@@ -277,6 +280,8 @@ class ExpDB:
             for exp_id in expired:  # one transaction each: a big experiment holds no others
                 with self.engine.begin() as conn:
                     if _exps.purge_experiment(conn, exp_id):
+                        if self.runtime is not None:
+                            self.runtime.delete_experiment(exp_id)
                         purged.append(exp_id)
         return purged
 

@@ -124,6 +124,8 @@ class InfluxWriter(Protocol):
 
     def query_rows(self, measurement: str, exp_id: str | None) -> list[dict[str, Any]]: ...
 
+    def delete(self, measurement: str, exp_id: str) -> None: ...
+
 
 class InfluxV1Writer:
     """InfluxDB 1.x (and 2.x's v1-compatible) HTTP API: ``/write`` and ``/query``."""
@@ -161,6 +163,15 @@ class InfluxV1Writer:
         for start in range(0, len(lines), LINES_PER_REQUEST):
             body = "\n".join(lines[start:start + LINES_PER_REQUEST]).encode()
             self._request(f"/write?{self._params(precision='ns')}", body, "writing points")
+
+    def delete(self, measurement: str, exp_id: str) -> None:
+        q = f"DELETE FROM \"{measurement}\" WHERE exp_id = '{_influxql_string(exp_id)}'"
+        answer = json.loads(self._request("/query", self._params(q=q).encode(),
+                                          "deleting points"))
+        for result in answer.get("results", []):
+            if "error" in result:
+                raise InfluxError(f"InfluxDB at {self.endpoint} refused a delete: "
+                                  f"{result['error']}")
 
     def query_rows(self, measurement: str, exp_id: str | None) -> list[dict[str, Any]]:
         where = f" WHERE exp_id = '{_influxql_string(exp_id)}'" if exp_id is not None else ""
@@ -215,6 +226,17 @@ class InfluxV2Writer:
         except Exception as e:  # ApiException, urllib3 errors: mapped to one sentence
             raise self._fail(e, "writing points") from None
 
+    def delete(self, measurement: str, exp_id: str) -> None:
+        import datetime as dt
+
+        predicate = f'_measurement="{measurement}" AND exp_id="{_flux_string(exp_id)}"'
+        try:
+            self._client.delete_api().delete(
+                dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(2262, 1, 1, tzinfo=dt.UTC),
+                predicate, bucket=self.bucket, org=self.org)
+        except Exception as e:
+            raise self._fail(e, "deleting points") from None
+
     def query_rows(self, measurement: str, exp_id: str | None) -> list[dict[str, Any]]:
         exp_filter = (f' and r.exp_id == "{_flux_string(exp_id)}"' if exp_id is not None else "")
         flux = (f'from(bucket: "{_flux_string(self.bucket)}") |> range(start: 0) '
@@ -255,6 +277,11 @@ class InfluxRuntimeStore:
         if lines:
             self.writer.write(lines)
         return len(lines)
+
+    def delete_experiment(self, exp_id: str) -> None:
+        """Delete every point of ``exp_id`` (the purge of a trashed experiment)."""
+        for measurement in (TRACE_MEASUREMENT, TELEMETRY_MEASUREMENT):
+            self.writer.delete(measurement, exp_id)
 
     def traces(self, exp_id: str | None = None) -> list[dict[str, Any]]:
         """Trace rows (the SQL rows' columns) ordered by ``sent_ns``."""

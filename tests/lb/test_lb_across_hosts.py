@@ -36,7 +36,7 @@ S = 1_000_000_000
 LB_OPTIONS = ["--connect-timeout", "0.5", "--response-timeout", "1", "--max-failures", "3",
               "--backoff", "0.5"]
 CUT_S = 6.0  # how long the backend host is cut off
-ERRORS_STOP_S = 3.0  # after the cut, generous for a loaded 2-core machine (about 1 s idle)
+ERRORS_STOP_S = 3.0  # after the cut: generous for a loaded machine (about 0.05 s measured)
 # goal: 100 ms (benchmarks/lb.py); the bound is generous yet below the balancer's 1 s full
 # re-read of the routing table, so it guards the pub/sub path (measured: a few ms)
 WEIGHT_EFFECT_S = 0.5

@@ -54,11 +54,10 @@ class Exchange:
         self.body_done = body_len is None or body_len == 0
         self.host: bytes | None = None
         request_id: bytes | None = None
-        for name, value in headers:
-            low = name.lower()
-            if low == b"host":
+        for name, value in headers:  # names are lower case
+            if name == b"host":
                 self.host = value
-            elif low == REQUEST_ID:
+            elif name == REQUEST_ID:
                 request_id = value
         self.request_id = request_id
         self.t_received = time.monotonic_ns()
@@ -146,7 +145,7 @@ class Exchange:
 
     def header(self, name: bytes) -> bytes | None:
         for n, v in self.headers:
-            if n.lower() == name:
+            if n == name:
                 return v
         return None
 
@@ -328,7 +327,7 @@ class Exchange:
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     for name, value in headers:
-        if len(name) == 14 and name.lower() == b"content-length":
+        if name == b"content-length":
             try:
                 return int(value)
             except ValueError:
@@ -337,4 +336,4 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 def _is_chunked(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(n.lower() == b"transfer-encoding" and b"chunked" in v.lower() for n, v in headers)
+    return any(n == b"transfer-encoding" and b"chunked" in v.lower() for n, v in headers)

@@ -17,12 +17,12 @@ HOP_BY_HOP: Final = frozenset({
 XFF: Final = b"x-forwarded-for"
 REQUEST_ID: Final = b"x-request-id"
 
-Headers = Sequence[tuple[bytes, bytes]]
+Headers = Sequence[tuple[bytes, bytes]]  # names in lower case (as parsed by the proxy)
 
 
 def hop_by_hop(headers: Headers) -> frozenset[bytes]:
     """Lower-case names not to forward: the fixed set plus those listed in ``Connection``."""
-    extra = [v for n, v in headers if n.lower() == b"connection"]
+    extra = [v for n, v in headers if n == b"connection"]
     if not extra:
         return HOP_BY_HOP
     named = {t.strip().lower() for v in extra for t in v.split(b",") if t.strip()}
@@ -38,13 +38,12 @@ def request_head(method: bytes, target: bytes, headers: Headers, *, client: str,
     xff = b""
     has_host = False
     for name, value in headers:
-        low = name.lower()
-        if low in drop:
+        if name in drop:
             continue
-        if low == XFF:
+        if name == XFF:
             xff = value + b", " if not xff else xff + value + b", "
             continue
-        if low == b"host":
+        if name == b"host":
             has_host = True
         out += [name, b": ", value, b"\r\n"]
     if not has_host:
@@ -66,7 +65,7 @@ def response_head(status: int, reason: bytes, headers: Headers, *, body: int | N
     drop = hop_by_hop(headers)
     out = [b"HTTP/1.1 %d " % status, reason or _reason(status), b"\r\n"]
     for name, value in headers:
-        if name.lower() not in drop:
+        if name not in drop:
             out += [name, b": ", value, b"\r\n"]
     if body is not None:
         out.append(b"Content-Length: %d\r\n" % body)
@@ -80,7 +79,7 @@ def error_response(status: int, message: str, keep_alive: bool,
                         extra: Iterable[tuple[bytes, bytes]] = ()) -> bytes:
     """A complete plain-text error response from the balancer itself."""
     body = f"galileo lb: {message}\n".encode()
-    headers = [(b"Content-Type", b"text/plain; charset=utf-8"), *extra]
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), *extra]
     return response_head(status, b"", headers, body=len(body), chunked=False,
                          keep_alive=keep_alive) + body
 

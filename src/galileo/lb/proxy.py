@@ -127,9 +127,10 @@ class ClientConnection(asyncio.Protocol):
         self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()  # once here; everything after compares lower-case names
         self._headers.append((name, value))
         self._count(len(name) + len(value) + 4)
-        if len(name) == 6 and name.lower() == b"expect":
+        if name == b"expect":
             self._expect = value.lower() == b"100-continue"
             self._headers.pop()  # end-to-end in theory; the balancer answers it
 
@@ -225,10 +226,9 @@ class ClientConnection(asyncio.Protocol):
 def _body_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     """Content-Length, -1 for chunked, None for no body (httptools rejects conflicting ones)."""
     for name, value in headers:
-        low = name.lower()
-        if low == b"transfer-encoding" and b"chunked" in value.lower():
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
             return -1
-        if low == b"content-length":
+        if name == b"content-length":
             return int(value)
     return None
 

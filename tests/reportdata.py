@@ -42,5 +42,5 @@ def make_run(db: ExpDB, exp_id: str, *, seconds: int = 30, rps: int = 200, scale
                                 name=f"g-{service}", data={"service": service, "rps": rps})])
     db.insert_events([Event(kind=EventKind.ROUTING_SET, ts_ns=T0 + 10 * S, exp_id=exp_id,
                             name=services[0], data={"hosts": ["h0:80", "h1:80"]})])
-    db.finish(exp_id, ExperimentStatus.FINISHED, "finished", at=(T0 + seconds * S) / S)
+    db.finish(exp_id, ExperimentStatus.FINISHED, "finished")
     return np.concatenate(lats)

@@ -43,6 +43,8 @@ class Difference:
 
     def verdict(self, b_name: str = "B") -> str:
         """``p99 is 14 % ± 4 % higher in B`` (± is half the width of the 95 % interval)."""
+        if self.a == 0 and self.b == 0:
+            return f"{self.metric}: 0 in both runs"
         if self.rel is None or self.low is None or self.high is None:
             return f"{self.metric}: not comparable (no data in one run)"
         pm = (self.high - self.low) / 2 * 100

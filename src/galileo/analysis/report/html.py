@@ -62,7 +62,8 @@ def _pct(h: np.ndarray, p: float) -> float | None:
 def summary(run: RunData) -> dict[str, Any]:
     """The headline numbers of one run."""
     exp, h = run.experiment, run.total_hist
-    duration = (exp.end - exp.start) if exp and exp.start and exp.end else (
+    start, end = (exp.start, exp.end) if exp is not None else (None, None)
+    duration: float | None = (end - start) if start and end and end >= start else (
         float(run.seconds) if run.seconds else None)
     requests = run.requests
     return {

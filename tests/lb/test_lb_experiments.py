@@ -101,7 +101,11 @@ def test_scenario_runs_a_balancer_with_a_policy_switch(settings, backends, routi
     db = ExpDB.from_settings(settings)
     try:
         events = [(e["kind"], e["name"]) for e in db.events("lb-run")]
+        until(lambda: db.count_lb_traces("lb-run") >= db.count_traces("lb-run") >= 30, 20,
+              "the balancer's traces of the run")
+        policies = {r["policy"] for r in db.lb_traces("lb-run")}
     finally:
         db.close()
+    assert policies == {"wrr", "ewma"}  # the switch at 1 s shows in the traces
     assert ("lb_start", "edge") in events and ("lb_policy", "edge") in events
     assert ("lb_stop", "edge") in events

@@ -93,7 +93,7 @@ def cluster_info(g: Galileo) -> str:
 
 def follow_updates(g: Galileo, console: Console, seconds: float | None) -> None:
     """Print routing updates as they arrive, for ``seconds`` (None: until interrupted)."""
-    pubsub = g.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub = g.redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(g.keys.rtbl_updates)
     deadline = None if seconds is None else time.monotonic() + seconds
     try:

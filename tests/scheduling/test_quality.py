@@ -76,8 +76,8 @@ def test_ours_beats_greedy_on_the_truth_when_planning_on_the_model(metis: Datase
 
 
 def test_medea_reaches_its_optimum_and_beats_its_fallback(metis: Dataset) -> None:
-    ctx, batches = _table_ctx(metis), metis.batches(200)
-    medea = Medea(ctx)
+    batches = metis.batches(200)
+    medea = Medea(Context(metis.sim("table"), metis.rules, extra={"medea_presolve": False}))
     for r in range(2):
         placement = medea.place(batches[r], CLUSTER)
         slack = weighted_slack(placement, metis.rules, medea_weights(metis.rules))

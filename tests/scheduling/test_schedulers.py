@@ -23,7 +23,7 @@ from galileo.scheduling.schedulers.rl_agents import VanillaRL
 from galileo.scheduling.schedulers.subsched import SubSchedulers
 
 CLUSTER = Cluster(9)
-FAST = {"medea_node_limit": 50, "ours_ilp_node_limit": 20}
+FAST = {"medea_node_limit": 50, "medea_presolve": False, "ours_ilp_node_limit": 20}
 
 
 def _ctx(ds: Dataset, **kw: object) -> Context:

@@ -45,6 +45,7 @@ class Medea(Scheduler):
         super().__init__(ctx)
         limit = ctx.extra.get("medea_node_limit", MEDEA_NODE_LIMIT)
         self.node_limit = int(node_limit if node_limit is not None else limit)  # type: ignore[call-overload]
+        self.presolve = bool(ctx.extra.get("medea_presolve", True))  # off: faster on small cases
         self.weights = medea_weights(ctx.rules)
         self.slack = violation_table(ctx.rules, self.weights)
         self.cost = gain_table(self.slack)  # -inf where the node is full
@@ -64,7 +65,8 @@ class Medea(Scheduler):
                 LinearConstraint(np.ones((1, len(cols))), 0, cluster.n_nodes)]
         res = milp(self.slack[cols] + NODE_EPS, constraints=cons,
                    integrality=np.ones(len(cols)), bounds=Bounds(0, cluster.n_nodes),
-                   options={"node_limit": self.node_limit, "disp": False})
+                   options={"node_limit": self.node_limit, "disp": False,
+                            "presolve": self.presolve})
         self.last_optimal = res.status == 0 and res.x is not None
         if res.x is None:
             x = violation_greedy(b, cluster, self.cost)

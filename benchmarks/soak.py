@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import shutil
 import subprocess
 import sys
@@ -169,7 +170,10 @@ def run(args: argparse.Namespace) -> list[Sample]:
             if nginx is not None:
                 nginx.terminate()
                 nginx.wait(10)
-    shutil.rmtree(workdir, ignore_errors=True)
+    if args.keep:
+        console.print(f"kept {workdir} (logs in {workdir / 'data' / 'logs'})")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     return samples
 
 
@@ -178,12 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rps", type=float, default=2000.0)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--processes", type=int, default=1, help="worker load processes")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="worker load processes (the main process then only heartbeats and "
+                             "answers commands, so a loaded machine cannot starve its heartbeat)")
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--warmup-s", type=float, default=180.0)
     parser.add_argument("--target", choices=("auto", "nginx", "echo"), default="auto")
     parser.add_argument("--redis-url", default=None, help="default: local Redis, else embedded")
     parser.add_argument("--plot", type=Path, default=None, help="write an RSS-over-time PNG")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir and its logs")
     args = parser.parse_args(argv)
     samples = run(args)
     if len(samples) < 2:
@@ -200,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"({(b - a) * MB / requests:.1f} B/request) [{verdict}, goal <= "
                       f"{GOAL_MB:.0f} MB]")
     console.print(f"achieved rate: {last.sent / max(last.t_s, 1):,.0f} req/s")
+    stalled = [b.t_s for a, b in itertools.pairwise(samples) if b.sent == a.sent]
+    if stalled:
+        console.print(f"[bold red]load stalled[/] (no request sent) in the samples at "
+                      f"{', '.join(f'{t:.0f}' for t in stalled[:5])} s: the figures are void")
+        return 1
     if args.plot:
         plot(samples, args.plot, warmup)
         console.print(f"plot: {args.plot}")

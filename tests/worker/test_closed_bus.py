@@ -140,3 +140,25 @@ def test_policy_syntax_and_prefix_matching() -> None:
     assert gen.next_request()["path"] == "/echo"
     with pytest.raises(ValidationError, match=r"echo: echo generator: size must be between"):
         make_generator("galileo.apps.generators:echo", {"size": -1}, GeneratorPolicy())
+
+
+def test_entry_point_generators_are_allowed_by_name(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed package's ``galileo.generators`` entry point, allowed by name only."""
+    (tmp_path / "labgens.py").write_text(
+        "class Paths:\n    def __init__(self, path='/ep'):\n        self.path = path\n"
+        "    def next_request(self):\n        return {'path': self.path}\n")
+    info = tmp_path / "labgens-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: labgens\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[galileo.generators]\npaths = labgens:Paths\nother = labgens:Paths\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    policy = GeneratorPolicy.parse("entrypoint:paths", worker="w1")
+    assert make_generator("paths", {"path": "/x"}, policy).next_request() == {"path": "/x"}
+    assert resolve_generator("labgens:Paths", policy).__name__ == "Paths"  # by its target
+    with pytest.raises(ValidationError, match="generator other is not 'module:callable' nor an "
+                                              "allowed entry point on worker w1; allowed: "
+                                              "entry point paths"):
+        resolve_generator("other", policy)
+    assert resolve_generator("other", GeneratorPolicy.parse("entrypoint:*")).__name__ == "Paths"

@@ -87,8 +87,11 @@ def test_cli_submit_wait(service: ExperimentService, runner: ProcessGroup,
     done = galileo(service, "exp", "submit", str(scenario_file), "--id", "cli-1", "--wait")
     assert done.returncode == 0, done.stderr
     assert "experiment cli-1 queued" in done.stdout
-    last = done.stdout.strip().splitlines()[-1]
-    assert "in state FINISHED" in last and "thresholds passed" in last, done.stdout
+    lines = done.stdout.strip().splitlines()
+    final = [line for line in lines if "in state FINISHED" in line]
+    assert final and "2/2 thresholds passed" in final[-1], done.stdout
+    verdicts = lines[lines.index(final[-1]) + 1:]  # one line per threshold after the status
+    assert len(verdicts) == 2 and all(v.startswith("PASS") for v in verdicts), done.stdout
     assert_finished_with_traces(service, "cli-1")
 
 

@@ -155,14 +155,18 @@ def weighted_slack(placement: IntArray, rules: list[Rule],
 
 def gain_table(values: FloatArray) -> FloatArray:
     """``gain[i, a]``: change of a per-composition value when one app-``a`` container joins
-    composition ``i`` (-inf when it would exceed capacity)."""
+    composition ``i`` (-inf when it would exceed capacity or either composition is unknown,
+    i.e. has value -inf)."""
     comps = all_compositions()
     codes = comps @ POW
     out = np.full((len(comps), N_APPS), -np.inf)
+    known = np.isfinite(values)
     for a in range(N_APPS):
         ok = comps.sum(1) < NODE_CAPACITY
         nxt = code_to_index()[codes[ok] + POW[a]]
-        out[ok, a] = values[nxt] - values[ok]
+        both = known[nxt] & known[ok]
+        out[ok, a] = np.where(both, np.where(both, values[nxt], 0) - np.where(both, values[ok], 0),
+                              -np.inf)
     return out
 
 

@@ -147,6 +147,8 @@ def run(args: argparse.Namespace) -> list[Sample]:
                 time.sleep(0.2)
             g.rtbl.set("soak", [target], [1])
             g.experiment.start(name="soak")
+            if args.no_tracing:  # bisecting: the load and stats without trace shipping
+                g.tracing(False)
             group = g.spawn("soak", args.clients, rps=args.rps)
             console.print(f"target {kind} at {target}; worker pid {worker.pid}, recorder pid "
                           f"{recorder.pid}; {args.minutes} min at {args.rps:,.0f} req/s")
@@ -191,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=None, help="default: local Redis, else embedded")
     parser.add_argument("--plot", type=Path, default=None, help="write an RSS-over-time PNG")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and its logs")
+    parser.add_argument("--no-tracing", action="store_true",
+                        help="turn tracing off (per-second stats only), to bisect a growth")
     args = parser.parse_args(argv)
     samples = run(args)
     if len(samples) < 2:

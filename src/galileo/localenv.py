@@ -125,3 +125,33 @@ def cwd(path: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(old)
+
+
+def await_ready_lines(children: Sequence[subprocess.Popen[bytes]], prefix: str,
+                      what: str) -> None:
+    """Read each child's first stdout line; ``ConfigError`` unless it starts with ``prefix``
+    (the child exited or failed before it was ready). Used by the multi-process servers."""
+    from galileo.errors import ConfigError
+
+    for child in children:
+        assert child.stdout is not None
+        ready = child.stdout.readline().decode(errors="replace")
+        child.stdout.close()
+        if not ready.startswith(prefix):
+            raise ConfigError(f"{what} process {child.pid} exited before it was ready.")
+
+
+def stop_children(children: Sequence[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
+    """SIGTERM every child still running, wait ``timeout_s`` each, then SIGKILL."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+

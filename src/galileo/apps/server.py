@@ -22,6 +22,7 @@ from galileo.apps.connection import HttpProtocol
 from galileo.apps.delay import DelayedRouter, ResponseDelay
 from galileo.apps.router import Router
 from galileo.errors import ConfigError
+from galileo.localenv import await_ready_lines, stop_children
 
 __all__ = ["HttpServer", "bind_socket", "new_event_loop", "parse_cpus", "serve"]
 
@@ -128,7 +129,7 @@ def serve(
                 f"({processes} process{plural}, {type(loop).__module__.split('.')[0]})")
         loop.run_until_complete(_serve_until_signal(router, sock, line, announce))
     finally:
-        _stop_children(children)
+        stop_children(children)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         sock.close()
@@ -186,30 +187,12 @@ def _start_children(
             children.append(
                 subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
             )
-        for child in children:  # every copy trains and binds before we call ourselves ready
-            assert child.stdout is not None
-            ready = child.stdout.readline().decode(errors="replace")
-            child.stdout.close()
-            if not ready.startswith(READY_PREFIX):
-                raise ConfigError(f"server process {child.pid} exited before it was ready.")
+        await_ready_lines(children, READY_PREFIX, "server")
     except BaseException:
-        _stop_children(children)
+        stop_children(children)
         raise
     return children
 
-
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
 
 
 def parse_cpus(text: str) -> list[int] | None:

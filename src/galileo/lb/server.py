@@ -31,6 +31,7 @@ from galileo.lb.launcher import die_with_parent
 from galileo.lb.policies import DEFAULT_POLICY, load_policy
 from galileo.lb.proxy import ProxyServer
 from galileo.load.httpclient import quiet_gc
+from galileo.localenv import await_ready_lines, stop_children
 from galileo.settings import Settings
 
 __all__ = ["READY_PREFIX", "LbOptions", "serve"]
@@ -107,7 +108,7 @@ def serve(settings: Settings, options: LbOptions, *, child: bool = False,
                 f"process{plural}, policy {options.policy}, balancer {options.name})")
         loop.run_until_complete(_run(settings, options, sock, line, announce))
     finally:
-        _stop_children(children)
+        stop_children(children)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         sock.close()
@@ -175,25 +176,9 @@ def _start_children(options: LbOptions, port: int) -> list[subprocess.Popen[byte
             children.append(subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent))
-        for child in children:
-            assert child.stdout is not None
-            ready = child.stdout.readline().decode(errors="replace")
-            child.stdout.close()
-            if not ready.startswith(READY_PREFIX):
-                raise ConfigError(f"balancer process {child.pid} exited before it was ready.")
+        await_ready_lines(children, READY_PREFIX, "balancer")
     except BaseException:
-        _stop_children(children)
+        stop_children(children)
         raise
     return children
 
-
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()

@@ -13,14 +13,11 @@ import sqlalchemy as sa
 from galileo.protocol import LbTrace
 from galileo.storage.schema import LB_TRACE_COLUMNS
 from galileo.storage.schema import lb_traces as table
-from galileo.storage.traces import insert_ignore
+from galileo.storage.traces import FitCheck, insert_ignore
 
 __all__ = ["count_lb_traces", "insert_lb_traces", "lb_trace_problem", "select_lb_traces"]
 
-_STRING_LIMITS: Final = {c.name: c.type.length for c in table.columns
-                         if isinstance(c.type, sa.String) and c.type.length}
-_INT_LIMITS: Final = {c.name: 2**63 if isinstance(c.type, sa.BigInteger) else 2**31
-                      for c in table.columns if isinstance(c.type, sa.Integer) and c.name != "id"}
+_FIT: Final = FitCheck(table)
 
 
 def insert_lb_traces(conn: sa.Connection, traces: Sequence[LbTrace]) -> int:
@@ -54,13 +51,4 @@ def count_lb_traces(conn: sa.Connection, exp_id: str | None = None) -> int:
 
 def lb_trace_problem(t: LbTrace) -> str | None:
     """Why ``t`` cannot be stored (a value too long or out of range), or None."""
-    if not t.request_id:
-        return "empty request_id"
-    for name, limit in _STRING_LIMITS.items():
-        value = getattr(t, name)
-        if value is not None and len(value) > limit:
-            return f"{name} longer than {limit} characters"
-    for name, bound in _INT_LIMITS.items():
-        if not -bound <= getattr(t, name) < bound:
-            return f"{name} out of range"
-    return None
+    return _FIT.problem(t)

@@ -63,23 +63,37 @@ def count_traces(conn: sa.Connection, exp_id: str | None = None) -> int:
 
 _INT32: Final = 2**31
 _INT64: Final = 2**63
-_STRING_LIMITS: Final = {c.name: c.type.length for c in traces_table.columns
-                         if isinstance(c.type, sa.String) and c.type.length}
-_INT_LIMITS: Final = {c.name: _INT64 if isinstance(c.type, sa.BigInteger) else _INT32
-                      for c in traces_table.columns if isinstance(c.type, sa.Integer)}
+
+
+class FitCheck:
+    """Why a record cannot be stored in ``table`` (a string too long, an integer out of
+    range, no request id), checked before inserting so one bad record never makes a whole
+    batch fail forever. Limits come from the table's column types."""
+
+    def __init__(self, table: sa.Table) -> None:
+        self.strings = {c.name: c.type.length for c in table.columns
+                        if isinstance(c.type, sa.String) and c.type.length}
+        self.ints = {c.name: _INT64 if isinstance(c.type, sa.BigInteger) else _INT32
+                     for c in table.columns
+                     if isinstance(c.type, sa.Integer) and not c.primary_key}
+
+    def problem(self, record: Any) -> str | None:
+        if not record.request_id:
+            return "empty request_id"
+        for name, limit in self.strings.items():
+            value = getattr(record, name, None)
+            if value is not None and len(value) > limit:
+                return f"{name} longer than {limit} characters"
+        for name, bound in self.ints.items():
+            value = getattr(record, name, None)
+            if value is not None and not -bound <= value < bound:
+                return f"{name} out of range"
+        return None
+
+
+_FIT: Final = FitCheck(traces_table)
 
 
 def trace_problem(t: Trace) -> str | None:
-    """Why ``t`` cannot be stored (a value too long or out of range), or None when it fits.
-
-    Checked before inserting so that one bad trace never makes a whole batch fail forever."""
-    if not t.request_id:
-        return "empty request_id"
-    for name, limit in _STRING_LIMITS.items():
-        value = getattr(t, name)
-        if value is not None and len(value) > limit:
-            return f"{name} longer than {limit} characters"
-    for name, bound in _INT_LIMITS.items():
-        if not -bound <= getattr(t, name) < bound:
-            return f"{name} out of range"
-    return None
+    """Why ``t`` cannot be stored (a value too long or out of range), or None when it fits."""
+    return _FIT.problem(t)

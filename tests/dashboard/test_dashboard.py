@@ -136,6 +136,7 @@ def test_live_run_updates_and_the_rate_control_changes_what_workers_send(
         p.wait_for_function(
             "[...document.querySelectorAll('#services td.sent')].some(td => +td.textContent >= 70)",
             timeout=15_000)
+        time.sleep(3.5)  # >= 2 full seconds at the new rate after the 1 s settling margin
         page.shot("live-run")
         if os.environ.get("GALILEO_UPDATE_README_SHOT") or not README_SHOT.exists():
             README_SHOT.parent.mkdir(parents=True, exist_ok=True)  # the README's screenshot
@@ -147,8 +148,11 @@ def test_live_run_updates_and_the_rate_control_changes_what_workers_send(
         if g.experiment.current() == exp_id:
             g.experiment.stop()
     # the traces say the same: ~20/s before the change, ~80/s in full seconds after it
-    until(lambda: db.count_traces(exp_id) > 0, 20, "traces")
-    time.sleep(1.5)
+    def after_change() -> int:
+        return sum(1 for r in db.traces(exp_id) if r["intended_ns"] >= changed_ns + 10**9)
+
+    until(lambda: after_change() >= 130, 30, "the traces sent after the rate change")
+    time.sleep(1.5)  # the last ones in flight are recorded too
     rows = db.traces(exp_id)
     before = [r for r in rows if r["intended_ns"] < changed_ns - 1_000_000_000]
     after = [r for r in rows if r["intended_ns"] >= changed_ns + 1_000_000_000]

@@ -128,16 +128,10 @@ def test_the_worker_returns_and_every_trace_of_the_cut_reaches_the_expdb_once(
     assert Counter(r["status"] == 200 or bool(r["error"]) for r in during) == {True: len(during)}
 
 
-@pytest.mark.xfail(strict=False, reason="needs issue 10: a worker that re-joins after being "
-                                        "declared lost keeps sending for its group even after "
-                                        "the group is closed")
 def test_a_closed_group_sends_nothing_more_on_the_returned_worker(worker_cut: WorkerCut) -> None:
     assert [r for r in worker_cut.rows if r["intended_ns"] > worker_cut.closed_ns] == []
 
 
-@pytest.mark.xfail(strict=False, reason="needs issue 10: load/group.py tags a trace with the "
-                                        "experiment running when the request *completes*, so "
-                                        "requests in flight at experiment stop lose their tag")
 def test_every_trace_of_the_cut_carries_the_experiment_it_was_sent_in(
         worker_cut: WorkerCut) -> None:
     sent_in_exp = [r for r in worker_cut.rows if r["intended_ns"] < worker_cut.closed_ns]

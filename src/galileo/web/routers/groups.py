@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from galileo.control import ClientGroup
+from galileo.protocol import NAME_PATTERN
 from galileo.web.deps import GalileoDep
 from galileo.web.errors import error_responses
 from galileo.web.schemas import (
-    NAME_PATTERN,
     GroupCreate,
     GroupPublic,
     RateChangePublic,

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from galileo.errors import NotFoundError
+from galileo.protocol import NAME_PATTERN
 from galileo.web.deps import GalileoDep
 from galileo.web.errors import error_responses
-from galileo.web.schemas import NAME_PATTERN, RoutingRecordPublic, RoutingRecordSet
+from galileo.web.schemas import RoutingRecordPublic, RoutingRecordSet
 
 router = APIRouter(prefix="/routing", tags=["routing"], responses=error_responses(400, 404, 503))
 

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,19 @@ MYSQL_URL = os.environ.get("GALILEO_TEST_MYSQL_URL", "mysql+pymysql://root@127.0
 POSTGRESQL_URL = os.environ.get(
     "GALILEO_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_session_leftovers() -> Iterator[None]:
+    """Session-scoped servers and library clients (uvicorn, Playwright, connection pools) can
+    leave a socket to the last garbage collection, where pytest would turn its ResourceWarning
+    into an error after every test passed. Collect that garbage here, quietly, at the end of the
+    session; a leak inside a test still fails that test."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+        gc.collect()
 
 
 @pytest.fixture(scope="session")

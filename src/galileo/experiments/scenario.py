@@ -4,6 +4,7 @@ the document (``workloads[1].profile.stages[0].duration: …``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -29,6 +30,18 @@ class ScenarioError(ValidationError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _named(kind: str) -> Callable[[str], str]:
+    """A field validator accepting only names ``protocol.check_name`` accepts for ``kind``."""
+
+    def check(value: str) -> str:
+        try:
+            return check_name(kind, value)
+        except ValidationError as e:
+            raise ValueError(str(e)) from None
+
+    return check
 
 
 def _check_thresholds(values: list[str]) -> list[str]:
@@ -83,13 +96,7 @@ class Workload(_Model):
 
     _check = field_validator("thresholds")(_check_thresholds)
 
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str) -> str:
-        try:
-            return check_name("service", v)
-        except ValidationError as e:
-            raise ValueError(str(e)) from None
+    _service = field_validator("service")(_named("service"))
 
     def arrival_spec(self) -> str | dict[str, Any]:
         return self.arrival if isinstance(self.arrival, str) else self.arrival.model_dump()
@@ -153,13 +160,7 @@ class Balancer(_Model):
 
     _check = field_validator("policy")(_check_policy)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        try:
-            return check_name("balancer", v)
-        except ValidationError as e:
-            raise ValueError(str(e)) from None
+    _name = field_validator("name")(_named("balancer"))
 
 
 class Scenario(_Model):

@@ -40,7 +40,7 @@ def scratch_database(url: str, prefix: str = "gscratch") -> Iterator[str]:
         try:
             yield parsed.set(database=str(path)).render_as_string(hide_password=False)
         finally:
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", "-migrate-lock"):
                 with contextlib.suppress(FileNotFoundError):
                     Path(str(path) + suffix).unlink()
         return

@@ -519,6 +519,19 @@ class Event(msgspec.Struct, kw_only=True):
     exp_id: str | None = None
     name: str = ""  # experiment name, service, group id, … depending on kind
     data: dict[str, Any] = {}
+    # chosen by the producer (:func:`new_event`): an XADD retried after a lost reply may have
+    # written the event twice, and the recorder stores one event per id ("" in older entries)
+    id: str = ""
+
+
+EVENT_ID_LEN: Final = 64
+
+
+def new_event(kind: EventKind, *, exp_id: str | None = None, name: str = "",
+              data: dict[str, Any] | None = None, ts_ns: int | None = None) -> Event:
+    """An event stamped now (or ``ts_ns``) with a fresh id."""
+    return Event(kind=kind, ts_ns=time.time_ns() if ts_ns is None else ts_ns, exp_id=exp_id,
+                 name=name, data=data or {}, id=new_id())
 
 
 # --------------------------------------------------------------------------- codecs

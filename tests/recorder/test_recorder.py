@@ -22,6 +22,7 @@ from galileo.protocol import (
     TraceBatch,
     TraceField,
     encode,
+    new_event,
 )
 from galileo.recorder import Recorder
 from galileo.settings import Settings
@@ -163,6 +164,23 @@ def test_events_track_the_experiment_and_traces_keep_their_send_time_tag(
     assert expdb.count_traces("e1") == 4 and expdb.count_traces("e2") == 3
     assert [e["kind"] for e in expdb.events()] == [
         "experiment_start", "routing_set", "experiment_stop"]
+
+
+def test_an_event_written_twice_by_a_retried_xadd_is_stored_once(
+        settings: Settings, keys: Keys, redis_client: redis.Redis, expdb: ExpDB) -> None:
+    """A lost reply makes the bus retry an XADD that had landed: two entries, one event."""
+    routed = new_event(EventKind.ROUTING_SET, name="svc", data={"hosts": ["a:1"]})
+    other = new_event(EventKind.ROUTING_SET, name="svc", data={"hosts": ["a:1"]})
+    legacy = Event(kind=EventKind.ROUTING_SET, ts_ns=T0, name="old")  # no id: by entry id
+    for event in (routed, routed, other, legacy, legacy):
+        push_event(redis_client, keys, event)
+    with Recorder(settings, expdb, consumer="r1") as rec:
+        rec.drain()
+    assert sorted(e["name"] for e in expdb.events()) == ["old", "old", "svc", "svc"]
+    with Recorder(settings, expdb, consumer="r2") as rec:  # a replay changes nothing
+        redis_client.xgroup_setid(keys.events, Keys.RECORDER_GROUP, "0")
+        rec.drain()
+    assert len(expdb.events()) == 4
 
 
 def test_unreachable_database_keeps_entries_pending_until_it_is_back(

@@ -3,12 +3,11 @@ them), and small helpers for Redis reply values."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from galileo.bus import Bus
 from galileo.errors import BusError
-from galileo.protocol import Event, EventField, EventKind, Keys, encode
+from galileo.protocol import Event, EventField, EventKind, Keys, encode, new_event
 
 
 class EventLog:
@@ -24,9 +23,8 @@ class EventLog:
 
     def build(self, kind: EventKind, name: str = "", data: dict[str, Any] | None = None,
               exp_id: str | None = None, ts_ns: int | None = None) -> Event:
-        return Event(kind=kind, ts_ns=time.time_ns() if ts_ns is None else ts_ns,
-                     exp_id=exp_id if exp_id is not None else self.current_experiment(),
-                     name=name, data=data or {})
+        return new_event(kind, exp_id=exp_id if exp_id is not None else
+                         self.current_experiment(), name=name, data=data, ts_ns=ts_ns)
 
     def append(self, kind: EventKind, name: str = "", data: dict[str, Any] | None = None,
                exp_id: str | None = None, pipe: Any = None, ts_ns: int | None = None) -> Event:

@@ -5,12 +5,20 @@ as an ``lb_policy`` event of the running experiment."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from galileo.errors import BusError, ConfigError
 from galileo.lb.policies import load_policy
-from galileo.protocol import Event, EventField, EventKind, Keys, LbCommand, check_name, encode
+from galileo.protocol import (
+    Event,
+    EventField,
+    EventKind,
+    Keys,
+    LbCommand,
+    check_name,
+    encode,
+    new_event,
+)
 
 __all__ = ["check_policy_spec", "switch_policy"]
 
@@ -34,8 +42,8 @@ def switch_policy(client: Any, namespace: str, name: str, spec: str) -> Event:
     keys = Keys(namespace)
     try:
         exp = client.get(keys.current_experiment)
-        event = Event(kind=EventKind.LB_POLICY, ts_ns=time.time_ns(),
-                      exp_id=exp.decode() if exp else None, name=name, data={"policy": spec})
+        event = new_event(EventKind.LB_POLICY, exp_id=exp.decode() if exp else None, name=name,
+                          data={"policy": spec})
         pipe = client.pipeline(transaction=False)
         if name != "*":
             pipe.set(keys.lb_policy(name), spec)

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from galileo.protocol import (
+    EVENT_ID_LEN,
     Event,
     EventField,
     LbTrace,
@@ -94,13 +95,16 @@ class Batch:
 
     def _add_event(self, stream: str, entry_id: bytes, fields: Any) -> None:
         event = decode_event(fields[EventField])
-        if (event.exp_id is not None and len(event.exp_id) > EXP_ID_LEN) or len(event.name) > 255:
-            raise msgspec.ValidationError("exp_id or name too long")
+        if ((event.exp_id is not None and len(event.exp_id) > EXP_ID_LEN)
+                or len(event.name) > 255 or len(event.id) > EVENT_ID_LEN):
+            raise msgspec.ValidationError("exp_id, name or id too long")
         try:
             json.dumps(event.data)
         except (TypeError, ValueError) as e:
             raise msgspec.ValidationError(f"data is not JSON: {e}") from None
-        self.events.append((f"{stream}/{_text(entry_id)}", event))
+        # one row per event id: a retried XADD may have written the same event twice
+        source = f"event/{event.id}" if event.id else f"{stream}/{_text(entry_id)}"
+        self.events.append((source, event))
 
 
 def _text(entry_id: bytes | str) -> str:

@@ -23,7 +23,6 @@ from galileo import __version__, bus
 from galileo.errors import BusConflict
 from galileo.protocol import (
     WORKER_TTL_S,
-    Event,
     EventField,
     EventKind,
     GroupInfo,
@@ -32,6 +31,7 @@ from galileo.protocol import (
     WorkerInfo,
     decode_group_info,
     encode,
+    new_event,
 )
 from galileo.settings import Settings
 
@@ -87,8 +87,8 @@ class Registry:
         gids = sorted(groups)
         log.warning("worker %s: Redis lost this worker's registration (restarted empty?); "
                     "registered again with %d group(s)", self.name, len(gids))
-        event = Event(kind=EventKind.WORKER_REREGISTERED, ts_ns=time.time_ns(), exp_id=exp_id,
-                      name=self.name, data={"groups": gids, "times": self.registrations - 1})
+        event = new_event(EventKind.WORKER_REREGISTERED, exp_id=exp_id, name=self.name,
+                          data={"groups": gids, "times": self.registrations - 1})
         await self._client.xadd(self._keys.events, {EventField: encode(event)})
         now = time.monotonic()
         for gid in gids:

@@ -19,7 +19,8 @@ runner leases       ``jobs:running`` and each job's group set (the runner re-wri
 worker registry     not kept: every worker re-registers on its next heartbeat (1 s)
 ==================  ==========================================================================
 
-The keeper runs in the watchdog of ``galileo recorder`` (``galileo.experiments.watchdog``).
+The keeper runs in the watchdog (``galileo.experiments.watchdog``) that ``galileo recorder``,
+``galileo runner`` and ``galileo api`` host: one is active, the others keep a snapshot too.
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ class StateKeeper:
             return restored
         self._take()
         return None
+
+    def observe(self) -> None:
+        """Only refresh the snapshot (a standby keeper: it restores once it is the active one,
+        even when the active one died together with Redis). Raises ``BusError``."""
+        self._take()
 
     # ------------------------------------------------------------------ snapshot
     def _take(self) -> None:

@@ -1,5 +1,6 @@
-"""The watchdog: the cluster's caretaker, hosted by ``galileo recorder`` (one active per
-namespace, by a lock with a TTL; a second recorder's watchdog takes over when the first dies).
+"""The watchdog: the cluster's caretaker, hosted by ``galileo recorder``, ``galileo runner`` and
+``galileo api`` (one active per namespace, by a lock with a TTL; a standby keeps a snapshot of
+the state too and takes over when the active one dies, so any one of them suffices).
 
 Every ``WATCHDOG_INTERVAL_S`` it
 
@@ -94,6 +95,7 @@ class Watchdog:
         """One round (see the module doc); False when another watchdog holds the lock."""
         g, keeper = self._controller()
         if not self._hold_lock(g):
+            keeper.observe()
             return False
         if keeper.tick() is not None:
             self.restores += 1

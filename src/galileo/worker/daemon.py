@@ -166,7 +166,7 @@ class Worker:
                 await asyncio.wait_for(self.registry.deregister(), DEREGISTER_TIMEOUT_S)
             except (BusError, TimeoutError) as e:
                 log.warning("worker %s: could not de-register (%s); the entry expires by "
-                            "itself", self.name, e or "timeout")
+                            "itself", self.name, str(e) or f"no answer in {DEREGISTER_TIMEOUT_S} s")
         with contextlib.suppress(BusError):
             await self._client.aclose()
         log.info("worker %s stopped", self.name)

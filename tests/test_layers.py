@@ -30,6 +30,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "scheduling": ("redis", "sqlalchemy", "galileo.bus", "galileo.load", "galileo.worker",
                    "galileo.control", "galileo.storage", "galileo.recorder",
                    "galileo.experiments", "galileo.web"),
+    "access": ("redis", "sqlalchemy", "fastapi", "grpc", "galileo.bus", "galileo.web",
+               "galileo.grpc", "galileo.control", "galileo.storage"),
     "web": ("galileo.worker", "galileo.load"),
     "webapp": ("galileo.worker", "galileo.load"),  # Galileo 0.x's name for the API entry
     "lb": ("redis", "sqlalchemy", "galileo.storage", "galileo.recorder", "galileo.control",

@@ -4,7 +4,6 @@ service over real Redis and SQLite (no runner: experiments stay QUEUED until can
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,30 +12,9 @@ from typer.testing import CliRunner
 from galileo.errors import NotFoundError, ValidationError
 from galileo.experiments.service import ExperimentService
 from galileo.grpc.client import ExperimentClient, target
-from galileo.grpc.server import create_server
 from galileo.settings import Settings
 
 SCRIPT = "spawn echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
-
-
-@pytest.fixture
-def service(settings: Settings) -> Iterator[ExperimentService]:
-    with ExperimentService(settings) as svc:
-        yield svc
-
-
-@pytest.fixture
-def address(service: ExperimentService) -> Iterator[str]:
-    server, port = create_server(service, 0, "127.0.0.1")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(grace=None).wait()
-
-
-@pytest.fixture
-def client(address: str) -> Iterator[ExperimentClient]:
-    with ExperimentClient(address) as c:
-        yield c
 
 
 def test_start_status_stop_round_trip(client: ExperimentClient,

@@ -1,8 +1,14 @@
 """``galileo grpc`` (serve the ExperimentService) and ``galileo grpc-client`` (like Galileo
-0.x's client.py)."""
+0.x's client.py).
+
+Closed like ``galileo api`` (:mod:`galileo.access`): without ``galileo_api_token`` the server
+binds loopback only and refuses another interface (one line, exit 2) unless ``--allow-open`` or
+``galileo_api_allow_open=true``, logged loudly; with a token every RPC needs it, and the client
+sends it (``galileo_api_token`` or ``--token``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -10,12 +16,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from galileo.access import LOOPBACK_HOST, Exposure, open_bind_warning
 from galileo.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from galileo.grpc.client import ExperimentClient
 
+log = logging.getLogger(__name__)
+
 SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
+_RISK = "queue experiments that spawn load and stop running ones"
+GRPC_EXPOSURE = Exposure("the gRPC ExperimentService", _RISK, _RISK)
 
 
 class ClientCommand(StrEnum):
@@ -31,17 +42,27 @@ def register(app: typer.Typer) -> None:
     def grpc_serve(
         port: Annotated[int | None, typer.Option(
             help="port (default: galileo_grpc_port, 50051)")] = None,
-        host: Annotated[str, typer.Option(help="interface to bind")] = "[::]",
+        host: Annotated[str, typer.Option(
+            help="interface to bind; other than loopback needs galileo_api_token "
+                 "or --allow-open")] = LOOPBACK_HOST,
+        allow_open: Annotated[bool, typer.Option(
+            "--allow-open", help="serve a non-loopback interface WITHOUT a token "
+                                 "(logged loudly; same as galileo_api_allow_open=true)")] = False,
     ) -> None:
-        """Serve the gRPC ExperimentService until interrupted."""
+        """Serve the gRPC ExperimentService until interrupted (every RPC needs
+        galileo_api_token when it is set)."""
         from galileo.cli.main import load_settings
+
+        settings = load_settings()
+        bind_port = settings.grpc_port if port is None else port
+        warning = open_bind_warning(host, bind_port, settings, allow_open, GRPC_EXPOSURE)
         from galileo.experiments.service import ExperimentService
         from galileo.grpc.server import create_server
 
-        settings = load_settings()
+        if warning is not None:
+            log.warning(warning)
         service = ExperimentService(settings)
-        server, bound = create_server(service, settings.grpc_port if port is None else port,
-                                      host)
+        server, bound = create_server(service, bind_port, host)
         server.start()
         typer.echo(f"gRPC ExperimentService listening on {host}:{bound}")
         try:
@@ -59,6 +80,9 @@ def register(app: typer.Typer) -> None:
             "-g", "--grpc-host", help="gRPC server host[:port]")] = "localhost",
         port: Annotated[int | None, typer.Option(
             "-p", "--port", help="port when -g has none (default: galileo_grpc_port)")] = None,
+        token: Annotated[str | None, typer.Option(
+            help="the server's galileo_api_token (default: galileo_api_token; the variable "
+                 "keeps it out of the process list)")] = None,
         file: Annotated[Path | None, typer.Option(
             "-f", "--file", help="start: a YAML scenario (.yaml/.yml/.json) or an instruction "
                                  "script (any other name); without it, start marks experiment "
@@ -72,7 +96,8 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         address = target(grpc_host, settings.grpc_port if port is None else port)
         typer.echo(f"Sent command {command.value}")
-        with ExperimentClient(address) as client:
+        secret = token if token is not None else settings.api_token
+        with ExperimentClient(address, token=secret) as client:
             for line in _run(client, command, exp_id, name, file):
                 typer.echo(f"Received answer: {line}")
 

@@ -1,14 +1,21 @@
-"""A small client of the gRPC ``ExperimentService`` (what ``galileo grpc-client`` uses)."""
+"""A small client of the gRPC ``ExperimentService`` (what ``galileo grpc-client`` uses).
+
+Given a token (``galileo_api_token``), every call carries the metadata
+``authorization: Bearer <token>``; a server that refuses it (UNAUTHENTICATED) raises
+:class:`ConfigError`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import grpc  # type: ignore[import-untyped]
-from galileo.errors import BusError, GalileoError, NotFoundError, ValidationError
+from galileo.errors import BusError, ConfigError, GalileoError, NotFoundError, ValidationError
 from galileo.grpc.stubs import legacy_pb2, legacy_pb2_grpc, pb2, pb2_grpc
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 DEFAULT_TIMEOUT_S: Final = 10.0
 
@@ -19,11 +26,15 @@ def target(host: str, port: int) -> str:
 
 
 class ExperimentClient:
-    """``with ExperimentClient("localhost:50051") as c: c.status("125").answer``."""
+    """``with ExperimentClient("localhost:50051", token=...) as c: c.status("125").answer``."""
 
-    def __init__(self, address: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, address: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 token: str | SecretStr | None = None) -> None:
         self.address = address
         self.timeout_s = timeout_s
+        secret = token if isinstance(token, str) or token is None else token.get_secret_value()
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {secret}"),) if secret else ())
         self._channel = grpc.insecure_channel(address)
         self._stub = pb2_grpc.ExperimentServiceStub(self._channel)
 
@@ -39,7 +50,8 @@ class ExperimentClient:
 
     def _call(self, method: str, request: Any) -> Any:
         try:
-            return getattr(self._stub, method)(request, timeout=self.timeout_s)
+            return getattr(self._stub, method)(request, timeout=self.timeout_s,
+                                               metadata=self._metadata)
         except grpc.RpcError as e:
             raise self._error(e) from None
 
@@ -49,6 +61,10 @@ class ExperimentClient:
             return NotFoundError(details)
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             return ValidationError(details)
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            return ConfigError(f"the gRPC experiment service at {self.address} refused a "
+                               "missing or wrong token: set galileo_api_token to its token "
+                               "(or pass --token)")
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             return BusError(f"the gRPC experiment service at {self.address} is unavailable: "
                             f"{details or code.name}")
@@ -85,13 +101,14 @@ class ExperimentClient:
             raise ValidationError(f"the original service has no {command!r}; use start, stop "
                                   "or status")
         try:
-            return str(call(request, timeout=self.timeout_s).status)
+            return str(call(request, timeout=self.timeout_s, metadata=self._metadata).status)
         except grpc.RpcError as e:
             raise self._error(e) from None
 
     def watch(self, exp_id: str, timeout_s: float | None = None) -> Iterator[Any]:
         """Status messages until the experiment ends (or ``timeout_s`` passes)."""
-        stream = self._stub.WatchExperiment(pb2.ExperimentId(id=exp_id), timeout=timeout_s)
+        stream = self._stub.WatchExperiment(pb2.ExperimentId(id=exp_id), timeout=timeout_s,
+                                            metadata=self._metadata)
         try:
             yield from stream
         except grpc.RpcError as e:

@@ -3,6 +3,12 @@
 Errors map to status codes with Galileo's one-sentence message: ValidationError →
 INVALID_ARGUMENT, NotFoundError → NOT_FOUND, Bus/Storage/ConfigError → UNAVAILABLE, any other
 GalileoError → FAILED_PRECONDITION.
+
+Access follows the REST API's rule (:mod:`galileo.access`): when ``galileo_api_token`` is set,
+every RPC of both services -- writes (start, stop, the 0.x start/stop) and reads (status, list,
+watch) alike, as every REST route needs the token then -- must carry the metadata
+``authorization: Bearer <token>``, else it ends UNAUTHENTICATED before its handler runs. Without
+a token nothing is checked, and ``galileo grpc`` binds loopback only.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import grpc  # type: ignore[import-untyped]
+from galileo.access import LOOPBACK_HOST, bearer_token, token_matches
 from galileo.errors import (
     BusError,
     ConfigError,
@@ -26,6 +33,9 @@ from galileo.errors import (
 from galileo.grpc.stubs import pb2, pb2_grpc
 from galileo.storage import Experiment, ExperimentStatus
 from galileo.web.resources import ExperimentsAPI, StatusView
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,10 @@ _CODES: Final = (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+AUTH_METADATA: Final = "authorization"  # gRPC metadata keys are lower-case
+UNAUTHENTICATED_MESSAGE: Final = ("missing or wrong token: send the gRPC metadata "
+                                  "'authorization: Bearer <galileo_api_token>'")
 
 
 def code_for(error: GalileoError) -> Any:
@@ -155,12 +169,52 @@ def _require_id(exp_id: str) -> str:
     return exp_id
 
 
-def create_server(service: ExperimentsAPI, port: int, host: str = "[::]",
+class TokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Refuse, UNAUTHENTICATED, every call without ``authorization: Bearer <token>``."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def authorized(self, metadata: Any) -> bool:
+        given = next((value for key, value in metadata or ()
+                      if key.lower() == AUTH_METADATA and isinstance(value, str)), None)
+        return token_matches(bearer_token(given), self._token)
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or self.authorized(details.invocation_metadata):
+            return handler
+        return _refusal(handler)
+
+
+def _refuse(request: Any, context: Any) -> Any:
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
+
+
+def _refusal(handler: Any) -> Any:
+    """A handler of ``handler``'s kind that only answers UNAUTHENTICATED."""
+    if handler.request_streaming and handler.response_streaming:
+        make = grpc.stream_stream_rpc_method_handler
+    elif handler.request_streaming:
+        make = grpc.stream_unary_rpc_method_handler
+    elif handler.response_streaming:
+        make = grpc.unary_stream_rpc_method_handler
+    else:
+        make = grpc.unary_unary_rpc_method_handler
+    return make(_refuse, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+
+
+def create_server(service: ExperimentsAPI, port: int, host: str = LOOPBACK_HOST,
                   threads: int = SERVER_THREADS) -> tuple[Any, int]:
-    """A server (not started yet) and the port it bound (``port=0``: a free one)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
-    pb2_grpc.add_ExperimentServiceServicer_to_server(ExperimentServicer(service), server)
+    """A server (not started yet) and the port it bound (``port=0``: a free one). When the
+    service's settings carry ``galileo_api_token``, every call needs it (see the module)."""
     settings = getattr(service, "settings", None)
+    token = getattr(settings, "api_token", None)
+    interceptors = [TokenInterceptor(token)] if token is not None else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads),
+                         interceptors=interceptors)
+    pb2_grpc.add_ExperimentServiceServicer_to_server(ExperimentServicer(service), server)
     if settings is not None:  # the original Galileo's service, on the same port
         from .legacy import LegacyExperimentServicer
         from .stubs import legacy_pb2_grpc

@@ -2,50 +2,22 @@
 
 Without ``galileo_api_token`` the API binds loopback only; another interface is refused (one
 line, exit 2) unless a token is set or the operator opts out explicitly (``--allow-open`` or
-``galileo_api_allow_open=true``), which is logged loudly at start.
+``galileo_api_allow_open=true``), which is logged loudly at start. The rule lives in
+:mod:`galileo.access`, shared with ``galileo grpc``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from galileo.errors import ConfigError
+from galileo.access import LOOPBACK_HOST, is_loopback, open_bind_warning
 
-if TYPE_CHECKING:
-    from galileo.settings import Settings
+__all__ = ["LOOPBACK_HOST", "app_from_env", "is_loopback", "open_bind_warning", "register"]
 
 log = logging.getLogger(__name__)
-
-LOOPBACK_HOST = "127.0.0.1"
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
-def open_bind_warning(host: str, port: int, settings: Settings, allow_open: bool) -> str | None:
-    """None when binding ``host`` is safe; the warning to log when it is open by the operator's
-    choice; ``ConfigError`` when it would expose an API without a token."""
-    if is_loopback(host) or settings.api_token is not None:
-        return None
-    if not (allow_open or settings.api_allow_open):
-        raise ConfigError(
-            f"refusing to serve the API on {host}:{port} without galileo_api_token: anyone "
-            "reaching it could delete experiments, rewrite the routing table and spawn load; "
-            f"set galileo_api_token, bind {LOOPBACK_HOST}, or pass --allow-open")
-    return (f"THE API ON {host}:{port} HAS NO TOKEN (--allow-open / galileo_api_allow_open): "
-            "anyone who can reach it can stop experiments, rewrite the routing table and spawn "
-            "load (deletes still go to the trash)")
 
 
 # open responses (dashboard live streams) get this long after SIGTERM, then the server exits

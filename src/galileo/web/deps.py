@@ -5,12 +5,12 @@ Tests replace a backend with ``app.dependency_overrides[get_service] = lambda: f
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from galileo.access import token_matches
 from galileo.control import Galileo
 from galileo.settings import Settings
 from galileo.storage import ExpDB
@@ -55,8 +55,7 @@ def require_token(
     token = get_settings(request).api_token
     if token is None:
         return
-    if credentials is None or not secrets.compare_digest(
-            credentials.credentials.encode(), token.get_secret_value().encode()):
+    if not token_matches(credentials.credentials if credentials else None, token):
         raise HTTPException(
             status_code=401,
             detail=("missing or wrong bearer token: send "

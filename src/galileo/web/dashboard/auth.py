@@ -4,11 +4,11 @@ then an HttpOnly, SameSite=Strict cookie) and the dashboard's JSON calls accept 
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
+from galileo.access import bearer_token, token_matches
 from galileo.settings import Settings
 
 COOKIE = "galileo_token"
@@ -24,17 +24,12 @@ class LoginRequired(Exception):
 
 def token_ok(settings: Settings, given: str | None) -> bool:
     token = settings.api_token
-    if token is None:
-        return True
-    return given is not None and secrets.compare_digest(given.encode(),
-                                                        token.get_secret_value().encode())
+    return token is None or token_matches(given, token)
 
 
 def _given(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.cookies.get(COOKIE)
+    token = bearer_token(request.headers.get("authorization"))
+    return token if token is not None else request.cookies.get(COOKIE)
 
 
 def _settings(request: Request) -> Settings:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import psutil
+import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -21,6 +22,7 @@ from galileo.localenv import free_port, wait_for_port
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
 from galileo.web.cli import open_bind_warning
+from waiting import until
 
 
 def test_openapi_schema_lists_every_resource(api: TestClient) -> None:
@@ -227,3 +229,24 @@ def test_api_over_a_socket_binds_loopback_and_writes_need_the_token(
             assert [e["id"] for e in trash] == ["sock-1"]
             assert http.post("/experiments/sock-1/restore", headers=auth).status_code == 200
             assert http.get("/experiments/sock-1", headers=auth).json()["deleted_at"] is None
+
+
+def test_the_api_hosts_the_watchdog_so_state_survives_an_empty_redis_without_a_recorder(
+        settings: Settings, redis_client: redis.Redis) -> None:
+    """Only ``galileo api`` runs: Redis loses the namespace, the API's watchdog puts the routing
+    table back within 5 s; SIGTERM stops the API (and its watchdog) within 5 s."""
+    port = free_port()
+    with Galileo(settings) as g, _serving(["--port", str(port)], _api_env(settings)) as proc:
+        wait_for_port("127.0.0.1", port, timeout_s=60)
+        g.rtbl.set("web", "10.0.0.1:80,10.0.0.2:80", "1,3")
+        before = g.rtbl.get("web")
+        until(lambda: redis_client.get(g.keys.watchdog_lock) is not None, 10, "the watchdog")
+        time.sleep(1.5)  # a snapshot that holds the record
+        redis_client.delete(*redis_client.scan_iter(f"{g.keys.ns}:*"))
+        t0 = time.monotonic()
+        until(lambda: g.rtbl.get("web") == before, 5, "the routing record restored")
+        assert time.monotonic() - t0 <= 5
+        proc.terminate()
+        t0 = time.monotonic()
+        proc.wait(10)
+        assert time.monotonic() - t0 <= 5 and proc.returncode in (0, -15)  # uvicorn re-raises

@@ -36,8 +36,13 @@ def register(app: typer.Typer) -> None:
         allow_open: Annotated[bool, typer.Option(
             "--allow-open", help="serve a non-loopback interface WITHOUT a token "
                                  "(logged loudly; same as galileo_api_allow_open=true)")] = False,
+        watchdog: Annotated[bool, typer.Option(
+            "--watchdog/--no-watchdog", help="also host the cluster watchdog (one is active "
+                                             "per namespace; see docs/reliability.md)")] = True,
     ) -> None:
         """Serve the REST API (OpenAPI schema at /openapi.json, docs at /docs)."""
+        import threading
+
         from galileo.cli.main import load_settings
 
         settings = load_settings()
@@ -48,15 +53,26 @@ def register(app: typer.Typer) -> None:
         if warning is not None:
             log.warning(warning)
         log_level = settings.log_level.lower()
-        if workers > 1:  # each worker process builds its own app from the environment
-            uvicorn.run("galileo.web.cli:app_from_env", factory=True, host=host, port=bind_port,
-                        workers=workers, log_level=log_level,
-                        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
-            return
-        from galileo.web import create_app
+        stop = threading.Event()
+        dog = None
+        if watchdog:
+            from galileo.experiments.watchdog import start_in_thread
 
-        uvicorn.run(create_app(settings), host=host, port=bind_port, log_level=log_level,
-                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+            dog = start_in_thread(settings, stop)
+        try:
+            if workers > 1:  # each worker process builds its own app from the environment
+                uvicorn.run("galileo.web.cli:app_from_env", factory=True, host=host,
+                            port=bind_port, workers=workers, log_level=log_level,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+                return
+            from galileo.web import create_app
+
+            uvicorn.run(create_app(settings), host=host, port=bind_port, log_level=log_level,
+                        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+        finally:
+            stop.set()
+            if dog is not None:
+                dog.join(5)
 
 
 def app_from_env() -> object:

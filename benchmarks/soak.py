@@ -48,13 +48,15 @@ class Sample:
     worker_mb: float
     recorder_mb: float
     sent: int
+    worker_main_mb: float = float("nan")  # the worker's main process alone (bus, stats, traces)
 
 
-def rss_mb(proc: subprocess.Popen[bytes]) -> float:
-    """RSS of ``proc`` and its children (the worker's load processes), in MB."""
+def rss_mb(proc: subprocess.Popen[bytes], children: bool = True) -> float:
+    """RSS of ``proc`` and (``children``) its children (the worker's load processes), in MB."""
     try:
         p = psutil.Process(proc.pid)
-        return float(sum(q.memory_info().rss for q in [p, *p.children(recursive=True)])) / MB
+        family = [p, *p.children(recursive=True)] if children else [p]
+        return float(sum(q.memory_info().rss for q in family)) / MB
     except psutil.NoSuchProcess:
         return float("nan")
 
@@ -87,10 +89,12 @@ def growth(samples: list[Sample], warmup_s: float) -> tuple[Sample, Sample]:
 
 def table(samples: list[Sample], rps: float) -> Table:
     t = Table(title=f"soak at {rps:,.0f} req/s")
-    for col in ("t (s)", "worker RSS (MB)", "recorder RSS (MB)", "requests sent"):
+    for col in ("t (s)", "worker RSS (MB)", "of it: main process", "recorder RSS (MB)",
+                "requests sent"):
         t.add_column(col, justify="right")
     for s in samples[-12:]:
-        t.add_row(f"{s.t_s:.0f}", f"{s.worker_mb:.1f}", f"{s.recorder_mb:.1f}", f"{s.sent:,}")
+        t.add_row(f"{s.t_s:.0f}", f"{s.worker_mb:.1f}", f"{s.worker_main_mb:.1f}",
+                  f"{s.recorder_mb:.1f}", f"{s.sent:,}")
     return t
 
 
@@ -103,6 +107,7 @@ def plot(samples: list[Sample], path: Path, warmup_s: float) -> None:
     fig, ax = plt.subplots(figsize=(8, 4))
     ts = [s.t_s / 60 for s in samples]
     ax.plot(ts, [s.worker_mb for s in samples], label="worker (+ load processes)")
+    ax.plot(ts, [s.worker_main_mb for s in samples], label="worker main process")
     ax.plot(ts, [s.recorder_mb for s in samples], label="recorder")
     ax.axvline(warmup_s / 60, color="grey", linestyle=":", label="end of warm-up")
     ax.set_xlabel("minutes")
@@ -163,7 +168,8 @@ def run(args: argparse.Namespace) -> list[Sample]:
                             seen.add(sec.second)
                             sent += sec.sent
                     samples.append(Sample(time.monotonic() - started, rss_mb(worker),
-                                          rss_mb(recorder), sent))
+                                          rss_mb(recorder), sent,
+                                          rss_mb(worker, children=False)))
                     live.update(table(samples, args.rps))
             samples[-1].sent = max(samples[-1].sent, group.close()["sent"])
             g.experiment.stop()
@@ -204,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     first, last = growth(samples, warmup)
     requests = max(1, last.sent - first.sent)
     for name, a, b in (("worker", first.worker_mb, last.worker_mb),
+                       ("  its main process", first.worker_main_mb, last.worker_main_mb),
                        ("recorder", first.recorder_mb, last.recorder_mb)):
         verdict = "ok" if b - a <= GOAL_MB else "OVER GOAL"
         console.print(f"{name}: {a:.1f} MB at {first.t_s:.0f} s -> {b:.1f} MB at {last.t_s:.0f} s"

@@ -191,3 +191,41 @@ def test_celery_broker_url_carries_the_tls_settings(tls_server: RedisServer) -> 
         assert message.payload == {"job": 1}
         message.ack()
         queue.close()
+
+
+def test_a_used_pipeline_is_freed_without_the_cyclic_collector(settings: Settings,
+                                                              namespace: str) -> None:
+    """A load process ships traces through a pipeline per batch and rarely runs a full
+    collection: a pipeline must be freed by reference counting alone (a cycle through its
+    wrapper once grew workers by megabytes an hour)."""
+    import gc
+    import weakref
+
+    key = f"{namespace}:pipe-free"
+
+    async def async_round() -> weakref.ref[object]:
+        client = bus.connect_async(settings)
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(key, "a")
+                await pipe.execute()
+                raw = weakref.ref(pipe._raw)
+            del pipe
+            return raw
+        finally:
+            await client.aclose()
+
+    gc.collect()
+    gc.disable()
+    try:
+        with bus.connect(settings) as client:
+            pipe = client.pipeline(transaction=False)
+            pipe.set(key, "b")
+            pipe.execute()
+            raw = weakref.ref(pipe._raw)
+            del pipe
+            assert raw() is None, "the sync pipeline waits for the cyclic collector"
+            client.delete(key)
+        assert asyncio.run(async_round())() is None, "the async pipeline waits for the collector"
+    finally:
+        gc.enable()

@@ -58,6 +58,10 @@ class _Guarded:
     pub/subs, awaitables and iterators it returns are guarded the same way."""
 
     __slots__ = ("__dict__", "_raw", "_where")
+    # Long-lived clients keep their wrapped methods (faster next lookups). Short-lived wrappers
+    # (a pipeline per batch) must not: a kept method refers back to its wrapper, and that cycle
+    # held each pipeline until a full garbage collection, which a load process rarely runs.
+    _keep_methods: bool = False
 
     def __init__(self, raw: Any, where: str) -> None:
         self._raw = raw
@@ -81,7 +85,8 @@ class _Guarded:
                 raise map_error(e, self._where) from e
             return self._guard(result)
 
-        self.__dict__[name] = call  # next lookups skip __getattr__
+        if self._keep_methods:
+            self.__dict__[name] = call  # next lookups skip __getattr__
         return call
 
     def _guard(self, result: Any) -> Any:
@@ -136,6 +141,8 @@ class _Guarded:
 class Bus(_Guarded):
     """A sync Redis client behind the boundary (redis-py's command API, Galileo's errors)."""
 
+    _keep_methods = True
+
     def ping_ok(self) -> bool:
         """True when Redis answers now (never raises)."""
         try:
@@ -146,6 +153,8 @@ class Bus(_Guarded):
 
 class AsyncBus(_Guarded):
     """An asyncio Redis client behind the boundary; ``await`` its commands as in redis-py."""
+
+    _keep_methods = True
 
     async def ping_ok(self) -> bool:
         """True when Redis answers now (never raises)."""

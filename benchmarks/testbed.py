@@ -12,6 +12,7 @@ figures come from :func:`lean_worker_figures`.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import statistics
 import sys
@@ -135,6 +136,17 @@ def lost_traces_figure(tb: Testbed, g: Galileo, rps: float = 100.0) -> None:
     window = [r for r in rows if cut_ns - S <= r["intended_ns"] <= end_ns]
     unique = len({r["request_id"] for r in window})
     expected = last - first + 1
+    have = sorted({round((r["intended_ns"] - t0) / step) for r in window})
+    missing = sorted(set(range(first, last + 1)) - set(have))
+    if missing:  # where in the timeline, relative to the cut
+        runs, start = [], missing[0]
+        for a, b in itertools.pairwise([*missing, None]):
+            if b != a + 1:
+                runs.append((start, a))
+                start = b
+        print("missing slots (s from the cut): " + ", ".join(
+            f"{(t0 + a * step - cut_ns) / S:+.2f}..{(t0 + b * step - cut_ns) / S:+.2f}"
+            for a, b in runs[:10]))
     print(f"traces across a {PARTITION_S:.0f} s partition of the worker host "
           f"({(heal_ns - cut_ns) / S:.1f} s cut, {rps:.0f} req/s): {expected} scheduled from 1 s "
           f"before the cut to 2 s after the return, {unique} in the expdb, lost "

@@ -252,3 +252,22 @@ def test_a_lost_worker_that_returns_is_closed_or_taken_back(
     assert degraded.workers == ["live1", "ret1"] and not degraded.degraded
     assert len(_events(raw, g, EventKind.GROUP_REJOINED)) == 2
     assert g.group(degraded.gid).workers == ["live1", "ret1"]  # stored for everyone
+
+
+def test_a_returning_worker_that_was_the_only_one_keeps_its_share(
+        g: Galileo, fake_worker: Start, raw: redis.Redis) -> None:
+    """With ``replace`` but no other worker to take the share (a partitioned host ran the
+    whole group), the returned worker is not closed: nobody else sends the group's load."""
+    only = fake_worker("only1")
+    group = g.spawn("api", 2, hosts="only1", rps=30)
+    _die(raw, g, only)
+    wait_gone = time.monotonic() + 5
+    while "only1" in {w.name for w in g.workers()} and time.monotonic() < wait_gone:
+        time.sleep(0.05)
+    assert group.check_workers() == ["only1"] and group.workers == []
+    again = fake_worker("only1")
+    assert group.handle_returned({w.name for w in g.workers()}) == ["only1"]
+    assert again.commands(CloseGroup) == [] and [c.rps for c in again.commands(SetRate)] == [30.0]
+    assert g.group(group.gid).workers == ["only1"] and group.lost == []
+    [rejoined] = _events(raw, g, EventKind.GROUP_REJOINED)
+    assert rejoined.data["taken_back"] == ["only1"]

@@ -246,14 +246,16 @@ class ClientGroup:
 
     def handle_returned(self, alive: set[str], timeout: float = 2.0) -> list[str]:
         """Lost workers that are alive again: with REPLACE their share was moved, so it is
-        closed on them; with DEGRADE the group takes them back at their share of the current
-        rate. A worker that no longer knows the group (a new process) is just forgotten.
-        Returns the workers handled; records ``group_rejoined``."""
+        closed on them -- unless no live worker was left to take it (the group had only lost
+        workers): then, as with DEGRADE, the group takes them back at their share of the
+        current rate. A worker that no longer knows the group (a new process) is just
+        forgotten. Returns the workers handled; records ``group_rejoined``."""
         back = sorted(w for w in self._info.lost if w in alive)
         if not back:
             return []
         corr = self._g.commander.new_corr()
-        rejoin = self._info.on_worker_loss == WorkerLossPolicy.DEGRADE
+        rejoin = (self._info.on_worker_loss == WorkerLossPolicy.DEGRADE
+                  or not self._info.placement)  # nobody carried the share meanwhile
         lost_shares = split_rate(self._info.rps, {**self._counts(), **{
             w: len(c) for w, c in self._info.lost.items()}})
         commands: dict[str, Command] = {

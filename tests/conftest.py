@@ -14,12 +14,16 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from galileo import bus
 from galileo.settings import Settings
+
+if TYPE_CHECKING:
+    from galileo.experiments.service import ExperimentService
 
 LOCAL_REDIS_URL = os.environ.get("GALILEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 MYSQL_URL = os.environ.get("GALILEO_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
@@ -127,3 +131,23 @@ def sqlite_url(tmp_path: Path) -> str:
 def expdb_url(request: pytest.FixtureRequest) -> str:
     """The same test on SQLite, MariaDB/MySQL and PostgreSQL (skipped where unreachable)."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[ExperimentService]:
+    """The real experiment service (the test Redis and expdb, no runner)."""
+    from galileo.experiments.service import ExperimentService
+
+    with ExperimentService(settings) as svc:
+        yield svc
+
+
+@pytest.fixture
+def address(service: ExperimentService) -> Iterator[str]:
+    """A real gRPC ExperimentService server on a free loopback port: its ``host:port``."""
+    from galileo.grpc.server import create_server
+
+    server, port = create_server(service, 0, "127.0.0.1")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(grace=None).wait()

@@ -12,7 +12,6 @@ from jobhelpers import until
 
 from galileo.apps.background import start_in_thread
 from galileo.control.galileo import Galileo
-from galileo.experiments.service import ExperimentService
 from galileo.experiments.tasks import make_app
 from galileo.localenv import ProcessGroup
 from galileo.settings import Settings
@@ -38,13 +37,6 @@ def cluster(settings: Settings) -> Iterator[ProcessGroup]:
     finally:
         procs.stop_all()
         g.close()
-
-
-@pytest.fixture
-def service(settings: Settings) -> Iterator[ExperimentService]:
-    svc = ExperimentService(settings)
-    yield svc
-    svc.close()
 
 
 @pytest.fixture

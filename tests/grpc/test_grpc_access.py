@@ -5,20 +5,19 @@ one the real CLI binds loopback only and refuses another interface unless told `
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import psutil
 import pytest
 from pydantic import SecretStr
 
 import grpc  # type: ignore[import-untyped]
+from cliprocess import galileo_env, serving
 from galileo.access import LOOPBACK_HOST
 from galileo.control.galileo import Galileo
 from galileo.errors import ConfigError
@@ -142,30 +141,6 @@ def test_grpc_client_command_sends_the_token_and_fails_in_one_line(
 # -- the real ``galileo grpc`` command: where it listens ---------------------------------------
 
 
-def _grpc_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("galileo_")}
-    env.update(galileo_redis_url=settings.redis_connection_url(),
-               galileo_namespace=settings.namespace,
-               galileo_expdb_url=settings.expdb_connection_url(),
-               galileo_data_dir=str(settings.data_dir), galileo_log_level="INFO", **extra)
-    return env
-
-
-@contextlib.contextmanager
-def _serving(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    with subprocess.Popen([sys.executable, "-m", "galileo", "grpc", *args], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-
-
 def _listening(proc: subprocess.Popen[str], port: int) -> set[str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -190,7 +165,7 @@ def test_an_open_interface_without_a_token_is_refused(settings: Settings) -> Non
     port = free_port()
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "galileo", "grpc", "--host", "0.0.0.0",
-                           "--port", str(port)], env=_grpc_env(settings), capture_output=True,
+                           "--port", str(port)], env=galileo_env(settings), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
@@ -210,8 +185,8 @@ def test_the_explicit_opt_out_serves_an_open_interface_and_warns(
     port = free_port()
     flag, env = ([opt_out], {}) if opt_out.startswith("--") else ([], {"galileo_api_allow_open":
                                                                       "true"})
-    with _serving(["--host", "0.0.0.0", "--port", str(port), *flag],
-                  _grpc_env(settings, **env)) as proc:
+    with serving(["grpc", "--host", "0.0.0.0", "--port", str(port), *flag],
+                  galileo_env(settings, **env)) as proc:
         assert _listening(proc, port) & {"0.0.0.0", "::"}  # gRPC may take it dual-stack
         with ExperimentClient(f"127.0.0.1:{port}") as client:
             assert client.list() == []
@@ -224,7 +199,8 @@ def test_default_host_is_loopback_and_a_token_closes_every_call(settings: Settin
     port = free_port()
     params = inspect.signature(create_server).parameters
     assert params["host"].default == LOOPBACK_HOST
-    with _serving(["--port", str(port)], _grpc_env(settings, galileo_api_token=TOKEN)) as proc:
+    env = galileo_env(settings, galileo_api_token=TOKEN)
+    with serving(["grpc", "--port", str(port)], env) as proc:
         assert _listening(proc, port) == {LOOPBACK_HOST}
         wait_for_port(LOOPBACK_HOST, port)
         address = f"{LOOPBACK_HOST}:{port}"

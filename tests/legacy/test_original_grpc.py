@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from galileo.control.galileo import Galileo
 from galileo.experiments import store
 from galileo.experiments.service import ExperimentService
 from galileo.grpc.client import ExperimentClient
-from galileo.grpc.server import create_server
 from galileo.settings import Settings
 from galileo.storage import ExperimentStatus
 
@@ -82,20 +80,6 @@ def original_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    check=True, capture_output=True)
     (out / "client.py").write_text(ORIGINAL_CLIENT)
     return out / "client.py"
-
-
-@pytest.fixture
-def service(settings: Settings) -> Iterator[ExperimentService]:
-    with ExperimentService(settings) as svc:
-        yield svc
-
-
-@pytest.fixture
-def address(service: ExperimentService) -> Iterator[str]:
-    server, port = create_server(service, 0, "127.0.0.1")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(grace=None).wait()
 
 
 def _original(client: Path, address: str, *args: str) -> str:

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import psutil
@@ -16,6 +14,7 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from cliprocess import galileo_env, serving
 from galileo.control import Galileo
 from galileo.load.localserver import LocalServer
 from galileo.localenv import free_port, wait_for_port
@@ -162,34 +161,10 @@ def test_served_by_uvicorn_over_real_http(settings: Settings) -> None:
         thread.join(10)
 
 
-def _api_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("galileo_")}
-    env.update(galileo_redis_url=settings.redis_connection_url(),
-               galileo_namespace=settings.namespace,
-               galileo_expdb_url=settings.expdb_connection_url(),
-               galileo_data_dir=str(settings.data_dir), galileo_log_level="INFO", **extra)
-    return env
-
-
-@contextlib.contextmanager
-def _serving(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    with subprocess.Popen([sys.executable, "-m", "galileo", "api", *args], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-
-
 def test_api_refuses_an_open_interface_without_a_token(settings: Settings) -> None:
     port = free_port()
     done = subprocess.run([sys.executable, "-m", "galileo", "api", "--host", "0.0.0.0",
-                           "--port", str(port)], env=_api_env(settings), capture_output=True,
+                           "--port", str(port)], env=galileo_env(settings), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -210,7 +185,8 @@ def test_api_over_a_socket_binds_loopback_and_writes_need_the_token(
     with ExpDB.from_settings(settings) as db:
         db.create_experiment("x", exp_id="sock-1", status=ExperimentStatus.FINISHED)
     port = free_port()
-    with _serving(["--port", str(port)], _api_env(settings, galileo_api_token="t0k")) as proc:
+    env = galileo_env(settings, galileo_api_token="t0k")
+    with serving(["api", "--port", str(port)], env) as proc:
         wait_for_port("127.0.0.1", port, timeout_s=60)
         listening = {c.laddr for c in psutil.Process(proc.pid).net_connections("tcp")
                      if c.status == psutil.CONN_LISTEN}
@@ -236,7 +212,8 @@ def test_the_api_hosts_the_watchdog_so_state_survives_an_empty_redis_without_a_r
     """Only ``galileo api`` runs: Redis loses the namespace, the API's watchdog puts the routing
     table back within 5 s; SIGTERM stops the API (and its watchdog) within 5 s."""
     port = free_port()
-    with Galileo(settings) as g, _serving(["--port", str(port)], _api_env(settings)) as proc:
+    env = galileo_env(settings)
+    with Galileo(settings) as g, serving(["api", "--port", str(port)], env) as proc:
         wait_for_port("127.0.0.1", port, timeout_s=60)
         g.rtbl.set("web", "10.0.0.1:80,10.0.0.2:80", "1,3")
         before = g.rtbl.get("web")

@@ -42,6 +42,7 @@ __all__ = ["LbFollower", "LbTraceWriter"]
 log = logging.getLogger(__name__)
 
 CONTROL_POLL_INTERVAL_S: Final = 1.0
+STOP_WAIT_S: Final = 3.0  # how long stop() waits for its cancelled tasks
 
 
 class LbTraceWriter(TraceWriter):
@@ -72,6 +73,7 @@ class LbFollower:
             balancer.tracer = self._add_trace
         self._tasks: list[asyncio.Task[None]] = []
         self._helpers: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self._key_seen: bytes | None = None  # the policy key as last read
         self._bad_spec: bytes | None = None
 
@@ -93,16 +95,26 @@ class LbFollower:
         if self.writer is not None:
             self.writer.start()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(c) for c in (
-            self._listen(pubsub), self.routing.poll(), self._control_loop())]
+        self._tasks = [loop.create_task(c, name=f"balancer {self.name}: {what}") for what, c in (
+            ("channels", self._listen(pubsub)), ("routing poll", self.routing.poll()),
+            ("control poll", self._control_loop()))]
 
     async def stop(self) -> None:
+        """Cancel the follower's tasks and wait for them, at most ``STOP_WAIT_S``: a task that
+        swallowed its cancellation (seen once, rarely, right after a Redis restart) must not
+        stall SIGTERM; the loops also end on ``_stopping``."""
+        self._stopping = True
         tasks = [*self._tasks, *self._helpers]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("%s ended with %r", task.get_name(), task.exception())
+            for task in pending:
+                log.warning("%s did not stop within %.0f s; left behind", task.get_name(),
+                            STOP_WAIT_S)
         self._tasks = []
         if self.writer is not None:
             await self.writer.close()
@@ -112,7 +124,7 @@ class LbFollower:
     # ------------------------------------------------------------------ control state
     async def _control_loop(self) -> None:
         outage = bus.Outage(log, f"balancer {self.name}")
-        while True:
+        while not self._stopping:
             await asyncio.sleep(CONTROL_POLL_INTERVAL_S)
             try:
                 await self._read_control()
@@ -147,7 +159,7 @@ class LbFollower:
         rtbl = self.keys.rtbl_updates.encode()
         commands = self.keys.lb_commands.encode()
         backoff, outage = bus.Backoff(), bus.Outage(log, f"balancer {self.name} channels")
-        while True:
+        while not self._stopping:
             try:
                 msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except BusError as e:

@@ -61,11 +61,30 @@ class RunningLb:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        done: list[str] = []
+
         async def _stop() -> None:
             await self.server.close()
+            done.append("proxy server closed")
             await self.follower.stop()
+            done.append("follower stopped")
 
-        self.loop.run(_stop())
+        try:
+            self.loop.run(_stop())
+        except TimeoutError:  # say where it hangs: the steps done and every task's stack
+            raise TimeoutError(f"stopping the balancer hung after {done or 'nothing'}; tasks:\n"
+                               + self.loop.run(_task_stacks(), timeout=5)) from None
+
+
+async def _task_stacks() -> str:
+    import asyncio
+    import io
+
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.print_stack(file=out)
+    return out.getvalue()
 
 
 def start_balancer(loop: LoopThread, settings: Settings, policy: str = "wrr",

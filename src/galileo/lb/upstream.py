@@ -183,8 +183,8 @@ class UpstreamPool:
         try:
             addr = parse_address(conn.address)
             loop = asyncio.get_running_loop()
-            await asyncio.wait_for(
-                loop.create_connection(lambda: conn, addr.host, addr.port), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: it can lose a cancellation
+                await loop.create_connection(lambda: conn, addr.host, addr.port)
         except TimeoutError:
             error = "timeout"
         except asyncio.CancelledError:

@@ -145,7 +145,8 @@ class Worker:
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake up at once on a stop request."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: it can lose a cancellation
+                await self._stop.wait()
 
     async def stop(self) -> None:
         """Stop within ``STOP_BUDGET_S`` whatever Redis does."""
@@ -163,7 +164,8 @@ class Worker:
         await asyncio.gather(*(h.stop() for h in self._handles))
         if self.connected:
             try:
-                await asyncio.wait_for(self.registry.deregister(), DEREGISTER_TIMEOUT_S)
+                async with asyncio.timeout(DEREGISTER_TIMEOUT_S):
+                    await self.registry.deregister()
             except (BusError, TimeoutError) as e:
                 log.warning("worker %s: could not de-register (%s); the entry expires by "
                             "itself", self.name, str(e) or f"no answer in {DEREGISTER_TIMEOUT_S} s")

@@ -82,8 +82,11 @@ class TraceWriter:
 
     async def _run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # arrives as the event is set, and close() then waited for this loop for ever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TRACE_FLUSH_INTERVAL_S)
+                async with asyncio.timeout(TRACE_FLUSH_INTERVAL_S):
+                    await self._wake.wait()
             self._wake.clear()
             if not await self.flush():
                 await asyncio.sleep(RETRY_INTERVAL_S)

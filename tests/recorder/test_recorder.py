@@ -215,9 +215,15 @@ def test_run_survives_unreachable_redis(settings: Settings, expdb: ExpDB,
     down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     stop = threading.Event()
     with caplog.at_level(logging.WARNING), Recorder(down, expdb, consumer="r1") as rec:
-        timer = threading.Timer(0.5, stop.set)
-        timer.start()
+        def stop_once_retrying() -> None:  # on a loaded machine the first retry may be late
+            deadline = time.monotonic() + 20
+            while "retrying" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stop.set()
+
+        watcher = threading.Thread(target=stop_once_retrying)
+        watcher.start()
         rec.run(stop)  # returns once stopped, having retried instead of crashing
-        timer.join()
+        watcher.join()
     assert "cannot reach Redis at 127.0.0.1:1" in caplog.text
     assert "retrying" in caplog.text

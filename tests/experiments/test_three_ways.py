@@ -136,25 +136,15 @@ def test_rest_post_experiments(service: ExperimentService, api_url: str,
 
 
 # ---------------------------------------------------------------------- 3. gRPC
-@pytest.fixture
-def grpc_address(service: ExperimentService) -> Iterator[str]:
-    from galileo.grpc.server import create_server
-
-    server, port = create_server(service, 0, "127.0.0.1")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(grace=None).wait()
-
-
 def test_grpc_client_start_and_watch(service: ExperimentService, runner: ProcessGroup,
-                                     grpc_address: str, scenario_file: Path) -> None:
+                                     address: str, scenario_file: Path) -> None:
     started = galileo(service, "grpc-client", "-c", "start", "-i", "125", "-n", "Experiment",
-                      "-f", str(scenario_file), "-g", grpc_address)
+                      "-f", str(scenario_file), "-g", address)
     assert started.returncode == 0, started.stderr
     assert started.stdout.splitlines() == [
         "Sent command start",
         "Received answer: Started experiment id 125, name Experiment, status QUEUED"]
-    watched = galileo(service, "grpc-client", "-c", "watch", "-i", "125", "-g", grpc_address)
+    watched = galileo(service, "grpc-client", "-c", "watch", "-i", "125", "-g", address)
     assert watched.returncode == 0, watched.stderr
     last = watched.stdout.strip().splitlines()[-1]
     assert last.startswith("Received answer: Experiment 125 is in state FINISHED"), last

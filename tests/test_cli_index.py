@@ -42,7 +42,7 @@ def test_worker_help_imports_only_the_worker_cli() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('galileo.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = out.stdout.strip().splitlines()[-1]
-    assert "galileo.worker.cli" in loaded
+    assert "galileo.cli.worker" in loaded
     for heavy in ("galileo.control", "galileo.experiments", "galileo.storage", "galileo.web",
                   "galileo.settings"):
         assert f"'{heavy}" not in loaded, heavy

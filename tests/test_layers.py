@@ -97,3 +97,13 @@ def test_redis_keys_are_spelled_only_in_protocol() -> None:
                         and isinstance(after, ast.Constant) and str(after.value).startswith(":")):
                     offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not offenders, "keys built outside protocol.py at " + ", ".join(offenders)
+
+
+def test_the_cli_is_the_edge() -> None:
+    """Commands live in ``galileo.cli`` and import the layers; no layer imports the CLI back.
+    ``webapp`` is an edge too (Galileo 0.x's gunicorn entry point) and may print the 0.x note."""
+    bad = [f"{path.relative_to(SRC)} imports {name}"
+           for path in sorted(SRC.rglob("*.py"))
+           if path.relative_to(SRC).parts[0] not in ("cli", "webapp", "__main__.py")
+           for name in _imports(path) if name == "galileo.cli" or name.startswith("galileo.cli.")]
+    assert not bad, "the CLI imported from below: " + "; ".join(bad)

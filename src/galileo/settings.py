@@ -257,3 +257,16 @@ def _describe_settings_error(e: Exception) -> str:
             parts.append(f"galileo_{loc}: {err.get('msg', 'invalid value')}")
         return "invalid configuration: " + "; ".join(parts)
     return f"invalid configuration: {e}"
+
+
+def load_settings() -> Settings:
+    """Build the one Settings object from the environment and configure logging: what every
+    command (the edge) does first, and a child process re-started by one."""
+    import logging
+
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings

@@ -13,8 +13,8 @@ import typer
 from typer.testing import CliRunner
 
 from galileo.apps import spawn_process
-from galileo.apps.cli import register
 from galileo.apps.server import READY_PREFIX
+from galileo.cli.app import register
 
 DEADLINE_S = 60.0
 

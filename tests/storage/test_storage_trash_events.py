@@ -107,7 +107,7 @@ def test_cli_delete_list_trash_restore_purge(sqlite_url: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from galileo.experiments.cli_exp import exp_app
+    from galileo.cli.exp import exp_app
 
     monkeypatch.setenv("galileo_expdb_url", sqlite_url)
     db = ExpDB(sqlite_url)

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from cliprocess import galileo_env, serving
+from galileo.cli.api import open_bind_warning
 from galileo.control import Galileo
 from galileo.load.localserver import LocalServer
 from galileo.localenv import free_port, wait_for_port
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
-from galileo.web.cli import open_bind_warning
 from waiting import until
 
 

@@ -29,7 +29,7 @@ UrlOpt = Annotated[str | None, typer.Option(
 
 
 def _client(url: str | None) -> AppRepositoryClient:
-    from galileo.cli.main import load_settings
+    from galileo.settings import load_settings
     from galileo.worker.apps import AppRepositoryClient
 
     client = AppRepositoryClient.from_settings(load_settings())

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(2, min=1, max=16, help="local worker processes"),
     ) -> None:
         """Run the quick-start experiment locally: services, workers, recorder, a rate ramp."""
-        from galileo.cli.main import load_settings
+        from galileo.settings import load_settings
 
         run_demo(load_settings(), duration, peak, workers)
 

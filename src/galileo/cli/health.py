@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         """Probe a Galileo process for container health checks: exit 0 healthy, 1 not."""
         from rich.console import Console
 
-        from galileo.cli.main import load_settings
+        from galileo.settings import load_settings
 
         out = Console(soft_wrap=True, highlight=False)
         try:

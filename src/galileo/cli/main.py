@@ -8,16 +8,11 @@ Heavy imports stay inside the command functions so ``galileo --help`` is fast.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
-from typing import TYPE_CHECKING
 
 import typer
 
 from galileo.errors import GalileoError
-
-if TYPE_CHECKING:
-    from galileo.settings import Settings
 
 _app = typer.Typer(
     name="galileo",
@@ -44,19 +39,19 @@ COMMAND_MODULES = (
     "galileo.cli.redis_cmd",
     "galileo.cli.health",
     "galileo.cli.apps_cmd",
-    "galileo.worker.cli",
-    "galileo.recorder.cli",
-    "galileo.control.cli",
-    "galileo.apps.cli",
-    "galileo.scheduling.cli",
-    "galileo.experiments.cli",
-    "galileo.telemetry.cli",
-    "galileo.profiling.cli",
-    "galileo.web.cli",
-    "galileo.grpc.cli",
-    "galileo.analysis.cli",
-    "galileo.testbed.cli",
-    "galileo.lb.cli",
+    "galileo.cli.worker",
+    "galileo.cli.recorder",
+    "galileo.cli.control",
+    "galileo.cli.app",
+    "galileo.cli.sched",
+    "galileo.cli.experiments",
+    "galileo.cli.telemd",
+    "galileo.cli.profile",
+    "galileo.cli.api",
+    "galileo.cli.grpc",
+    "galileo.cli.report",
+    "galileo.cli.testbed",
+    "galileo.cli.lb",
 )
 
 
@@ -71,18 +66,6 @@ OPTIONAL_MODULES = {
 }
 
 
-def load_settings() -> Settings:
-    """Build the one Settings object (used by every command) and configure logging."""
-    from galileo.settings import Settings
-
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return settings
-
-
 # command name -> the module registering it, so ``galileo worker`` imports only the worker's CLI
 # (fast start on small client hosts). A command missing here still works: then every module is
 # registered. tests/test_cli_index.py checks this table against what the modules register.
@@ -90,20 +73,20 @@ COMMAND_INDEX = {
     "demo": "galileo.cli.demo",
     "redis": "galileo.cli.redis_cmd",
     "health": "galileo.cli.health",
-    "report": "galileo.analysis.cli",
-    "worker": "galileo.worker.cli",
-    "recorder": "galileo.recorder.cli",
-    **dict.fromkeys(("shell", "controller", "rtbl", "ping", "workers"), "galileo.control.cli"),
-    "app": "galileo.apps.cli",
+    "report": "galileo.cli.report",
+    "worker": "galileo.cli.worker",
+    "recorder": "galileo.cli.recorder",
+    **dict.fromkeys(("shell", "controller", "rtbl", "ping", "workers"), "galileo.cli.control"),
+    "app": "galileo.cli.app",
     "apps": "galileo.cli.apps_cmd",
-    "sched": "galileo.scheduling.cli",
-    **dict.fromkeys(("runner", "run", "bridge", "exp"), "galileo.experiments.cli"),
-    "telemd": "galileo.telemetry.cli",
-    "profile": "galileo.profiling.cli",
-    "api": "galileo.web.cli",
-    **dict.fromkeys(("grpc", "grpc-client"), "galileo.grpc.cli"),
-    "testbed": "galileo.testbed.cli",
-    "lb": "galileo.lb.cli",
+    "sched": "galileo.cli.sched",
+    **dict.fromkeys(("runner", "run", "bridge", "exp"), "galileo.cli.experiments"),
+    "telemd": "galileo.cli.telemd",
+    "profile": "galileo.cli.profile",
+    "api": "galileo.cli.api",
+    **dict.fromkeys(("grpc", "grpc-client"), "galileo.cli.grpc"),
+    "testbed": "galileo.cli.testbed",
+    "lb": "galileo.cli.lb",
 }
 _registered: set[str] = set()
 

@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
                   = Action.STATUS) -> None:
         """Start, stop or show the embedded Redis (used when no galileo_redis_* is set)."""
         from galileo import bus
-        from galileo.cli.main import load_settings
         from galileo.errors import ConfigError
+        from galileo.settings import load_settings
 
         settings = load_settings()
         if not settings.embedded_redis:

@@ -159,7 +159,7 @@ def _print_flush(line: str) -> None:
 
 def child_main(argv: list[str]) -> None:
     """``python -m galileo.lb <options JSON>``: one extra process of a balancer."""
-    from galileo.cli.main import load_settings
+    from galileo.settings import load_settings
 
     options = LbOptions(**msgspec.json.decode(argv[0]))
     serve(load_settings(), options, child=True)

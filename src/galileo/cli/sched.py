@@ -30,8 +30,8 @@ SCHEDULERS_HELP = (
 
 
 def _dataset(data_dir: Path | None, table: Path | None, synthetic: int | None) -> Dataset:
-    from galileo.cli.main import load_settings
     from galileo.scheduling.dataset import load_dataset, synthetic_dataset
+    from galileo.settings import load_settings
 
     settings = load_settings()
     cache = settings.data_dir / "sched-cache"

@@ -72,8 +72,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Proxy HTTP/1.1 to the services of the routing table until SIGTERM / Ctrl-C."""
         from galileo.apps.server import parse_cpus
-        from galileo.cli.main import load_settings
         from galileo.lb.server import LbOptions, serve
+        from galileo.settings import load_settings
 
         settings = load_settings()
         options = LbOptions(
@@ -93,8 +93,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Switch the policy of running balancers (every process, within milliseconds)."""
         from galileo import bus
-        from galileo.cli.main import load_settings
         from galileo.lb.commands import switch_policy
+        from galileo.settings import load_settings
 
         settings = load_settings()
         client = bus.connect(settings)
@@ -126,9 +126,9 @@ def register(app: typer.Typer) -> None:
         import signal
         import threading
 
-        from galileo.cli.main import load_settings
         from galileo.lb.haproxy import HaproxySync, RuntimeApi, run_sync
         from galileo.protocol import check_name
+        from galileo.settings import load_settings
 
         settings = load_settings()
         check_name("service", service)

@@ -17,8 +17,8 @@ SourceOpt = Annotated[
 
 
 def _galileo() -> Galileo:
-    from galileo.cli.main import load_settings
     from galileo.control.galileo import Galileo
+    from galileo.settings import load_settings
 
     return Galileo(load_settings())
 
@@ -97,7 +97,7 @@ def workers_command() -> None:
 def register(app: typer.Typer) -> None:
     app.command("shell")(shell_command)
     app.command("controller")(controller_command)
-    from galileo.interop.cli import mirror_etcd_command
+    from galileo.cli.interop import mirror_etcd_command
 
     rtbl = typer.Typer(name="rtbl", invoke_without_command=True, no_args_is_help=False)
     rtbl.callback()(rtbl_command)

@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from galileo.analysis.report import write_report
-        from galileo.cli.main import load_settings
         from galileo.errors import NotFoundError, ValidationError
+        from galileo.settings import load_settings
         from galileo.storage import ExpDB
 
         if len(set(exp_ids)) != len(exp_ids):

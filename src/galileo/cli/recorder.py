@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
         import signal
         import threading
 
-        from galileo.cli.main import load_settings
         from galileo.recorder.recorder import Recorder
+        from galileo.settings import load_settings
 
         settings = load_settings()
         stop = threading.Event()

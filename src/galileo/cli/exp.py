@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from galileo.experiments.service import ExperimentService
     from galileo.storage import Experiment
-
-    from .service import ExperimentService
 
 console = Console()
 exp_app = typer.Typer(help="Experiments: list, submit, stop, inspect, delete, export.",
@@ -22,9 +21,8 @@ IdArg = Annotated[str, typer.Argument(help="Experiment id.")]
 
 
 def _service() -> ExperimentService:
-    from galileo.cli.main import load_settings
-
-    from .service import ExperimentService
+    from galileo.experiments.service import ExperimentService
+    from galileo.settings import load_settings
 
     return ExperimentService(load_settings())
 
@@ -87,7 +85,7 @@ def _as_dict(e: Experiment) -> dict[str, object]:
 @exp_app.command("show")
 def show_command(exp_id: IdArg) -> None:
     """An experiment's row, counts, verdicts and what it was run from."""
-    from . import store
+    from galileo.experiments import store
 
     with _service() as svc:
         e = svc.get(exp_id)
@@ -130,9 +128,8 @@ def submit_command(
 ) -> None:
     """Queue an experiment for the runners."""
     from galileo.errors import ValidationError
-
-    from . import store
-    from .headless import SCENARIO_SUFFIXES, exit_code
+    from galileo.experiments import store
+    from galileo.experiments.headless import SCENARIO_SUFFIXES, exit_code
 
     try:
         text = file.read_text()
@@ -206,7 +203,7 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory.")] = Path("."),
 ) -> None:
     """Export the traces and telemetry of an experiment to CSV, Parquet or line protocol."""
-    from .export import export
+    from galileo.experiments.export import export
 
     with _service() as svc:
         svc.get(exp_id)

@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         import signal
         import threading
 
-        from galileo.cli.main import load_settings
+        from galileo.settings import load_settings
         from galileo.telemetry.agent import ALL_INSTRUMENTS, Agent, AgentOptions
 
         settings = load_settings()

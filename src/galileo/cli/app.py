@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         from galileo.apps.delay import ResponseDelay
         from galileo.apps.registry import DEFAULT_SERVICES
         from galileo.apps.server import parse_cpus, serve
-        from galileo.cli.main import load_settings
+        from galileo.settings import load_settings
 
         load_settings()  # logging as configured for every command
         serve(names or list(DEFAULT_SERVICES), host, port, processes=processes,

@@ -20,7 +20,7 @@ RateOpt = Annotated[str | None, typer.Option(help="Link rate, e.g. 100mbit (tc t
 
 
 def _data_dir() -> Path:
-    from galileo.cli.main import load_settings
+    from galileo.settings import load_settings
     from galileo.testbed.netns import check_privileges
 
     settings = load_settings()

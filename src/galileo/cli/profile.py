@@ -52,8 +52,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        from galileo.cli.main import load_settings
         from galileo.profiling import ProfileConfig, Profiler, parse_apps, plan
+        from galileo.settings import load_settings
 
         settings = load_settings()
         ncpu = os.cpu_count() or 1

@@ -27,8 +27,8 @@ def mirror_etcd_command(
 
     from rich.console import Console
 
-    from galileo.cli.main import load_settings
     from galileo.interop.etcd import mirror_from_settings
+    from galileo.settings import load_settings
 
     mirror = mirror_from_settings(load_settings(), endpoint, zone=zone, prefix=prefix,
                                   user=user, password=password)

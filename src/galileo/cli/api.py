@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         """Serve the REST API (OpenAPI schema at /openapi.json, docs at /docs)."""
         import threading
 
-        from galileo.cli.main import load_settings
+        from galileo.settings import load_settings
 
         settings = load_settings()
         bind_port = port if port is not None else settings.api_port
@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
             dog = start_in_thread(settings, stop)
         try:
             if workers > 1:  # each worker process builds its own app from the environment
-                uvicorn.run("galileo.web.cli:app_from_env", factory=True, host=host,
+                uvicorn.run("galileo.cli.api:app_from_env", factory=True, host=host,
                             port=bind_port, workers=workers, log_level=log_level,
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
                 return
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
 def app_from_env() -> object:
     """App factory for uvicorn worker processes (settings from the environment)."""
-    from galileo.cli.main import load_settings
+    from galileo.settings import load_settings
     from galileo.web import create_app
 
     return create_app(load_settings())

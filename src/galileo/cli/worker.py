@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
             "import path, and every module in it allowed (repeatable).")] = None,
     ) -> None:
         """Run a worker: host client groups and send their requests."""
-        from galileo.cli.main import load_settings
+        from galileo.settings import load_settings
         from galileo.worker.daemon import run_worker
 
         settings = load_settings()

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the gRPC ExperimentService until interrupted (every RPC needs
         galileo_api_token when it is set)."""
-        from galileo.cli.main import load_settings
+        from galileo.settings import load_settings
 
         settings = load_settings()
         bind_port = settings.grpc_port if port is None else port
@@ -90,8 +90,8 @@ def register(app: typer.Typer) -> None:
             exists=True, dir_okay=False)] = None,
     ) -> None:
         """Talk to a gRPC ExperimentService like Galileo 0.x's client.py."""
-        from galileo.cli.main import load_settings
         from galileo.grpc.client import ExperimentClient, target
+        from galileo.settings import load_settings
 
         settings = load_settings()
         address = target(grpc_host, settings.grpc_port if port is None else port)

@@ -20,9 +20,8 @@ def runner_command(
     name: Annotated[str | None, typer.Option(help="Runner name (default: host-pid).")] = None,
 ) -> None:
     """Run queued experiments (a Celery worker on the broker); start more to scale out."""
-    from galileo.cli.main import load_settings
-
-    from .daemon import run_runner
+    from galileo.experiments.daemon import run_runner
+    from galileo.settings import load_settings
 
     raise typer.Exit(run_runner(load_settings(), concurrency, name))
 
@@ -40,10 +39,9 @@ def run_command(
 ) -> None:
     """Run an experiment in the foreground; exit 0 when all thresholds pass, 99 when one fails,
     2 for invalid input."""
-    from galileo.cli.main import load_settings
     from galileo.errors import ValidationError
-
-    from .headless import EXIT_INVALID, run_file
+    from galileo.experiments.headless import EXIT_INVALID, run_file
+    from galileo.settings import load_settings
 
     settings = load_settings()
     try:
@@ -74,11 +72,10 @@ def bridge_command(
     import signal
     import threading
 
-    from galileo.cli.main import load_settings
+    from galileo.experiments.bridge import Bridge
+    from galileo.experiments.service import ExperimentService
     from galileo.protocol import Keys
-
-    from .bridge import Bridge
-    from .service import ExperimentService
+    from galileo.settings import load_settings
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -87,7 +84,7 @@ def bridge_command(
 
 
 def register(app: typer.Typer) -> None:
-    from .cli_exp import exp_app
+    from galileo.cli.exp import exp_app
 
     app.command("runner")(runner_command)
     app.command("run")(run_command)

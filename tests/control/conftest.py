@@ -1,4 +1,4 @@
-"""A minimal worker loop speaking protocol.py over the real Redis (for the controller's plumbing).
+"""A minimal worker loop speaking the protocol over the real Redis (for the controller's plumbing).
 
 It registers like a worker, answers every command with a Reply and records what it received;
 it runs no load. Tests against the real in-process ``galileo.worker`` live in test_real_worker.py.

@@ -1,4 +1,4 @@
-"""Galileo/ClientGroup plumbing against fake worker loops speaking protocol.py over real Redis."""
+"""Galileo/ClientGroup plumbing against fake worker loops over real Redis."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers for the worker tests: a worker running in a thread, and a bus speaking protocol.py."""
+"""Helpers for the worker tests: a worker running in a thread, and a bus speaking the protocol."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--parts", default="heuristics,rl")
     ap.add_argument("--protocols", default="fair,oracle")
     ap.add_argument("--settings", default=",".join(f"{n}/{b}" for n, b in SETTINGS))
-    ap.add_argument("--data-dir", default="../shared/metis-data")
+    ap.add_argument("--data-dir", help="Metis data (default: the data shipped with Galileo)")
     ap.add_argument("--again", action="store_true", help="re-run settings whose CSV exists")
     args = ap.parse_args()
     galileo = str(Path(sys.executable).with_name("galileo"))
@@ -64,7 +64,8 @@ def main() -> None:
                     print(f"# {stem}.csv exists, skipped (--again re-runs it)", flush=True)
                     continue
                 full = ["sched", "compare", *command(part, nodes, batch), "--plan-sim", plan,
-                        "--score-sim", score, "--data-dir", args.data_dir,
+                        "--score-sim", score,
+                        *(["--data-dir", args.data_dir] if args.data_dir else []),
                         "--checkpoint-dir", str(args.out / "checkpoints"),
                         "--csv", f"{stem}.csv"]
                 if part == "rl":

@@ -1,6 +1,6 @@
 """Train the Metis 27-node sub-schedulers (3 container-count ranges) for both simulators.
 
-    .venv/bin/python scripts/train_subschedulers.py [--data-dir ../shared/metis-data]
+    .venv/bin/python scripts/train_subschedulers.py [--data-dir DIR (default: the shipped Metis data)]
         [--budget 1.0] [--seed 0] [--out src/galileo/scheduling/weights]
 
 Writes one ``sub27-<lo>-<hi>-<sim digest>-<seed>.npz`` per range and simulator (a few hundred
@@ -13,6 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
+from galileo.scheduling.data import METIS_DATA_DIR
 from galileo.scheduling.dataset import load_dataset
 from galileo.scheduling.schedulers import Context
 from galileo.scheduling.schedulers.subsched import WEIGHTS_DIR, SubSchedulers
@@ -21,7 +22,7 @@ from galileo.settings import Settings
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", type=Path, default=Path("../shared/metis-data"))
+    ap.add_argument("--data-dir", type=Path, default=METIS_DATA_DIR)
     ap.add_argument("--budget", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sims", default="table,rf")

@@ -106,8 +106,9 @@ class Settings(BaseModel):
     runner_heartbeat_interval_s: float = Field(default=1.0, gt=0)
     runner_heartbeat_ttl_s: float = Field(default=5.0, gt=0)
 
-    # -- scheduling lab: directory holding the Metis data tables (relative paths: to the cwd)
-    sched_data_dir: Path = Path("../shared/metis-data")
+    # -- scheduling lab: directory holding the Metis data tables (relative paths: to the cwd;
+    # unset: the Metis data shipped inside the package, galileo/scheduling/metis_data)
+    sched_data_dir: Path | None = None
 
     # -- REST API (``galileo api``) and gRPC service (``galileo grpc``)
     api_port: int = 5001

@@ -1,14 +1,11 @@
-"""Fixtures for the scheduling lab: a synthetic dataset always, the Metis data when present."""
+"""Fixtures for the scheduling lab: a seeded synthetic dataset and the shipped Metis data."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from galileo.scheduling.data import METIS_DATA_DIR
 from galileo.scheduling.dataset import Dataset, load_dataset, synthetic_dataset
-
-METIS_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "metis-data"
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +15,4 @@ def synthetic() -> Dataset:
 
 @pytest.fixture(scope="session")
 def metis() -> Dataset:
-    if not METIS_DIR.is_dir():
-        pytest.skip(f"Metis data not found at {METIS_DIR.resolve()} (../shared/metis-data); "
-                    "the synthetic-data tests cover the rest")
-    return load_dataset(METIS_DIR)
+    return load_dataset(METIS_DATA_DIR)

@@ -87,3 +87,20 @@ def test_metis_table_sim_and_rules(metis: Dataset) -> None:
     assert len(metis.rules) == 39
     assert set(derive_rules(metis.table)) == set(metis.rules)
     assert (metis.batches(200).sum(1) == 200).all()
+
+
+def test_shipped_data_is_package_data() -> None:
+    """Every file of the shipped Metis data and sub-scheduler weights is in the wheel."""
+    import fnmatch
+    import tomllib
+
+    from galileo.scheduling.data import METIS_DATA_DIR
+
+    pkg = METIS_DATA_DIR.parents[1]
+    pyproject = tomllib.loads((pkg.parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["galileo"]
+    files = [p.relative_to(pkg).as_posix() for d in (METIS_DATA_DIR, pkg / "scheduling" / "weights")
+             for p in d.rglob("*") if p.is_file()]
+    assert len(files) >= 14
+    missing = [f for f in files if not any(fnmatch.fnmatchcase(f, g) for g in globs)]
+    assert not missing, f"not in [tool.setuptools.package-data]: {missing}"

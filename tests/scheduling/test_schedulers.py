@@ -178,6 +178,5 @@ def test_shipped_weights_are_not_used_for_another_table(synthetic: Dataset) -> N
     ctx = Context(synthetic.sim("table"), synthetic.rules, seed=0)
     subs = SubSchedulers(27, 8, ctx)
     shipped = WEIGHTS_DIR / subs._name(0)
-    if not shipped.is_file():
-        pytest.skip("no shipped weights")
+    assert shipped.is_file(), f"{shipped} is not shipped"
     assert not subs._load(0, shipped)

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from galileo.scheduling.experiment import Result
 
 DataDirOpt = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Metis data directory (default: setting galileo_sched_data_dir).")]
+    "--data-dir", help="Metis data directory (default: setting galileo_sched_data_dir, else "
+    "the Metis data shipped with Galileo).")]
 TableOpt = Annotated[Path | None, typer.Option(
     "--table", help="Complete interference table (.npz, e.g. from `galileo profile`).")]
 SyntheticOpt = Annotated[int | None, typer.Option(
@@ -30,6 +31,7 @@ SCHEDULERS_HELP = (
 
 
 def _dataset(data_dir: Path | None, table: Path | None, synthetic: int | None) -> Dataset:
+    from galileo.scheduling.data import METIS_DATA_DIR
     from galileo.scheduling.dataset import load_dataset, synthetic_dataset
     from galileo.settings import load_settings
 
@@ -37,7 +39,7 @@ def _dataset(data_dir: Path | None, table: Path | None, synthetic: int | None) -
     cache = settings.data_dir / "sched-cache"
     if synthetic is not None:
         return synthetic_dataset(synthetic, cache)
-    return load_dataset(data_dir or settings.sched_data_dir, table, cache)
+    return load_dataset(data_dir or settings.sched_data_dir or METIS_DATA_DIR, table, cache)
 
 
 def fidelity(data_dir: DataDirOpt = None, table: TableOpt = None,

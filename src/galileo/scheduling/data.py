@@ -25,6 +25,8 @@ from galileo.scheduling.compositions import (
     index_of,
 )
 
+# The Metis data shipped with Galileo (package data; provenance and licence in its README)
+METIS_DATA_DIR = Path(__file__).resolve().parent / "metis_data"
 FULL_TABLE = Path("simulator/datasets/0905-6435results-normed.npz")
 TRAIN_TABLE = Path("simulator/datasets/0905-2008results-median-normed.npz")
 RULES_CSV = Path("interference_applist.csv")

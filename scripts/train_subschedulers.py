@@ -1,6 +1,6 @@
 """Train the Metis 27-node sub-schedulers (3 container-count ranges) for both simulators.
 
-    .venv/bin/python scripts/train_subschedulers.py [--data-dir DIR (default: the shipped Metis data)]
+    .venv/bin/python scripts/train_subschedulers.py [--data-dir DIR]
         [--budget 1.0] [--seed 0] [--out src/galileo/scheduling/weights]
 
 Writes one ``sub27-<lo>-<hi>-<sim digest>-<seed>.npz`` per range and simulator (a few hundred

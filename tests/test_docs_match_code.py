@@ -93,7 +93,7 @@ def test_cli_page_names_every_command_and_only_real_ones() -> None:
     named: dict[str, set[str]] = {}
     for line in (ROOT / "docs" / "cli.md").read_text().splitlines():
         if line.startswith("| `galileo "):
-            for usage in re.findall(r"`galileo ([^`]+)`", line.split(" | ")[0]):
+            for usage in re.findall(r"`galileo ([^`]+)`", line.split(" | ")[0].replace("\\|", "|")):
                 command, *rest = usage.split()
                 subs = named.setdefault(command, set())
                 if rest and tree.get(command) and not rest[0].startswith("-"):

@@ -124,6 +124,7 @@ def test_notebook_shows_the_recorded_run(lab: tuple[Galileo, list[str], str],
     nb = _run_notebook({"ANALYSIS_EXPDB_URL": url, "ANALYSIS_RUN": run,
                         "ANALYSIS_SERVICE": "checksum",
                         "ANALYSIS_SOLO": f"checksum={solo_checksum},echo={solo_echo}"}, tmp_path)
+    nbformat.write(nb, tmp_path / "analysis.ipynb")  # to look at after a run (--basetemp)
     texts, images = _outputs(nb)
     summary = json.loads([t for t in texts if t.startswith('{"run"')][-1])
 

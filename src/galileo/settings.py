@@ -94,6 +94,13 @@ class Settings(BaseModel):
     # prefixes, ``entrypoint:NAME``/``entrypoint:*``; comma-separated. Nothing else is loaded.
     worker_generators: str = "builtin"
     labels: dict[str, str] = Field(default_factory=dict)
+    # trace backlog: the traces stream in Redis holds at most this many entries (each up to 500
+    # traces, ~80 kB); past it workers keep traces locally, in memory then in a spill file
+    # (unset dir: ``<data_dir>/spill``; 0 MB: no spill file), and deliver them as it drains
+    trace_backlog_max_entries: int = Field(default=2_000, ge=1)
+    worker_trace_memory_mb: float = Field(default=64.0, gt=0)
+    worker_spill_dir: Path | None = None
+    worker_spill_max_mb: float = Field(default=1024.0, ge=0)
     # client apps (galileo.worker.apps): the API serving /api/apps (``galileo apps``, and where
     # a worker allowed ``apps`` in galileo_worker_generators downloads them) and the worker's
     # cache directory (unset: ``<data_dir>/apps``)

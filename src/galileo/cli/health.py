@@ -4,7 +4,8 @@ Kubernetes liveness/readiness). Exit 0 and one ``healthy: …`` line, or exit 1 
 
 - every role except ``app`` and ``api``: the bus answers ``PING``;
 - ``worker``: this worker (``galileo_worker_name``) is registered and heartbeating;
-- ``recorder``, ``runner``: the experiment database answers ``SELECT 1``;
+- ``recorder``, ``runner``: the experiment database answers ``SELECT 1``; ``recorder``: the
+  traces backlog is not growing with its oldest entry 10 s old or more (recorder falling behind);
 - ``api``: ``GET /health`` on the API port answers 2xx; ``grpc``: the gRPC port accepts;
 - ``app``: ``GET /health`` on the built-in service's port answers 2xx.
 """
@@ -12,6 +13,7 @@ Kubernetes liveness/readiness). Exit 0 and one ``healthy: …`` line, or exit 1 
 from __future__ import annotations
 
 import socket
+import time
 import urllib.error
 import urllib.request
 from enum import StrEnum
@@ -96,6 +98,35 @@ def _check_expdb(settings: Settings) -> str:
     return "expdb ok"
 
 
+LAG_MIN_AGE_S = 10.0  # a backlog younger than this is a burst, not a recorder falling behind
+
+
+def _check_recorder_lag(settings: Settings, timeout_s: float) -> str:
+    """Unhealthy while the traces backlog keeps growing (three readings over at most 2 s)."""
+    from galileo import bus
+    from galileo.errors import BusError
+    from galileo.protocol import Keys
+    from galileo.recorder.backlog import falling_behind, read_stream
+
+    keys = Keys(settings.namespace)
+    step_s = min(2.0, timeout_s * 0.6) / 2
+    try:
+        client = bus.connect(settings)
+        try:
+            readings = [read_stream(client, "traces", keys.traces)]
+            for _ in range(2):
+                time.sleep(step_s)
+                readings.append(read_stream(client, "traces", keys.traces))
+        finally:
+            client.close()
+    except BusError as e:
+        raise Unhealthy(f"bus at {bus.describe(settings)} unreachable ({e})") from None
+    why = falling_behind(readings, LAG_MIN_AGE_S)
+    if why:
+        raise Unhealthy(why)
+    return f"traces backlog {readings[-1].entries} entries, not growing"
+
+
 def _check_http(url: str, timeout_s: float) -> str:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
@@ -124,6 +155,8 @@ def check(role: Role, settings: Settings, *, port: int | None = None,
         done.append(_check_worker(settings) if role is Role.worker else _check_bus(settings))
     if role in (Role.recorder, Role.runner):
         done.append(_check_expdb(settings))
+    if role is Role.recorder:
+        done.append(_check_recorder_lag(settings, timeout_s))
     if role is Role.api:
         done.append(_check_http(f"http://127.0.0.1:{port or settings.api_port}/health", timeout_s))
     if role is Role.grpc:

@@ -100,6 +100,12 @@ class EventKind(StrEnum):
     LB_START = "lb_start"  # a balancer was started by an experiment (name, port, policy)
     LB_STOP = "lb_stop"
     LB_POLICY = "lb_policy"  # a balancer's policy was switched (name, policy)
+    # trace backlog limits (galileo.worker.traces, galileo.recorder.backlog)
+    TRACE_BACKLOG_FULL = "trace_backlog_full"  # the traces stream is at its cap: worker holds
+    TRACE_SPILL = "trace_spill"  # a worker's local backlog outgrew memory: spilling to disk
+    TRACES_DROPPED = "traces_dropped"  # memory and spill file full: traces lost (counted)
+    RECORDER_BACKLOG = "recorder_backlog"  # the recorder falls behind (entries, oldest age)
+    RECORDER_CAUGHT_UP = "recorder_caught_up"  # its backlog is back under the thresholds
 
 
 class Event(msgspec.Struct, kw_only=True):

@@ -30,8 +30,9 @@ from typing import Any, Final
 from galileo import bus
 from galileo.bus import Bus
 from galileo.errors import BusError, BusUnavailable, StorageError
-from galileo.protocol import Event, EventKind, Keys
+from galileo.protocol import Event, EventField, EventKind, Keys, encode
 from galileo.recorder._entries import LB_TRACES, Batch, RawEntry
+from galileo.recorder.backlog import BacklogWatch
 from galileo.recorder.telemetry import TELEMETRY_KIND, TelemBridge, TelemetryWriter
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus, Transaction
@@ -85,6 +86,7 @@ class Recorder:
         self._streams = {self.keys.events: "events", self.keys.traces: "traces",
                          self.keys.telemetry: TELEMETRY_KIND, self.keys.lb_traces: LB_TRACES}
         self._telemetry = TelemetryWriter(self.keys)
+        self.watch = BacklogWatch(self.keys, settings.trace_backlog_max_entries)
 
     # ------------------------------------------------------------------ connections
     @property
@@ -261,6 +263,7 @@ class Recorder:
                  where)
         while not stop.is_set():
             try:
+                self._check_backlog()
                 self.run_once(block_ms)
                 backoff = BACKOFF_MIN_S
             except (BusError, StorageError) as e:
@@ -275,6 +278,14 @@ class Recorder:
                 last = self._report(last, report_interval_s)
                 next_report = time.monotonic() + report_interval_s
         log.info("recorder %s stopped: %s", self.consumer, self.stats)
+
+    def _check_backlog(self) -> None:
+        """An event when the traces backlog crosses the alert thresholds (or clears them)."""
+        client = self._client()
+        event = self.watch.check(client)
+        if event is not None:
+            log.warning("%s: %s", event.kind.value, event.data)
+            client.xadd(self.keys.events, {EventField: encode(event)})
 
     def _report(self, last: RecorderStats, interval_s: float) -> RecorderStats:
         s = self.stats

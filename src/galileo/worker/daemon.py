@@ -45,7 +45,7 @@ from galileo.worker.procs import EngineHandle, LocalHandle, ProcessHandle
 from galileo.worker.registry import Registry
 from galileo.worker.routing import RoutingCache
 from galileo.worker.stats import merge_stats
-from galileo.worker.traces import TraceWriter
+from galileo.worker.traces import TraceShipping, TraceWriter
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ class Worker:
         """Start the load processes, then connect (with backoff until Redis answers or a stop
         is requested)."""
         if self.processes == 1:
-            writer = TraceWriter(self._client, self.keys, self.name)
+            writer = TraceWriter(self._client, self.keys, self.name,
+                                 shipping=TraceShipping.from_settings(self.settings))
             self.local_engine = Engine(self.name, writer.add, self.generators)
             self._handles = [LocalHandle(self.local_engine, writer)]
         else:

@@ -27,7 +27,7 @@ from galileo.protocol import Keys
 from galileo.settings import Settings
 from galileo.worker.engine import Engine
 from galileo.worker.generators import GeneratorPolicy
-from galileo.worker.traces import TraceWriter
+from galileo.worker.traces import TraceShipping, TraceWriter
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,8 @@ def child_main(conn: Connection, settings: Settings, worker: str) -> None:
 async def _child(conn: Connection, settings: Settings, worker: str) -> None:
     loop = asyncio.get_running_loop()
     client = bus.connect_async(settings)
-    writer = TraceWriter(client, Keys(settings.namespace), worker)
+    writer = TraceWriter(client, Keys(settings.namespace), worker,
+                         shipping=TraceShipping.from_settings(settings))
     engine = Engine(worker, writer.add, GeneratorPolicy.from_settings(settings, worker))
     writer.start()
     stop = asyncio.Event()

@@ -149,3 +149,19 @@ def test_status_shows_the_backlog(settings: Settings, growing: threading.Event) 
     table = _galileo(settings, "status", "--window", "0.3")
     assert table.returncode == 0 and "recorder backlog" in table.stdout
     assert "galileo recorder" in table.stdout  # no recorder: says how to start one
+
+
+def test_the_api_reports_the_backlog(settings: Settings, keys: Keys,
+                                     redis_client: redis.Redis) -> None:
+    from fastapi.testclient import TestClient
+
+    from galileo.web import create_app
+
+    push(redis_client, keys, 4, age_s=30)
+    with TestClient(create_app(settings)) as api:
+        body = api.get("/backlog", params={"window": 0.2}).json()
+        assert api.get("/backlog", params={"window": 9}).status_code == 422
+    traces = body["streams"][0]
+    assert traces["name"] == "traces" and traces["entries"] == 4
+    assert traces["oldest_age_s"] >= 29 and body["trace_cap_entries"] == 2000
+    assert body["rates"][0]["arrival_per_s"] == 0.0

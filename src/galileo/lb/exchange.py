@@ -39,6 +39,8 @@ class ClientSide(Protocol):
     closing: bool
 
     def write(self, data: bytes) -> None: ...
+    def cork(self) -> None: ...
+    def uncork(self) -> None: ...
     def pause_reading(self, paused: bool, why: str = "upstream") -> None: ...
     def exchange_done(self, exchange: Exchange, reusable: bool) -> None: ...
     def abort(self) -> None: ...
@@ -165,6 +167,12 @@ class Exchange:
     # ------------------------------------------------------------------ upstream events
     def upstream_connected(self) -> None:
         pass
+
+    def hold_writes(self, hold: bool) -> None:
+        if hold:
+            self.conn.cork()
+        else:
+            self.conn.uncork()
 
     def upstream_connect_failed(self, error: str) -> None:
         conn, self.upstream = self.upstream, None

@@ -141,7 +141,8 @@ def attribute(lb_traces: list[Any], probe: dict[str, Any], slow_ms: float) -> di
 
     causes = {"gc": 0, "loop_stall": 0, "neither": 0}
     inside = []
-    for t in lb_traces:
+    answered = [t for t in lb_traces if t.upstream_sent_ns and t.upstream_done_ns]
+    for t in answered:
         proxy_ms = ((t.done_ns - t.received_ns) - (t.upstream_done_ns - t.upstream_sent_ns)) / 1e6
         inside.append(proxy_ms)
         if proxy_ms < slow_ms:
@@ -152,7 +153,7 @@ def attribute(lb_traces: list[Any], probe: dict[str, Any], slow_ms: float) -> di
             causes["loop_stall"] += 1
         else:
             causes["neither"] += 1
-    upstream = [(t.upstream_done_ns - t.upstream_sent_ns) / 1e6 for t in lb_traces]
+    upstream = [(t.upstream_done_ns - t.upstream_sent_ns) / 1e6 for t in answered]
     return {"inside_p50_ms": round(pct(inside, 50), 3), "inside_p99_ms": round(pct(inside, 99), 3),
             "upstream_p99_ms": round(pct(upstream, 99), 3), "slow_inside": causes}
 

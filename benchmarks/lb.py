@@ -3,19 +3,27 @@ JSON line.
 
     .venv/bin/python benchmarks/lb.py [--quick]
 
-The proxies (``galileo lb serve``, one process; HAProxy, ``nbthread 1``) run pinned to CPU 1; the
-Galileo load generator (one worker process) and the backends to CPU 0. Balancer tracing is off
-(HAProxy logs nothing either); client tracing is on: latencies and errors are read from the
-clients' own traces (the Redis stream, no recorder), i.e. ``done - sent`` per request.
+The proxies (``galileo lb serve``, one process; HAProxy, ``nbthread 1``; Envoy, one worker
+thread: see ``lb_anchors.py`` for how each is configured) run pinned to CPU 1; the load
+generator (Galileo's worker, one process, or ``wrk``) and the backends to CPU 0. Balancer tracing
+is off (HAProxy and Envoy log nothing either); client tracing is on: latencies and errors are read
+from the clients' own traces (the Redis stream, no recorder), i.e. ``done - sent`` per request.
 
-1. max req/s of one balancer process vs one HAProxy thread (closed loop, 64 connections, two
-   nginx backends), plus requests per CPU-second of each proxy;
-2. added latency at 2,000 req/s: p50/p99 via the balancer minus p50/p99 direct to the backends;
+1. capacity with ``wrk`` (1 thread, 64 connections, two nginx backends): req/s and requests per
+   proxy CPU-second of each proxy, the proxy's share of its core (near 1: the proxy was the
+   limit) and ``wrk`` straight to a backend (far above every proxy: wrk and nginx were not the
+   limit); also the closed-loop figure with Galileo's own generator, as before;
+2. added latency at 2,000 req/s: p50/p99 via each proxy minus p50/p99 direct to the backends
+   (each run: direct, then every proxy; the lb's p99 goal must hold in every run);
 3. weight change -> new split observed: time from the routing write to the first answer of the
    newly weighted backend, over repeated flips (p50/p99);
 4. a backend SIGKILLed under 1,000 req/s: time until errors stop, errors after that;
 5. policy comparison on a heterogeneous pair (service time 1 ms vs 3 ms, each serving one
-   request at a time) at 500 req/s: p99 of each policy.
+   request at a time) at 500 req/s: p99 of each policy, and of Envoy's round robin and
+   least-request (P2C).
+
+Where the balancer's own tail comes from (GC, loop stalls, connection churn) is measured by
+``benchmarks/lb_probe.py``.
 
 Medians over several runs where a figure is noisy (3 runs, 1 with ``--quick``).
 """
@@ -27,7 +35,6 @@ import asyncio
 import contextlib
 import http.client
 import json
-import os
 import shutil
 import signal
 import statistics
@@ -42,31 +49,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lb_anchors import LOAD_CPU, PROXY_CPU, Proxy, cpu_seconds, envoy, haproxy, wrk_capacity
+from lb_anchors import taskset as _taskset
 from rich.console import Console
 from rich.table import Table
 
 from galileo import bus
 from galileo.control.galileo import Galileo
 from galileo.lb.commands import switch_policy
-from galileo.lb.haproxy import HaproxySync, RuntimeApi
 from galileo.localenv import ProcessGroup, free_port, settings_env, wait_for_port
 from galileo.protocol import Keys, TraceField, decode_trace_batch, request_failed
 from galileo.settings import Settings
 
 console = Console()
-LOAD_CPU, PROXY_CPU = 0, 1
 
 
 # ----------------------------------------------------------------------------- processes
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _taskset(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") else []
-
-
 @contextlib.contextmanager
 def nginx(work: Path, name: str) -> Iterator[str]:
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -157,42 +155,6 @@ def balancer(settings: Settings, work: Path, name: str) -> Iterator[tuple[int, i
         proc.wait()
 
 
-@contextlib.contextmanager
-def haproxy(work: Path) -> Iterator[tuple[int, int, RuntimeApi] | None]:
-    exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not Path(exe).exists():
-        console.print("  haproxy not installed: the HAProxy figure is skipped")
-        yield None
-        return
-    port, sock = free_port(), work / "haproxy.sock"
-    cfg = work / "haproxy.cfg"
-    cfg.write_text(textwrap.dedent(f"""
-        global
-            stats socket {sock} mode 600 level admin
-            nbthread 1
-        defaults
-            mode http
-            option http-keep-alive
-            timeout connect 1s
-            timeout client 10s
-            timeout server 10s
-        frontend fe
-            bind 127.0.0.1:{port}
-            default_backend be
-        backend be
-            balance roundrobin
-            server s0 127.0.0.1:1 disabled
-    """))
-    proc = subprocess.Popen([*_taskset(PROXY_CPU), exe, "-db", "-f", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port("127.0.0.1", port)
-        yield port, proc.pid, RuntimeApi(str(sock))
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 # ----------------------------------------------------------------------------- traces
 def drain_traces(client: bus.Bus, keys: Keys) -> list[Any]:
     """Every client trace in the stream (then the stream is emptied)."""
@@ -208,10 +170,18 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
+def await_worker(g: Galileo, timeout_s: float = 30.0) -> None:
+    """Wait until the load worker is registered (on a loaded machine a heartbeat can be late)."""
+    deadline = time.monotonic() + timeout_s
+    while not g.workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def open_loop(g: Galileo, client: bus.Bus, service: str, path: str, rate: float,
               seconds: float, during: Any = None) -> list[Any]:
     """Run ``rate`` req/s for ``seconds`` (``during(t0)`` called in the middle); the traces."""
     keys = Keys(g.keys.ns)
+    await_worker(g)
     drain_traces(client, keys)
     group = g.spawn(service, num=16, hosts="load", max_inflight=4096,
                     request={"method": "GET", "path": path})
@@ -241,6 +211,7 @@ def latency_ms(traces: list[Any], skip_s: float = 1.0) -> list[float]:
 # ----------------------------------------------------------------------------- 1. throughput
 def max_rps(g: Galileo, service: str, path: str, pid: int, seconds: float) -> tuple[float, float]:
     """(req/s, requests per CPU-second of the proxy) in closed loop with 64 connections."""
+    await_worker(g)
     group = g.spawn(service, num=64, hosts="load", max_inflight=64,
                     request={"method": "GET", "path": path})
     group.request(n=3000).wait(timeout=60)
@@ -319,6 +290,10 @@ def main() -> None:
     print(json.dumps(result))
 
 
+ANCHORS = (("haproxy", haproxy, "roundrobin"), ("envoy-rr", envoy, "ROUND_ROBIN"),
+           ("envoy-lr", envoy, "LEAST_REQUEST"))
+
+
 def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
     runs = 1 if quick else 3
     seconds = 3.0 if quick else 6.0
@@ -331,27 +306,53 @@ def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
         a = stack.enter_context(nginx(work, "a"))
         b = stack.enter_context(nginx(work, "b"))
         lb_port, lb_pid = stack.enter_context(balancer(settings, work, "bench"))
-        hap = stack.enter_context(haproxy(work))
+        proxies: dict[str, Proxy] = {"lb": Proxy("lb", lb_port, lb_pid)}
+        for name, start, policy in ANCHORS:
+            anchor = stack.enter_context(start(work, [a, b], policy, name))
+            if anchor is None:
+                console.print(f"  {name}: not installed, its figures are skipped")
+            else:
+                proxies[name] = anchor
         g = stack.enter_context(contextlib.closing(Galileo.from_settings(settings)))
-        deadline = time.monotonic() + 30
-        while not g.workers() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        await_worker(g)
         g.rtbl.set("pair", [a, b])
         g.rtbl.set("direct", [a, b])
-        g.rtbl.set("via-lb", [f"127.0.0.1:{lb_port}"])
-        if hap is not None:
-            HaproxySync(hap[2], "be", "pair").apply(g.rtbl.get("pair"))
-            g.rtbl.set("via-haproxy", [f"127.0.0.1:{hap[0]}"])
-        console.print(f"[bold]setup[/]: nginx a={a} b={b}; galileo lb :{lb_port}; "
-                      f"haproxy {'-' if hap is None else ':' + str(hap[0])}; proxies on CPU "
-                      f"{PROXY_CPU}, load and backends on CPU {LOAD_CPU}")
+        for name, proxy in proxies.items():
+            g.rtbl.set(f"via-{name}", [f"127.0.0.1:{proxy.port}"])
+        path = {name: "/pair/" if name == "lb" else "/" for name in proxies}
+        console.print(f"[bold]setup[/]: nginx a={a} b={b}; " + ", ".join(
+            f"{n} :{p.port}" for n, p in proxies.items())
+            + f"; proxies on CPU {PROXY_CPU}, load and backends on CPU {LOAD_CPU}")
 
-        console.print("[bold]1. max throughput, one proxy process/thread[/]")
+        console.print("[bold]1. capacity: wrk, 64 connections, one proxy process/thread[/]")
+        direct_cap = wrk_capacity(f"http://{a}/", seconds, None)
+        caps: dict[str, list[Any]] = {n: [] for n in proxies}
+        for _ in range(runs):
+            for name, proxy in proxies.items():
+                caps[name].append(wrk_capacity(f"http://127.0.0.1:{proxy.port}{path[name]}",
+                                               seconds, proxy.pid))
+        wrk_fig: dict[str, dict[str, float]] = {}
+        for name, values in caps.items():
+            wrk_fig[name] = {
+                "rps": round(statistics.median(c.rps for c in values)),
+                "req_per_cpu_s": round(statistics.median(c.per_cpu_s for c in values)),
+                "proxy_core": round(statistics.median(c.proxy_core for c in values), 2)}
+            console.print(f"  {name}: {wrk_fig[name]}")
+        result["wrk"] = {"direct_rps": round(direct_cap.rps), **wrk_fig}
+        if "haproxy" in wrk_fig:
+            eff = wrk_fig["lb"]["req_per_cpu_s"] / max(wrk_fig["haproxy"]["req_per_cpu_s"], 1)
+            result["lb_vs_haproxy_per_cpu_s_wrk"] = round(eff, 2)
+            rows.append(("wrk: requests per proxy CPU-second, lb vs HAProxy",
+                         f"{wrk_fig['lb']['req_per_cpu_s']:,} vs "
+                         f"{wrk_fig['haproxy']['req_per_cpu_s']:,} = {eff:.2f}x", ">= 0.5x"))
+        rows.append(("wrk capacity req/s (proxy's share of its core)", ", ".join(
+            f"{n} {f['rps']:,} ({f['proxy_core']:.2f})" for n, f in wrk_fig.items())
+            + f"; direct {direct_cap.rps:,.0f}", "direct >> proxies, core ~1"))
         ours, theirs = [], []
         for _ in range(runs):
             ours.append(max_rps(g, "via-lb", "/pair/", lb_pid, seconds))
-            if hap is not None:
-                theirs.append(max_rps(g, "via-haproxy", "/", hap[1], seconds))
+            if "haproxy" in proxies:
+                theirs.append(max_rps(g, "via-haproxy", "/", proxies["haproxy"].pid, seconds))
         lb_rps, lb_eff = statistics.median(r for r, _ in ours), statistics.median(
             e for _, e in ours)
         hp_rps = statistics.median(r for r, _ in theirs) if theirs else None
@@ -360,23 +361,32 @@ def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
         result.update(lb_max_rps=round(lb_rps), haproxy_max_rps=round(hp_rps or 0) or None,
                       lb_vs_haproxy=round(ratio, 2) if ratio else None,
                       lb_req_per_cpu_s=round(lb_eff), haproxy_req_per_cpu_s=round(hp_eff or 0))
-        rows.append(("max req/s, 1 lb process vs 1 HAProxy thread",
+        rows.append(("Galileo's generator, closed loop: lb vs HAProxy req/s",
                      f"{lb_rps:,.0f} vs {hp_rps or 0:,.0f} = {ratio or 0:.2f}x "
-                     f"({lb_eff:,.0f} vs {hp_eff or 0:,.0f} req per proxy CPU-s)", ">= 0.5x"))
+                     f"({lb_eff:,.0f} vs {hp_eff or 0:,.0f} req per proxy CPU-s)", "-"))
 
         console.print("[bold]2. added latency at 2,000 req/s[/]")
-        p50s, p99s = [], []
+        added: dict[str, list[tuple[float, float]]] = {n: [] for n in proxies}
         for _ in range(runs):
             direct = latency_ms(open_loop(g, client, "direct", "/", 2000, seconds))
-            via = latency_ms(open_loop(g, client, "via-lb", "/pair/", 2000, seconds))
-            p50s.append(pct(via, 50) - pct(direct, 50))
-            p99s.append(pct(via, 99) - pct(direct, 99))
-            console.print(f"  direct p50/p99 {pct(direct, 50):.3f}/{pct(direct, 99):.3f} ms, "
-                          f"via lb {pct(via, 50):.3f}/{pct(via, 99):.3f} ms")
-        add50, add99 = statistics.median(p50s), statistics.median(p99s)
-        result.update(added_p50_ms=round(add50, 3), added_p99_ms=round(add99, 3))
-        rows.append(("added latency at 2,000 req/s (p50 / p99)",
-                     f"{add50:.3f} / {add99:.3f} ms", "p99 <= 1 ms"))
+            line = f"  direct p50/p99 {pct(direct, 50):.3f}/{pct(direct, 99):.3f} ms"
+            for name in proxies:
+                via = latency_ms(open_loop(g, client, f"via-{name}", path[name], 2000, seconds))
+                added[name].append((pct(via, 50) - pct(direct, 50), pct(via, 99) - pct(direct, 99)))
+                line += f"; {name} +{added[name][-1][0]:.3f}/+{added[name][-1][1]:.3f}"
+            console.print(line)
+        add50 = statistics.median(p50 for p50, _ in added["lb"])
+        add99 = statistics.median(p99 for _, p99 in added["lb"])
+        result.update(added_p50_ms=round(add50, 3), added_p99_ms=round(add99, 3),
+                      added_p99_runs_ms=[round(p99, 3) for _, p99 in added["lb"]],
+                      added_p99_all_runs_le_1ms=all(p99 <= 1.0 for _, p99 in added["lb"]),
+                      anchors_added_ms={n: {"p50": round(statistics.median(x for x, _ in v), 3),
+                                            "p99": round(statistics.median(y for _, y in v), 3)}
+                                        for n, v in added.items() if n != "lb"})
+        rows.append(("added latency at 2,000 req/s (p50 / p99, median of runs)", "; ".join(
+            f"{n} {statistics.median(x for x, _ in v):.3f} / "
+            f"{statistics.median(y for _, y in v):.3f} ms" for n, v in added.items()),
+            "lb p99 <= 1 ms every run"))
 
         console.print("[bold]3. weight change -> new split observed[/]")
         delays = weight_flips(g, lb_port, a, b, 20 if quick else 60)
@@ -419,6 +429,15 @@ def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
                                                    seconds)), 99) for _ in range(runs)]
                 p99_by_policy[policy] = statistics.median(values)
                 console.print(f"  {policy}: p99 {p99_by_policy[policy]:.2f} ms")
+            for name, start, policy in ANCHORS[1:]:
+                with start(work, [fast, slow], policy, f"{name}-het") as anchor:
+                    if anchor is None:
+                        continue
+                    g.rtbl.set(f"het-{name}", [f"127.0.0.1:{anchor.port}"])
+                    values = [pct(latency_ms(open_loop(g, client, f"het-{name}", "/", 500,
+                                                       seconds)), 99) for _ in range(runs)]
+                    p99_by_policy[name] = statistics.median(values)
+                    console.print(f"  {name}: p99 {p99_by_policy[name]:.2f} ms")
         switch_policy(client, settings.namespace, "bench", "wrr")
         result["policy_p99_ms"] = {k: round(v, 2) for k, v in p99_by_policy.items()}
         beat = (p99_by_policy["least-outstanding"] < p99_by_policy["wrr"]

@@ -62,10 +62,12 @@ def test_controller_runtime_error_is_one_line(settings: Settings, tmp_path: Path
 
 def test_python_shell_source(settings: Settings, g: Galileo, tmp_path: Path) -> None:
     ok = tmp_path / "ok.py"
-    ok.write_text("rtbl.set('api', 'h:1')\nshow('routing')\nprint('exp', exp.current(), pwd)\n")
+    ok.write_text("rtbl.set('api', 'h:1')\nshow('routing')\nprint('exp', exp.current(), pwd)\n"
+                  "print('telemd nodes', telemd.nodes())\n")
     result = _cli(settings, "shell", "--source", str(ok))
     assert result.returncode == 0, result.stderr
     assert "exp None" in result.stdout and "api" in result.stdout
+    assert "telemd nodes []" in result.stdout
     bad = tmp_path / "bad.py"
     bad.write_text("x = 1\nrtbl.set('api', 'h:1', [0])\n")
     result = _cli(settings, "shell", "--source", str(bad))

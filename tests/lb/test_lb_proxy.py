@@ -100,3 +100,35 @@ def test_head_then_get_on_one_connection(start_lb, backends, routing):
         status, _, data = get(conn, "/svc/g")
         assert status == 200 and json.loads(data)["path"] == "/g"
     assert [s["method"] for s in a.seen] == ["HEAD", "GET"]
+
+
+class _CountingTransport:
+    """Wraps the balancer's transport to one client and records each write (a spy: every
+    call goes on to the real transport)."""
+
+    def __init__(self, inner):
+        self.inner, self.writes = inner, []
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+        self.inner.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_one_send_per_response(start_lb, backends, routing):
+    """What one read from the backend yields (head and body) goes to the client in one write:
+    one ``send`` per response instead of two (fewer syscalls, no half response in flight)."""
+    a = backends("a")
+    routing.set("svc", [a.address])
+    lb = start_lb()
+    _ready(lb)
+    with connection(lb.port) as conn:
+        assert get(conn, "/svc/first")[0] == 200
+        (client,) = lb.server.connections
+        spy = _CountingTransport(client.transport)
+        lb.loop.call(setattr, client, "transport", spy)
+        status, _, data = get(conn, "/svc/second")
+        assert status == 200 and json.loads(data)["path"] == "/second"
+        assert len(spy.writes) == 1, spy.writes

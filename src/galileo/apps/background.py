@@ -15,8 +15,9 @@ from typing import NamedTuple
 
 from galileo.apps.registry import DEFAULT_SERVICES, build_router
 from galileo.apps.router import Router
-from galileo.apps.server import READY_PREFIX, HttpServer, bind_socket, child_command, new_event_loop
+from galileo.apps.server import READY_PREFIX, HttpServer, child_command
 from galileo.errors import ConfigError
+from galileo.net import bind_socket, new_event_loop
 
 __all__ = ["BackgroundServer", "ServerProcess", "serve_background", "spawn_process",
            "start_in_thread"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from galileo.apps.http import Request, Response, json_response
 from galileo.apps.router import Router
+from galileo.apps.workloads import WORKLOAD_INSTALLERS, WORKLOAD_SERVICES
 from galileo.errors import NotFoundError, ValidationError
 
 __all__ = [
@@ -100,5 +101,5 @@ register_service(
     "Classifies 8x8 digit images (scikit-learn digits) at POST /classify.",
     "galileo.apps.classify:install",
 )
-
-import galileo.apps.workloads  # noqa: E402, F401 - registers kv, checksum, ycsb, scenedetect, superres
+for _name, _description in WORKLOAD_SERVICES.items():  # kv, checksum, ycsb, scenedetect, superres
+    register_service(_name, _description, WORKLOAD_INSTALLERS[_name])

@@ -23,8 +23,9 @@ from galileo.apps.delay import DelayedRouter, ResponseDelay
 from galileo.apps.router import Router
 from galileo.errors import ConfigError
 from galileo.localenv import await_ready_lines, stop_children
+from galileo.net import bind_socket, new_event_loop
 
-__all__ = ["HttpServer", "bind_socket", "new_event_loop", "parse_cpus", "serve"]
+__all__ = ["HttpServer", "parse_cpus", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -32,36 +33,6 @@ BACKLOG = 2048
 READY_PREFIX = "galileo app: serving"
 PARENT_ENV = "GALILEO_APPS_PARENT_PID"  # set for the extra processes of ``--processes N``
 CHILD_READY_TIMEOUT_S = 60.0
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A uvloop loop when uvloop is installed, else the default asyncio loop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
-def bind_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
-    """A bound TCP socket (not yet listening); a busy port raises :class:`ConfigError`."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as e:
-        raise ConfigError(f"cannot resolve listen host {host!r}: {e.strerror}.") from e
-    family, _, _, _, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(addr)
-    except OSError as e:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}.") from e
-    sock.setblocking(False)
-    return sock
 
 
 class HttpServer:

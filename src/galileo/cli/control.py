@@ -47,9 +47,10 @@ def shell_command(source: SourceOpt = None) -> None:
     from rich.console import Console
 
     from galileo.control import shell
+    from galileo.telemetry import Telemd
 
     with _galileo() as g:
-        namespace = shell.python_namespace(g, Console())
+        namespace = shell.python_namespace(g, Console(), telemd=Telemd(g.redis, g.keys))
         if source is not None:
             shell.run_python_script(source, namespace)
         else:

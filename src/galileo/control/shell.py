@@ -140,13 +140,12 @@ class _Usage:
         print(USAGE)
 
 
-def python_namespace(g: Galileo, console: Console) -> dict[str, Any]:
-    """The names a Python shell or script gets."""
-    from galileo.telemetry import Telemd
-
+def python_namespace(g: Galileo, console: Console, **extra: Any) -> dict[str, Any]:
+    """The names a Python shell or script gets; ``extra`` adds handles from other layers that
+    the edge composes in (``galileo shell`` adds ``telemd``, the telemetry agents' client)."""
     return {"g": g, "show": Show(g, console), "rtbl": g.rtbl, "exp": g.experiment,
-            "telemd": Telemd(g.redis, g.keys), "sleep": time.sleep, "env": os.environ,
-            "pwd": os.getcwd(), "usage": _Usage(), "console": console}
+            "sleep": time.sleep, "env": os.environ, "pwd": os.getcwd(), "usage": _Usage(),
+            "console": console, **extra}
 
 
 def run_python_script(path: Path, namespace: dict[str, Any]) -> None:

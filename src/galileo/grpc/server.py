@@ -30,9 +30,9 @@ from galileo.errors import (
     StorageError,
     ValidationError,
 )
+from galileo.experiments.interface import ExperimentsAPI, StatusView
 from galileo.grpc.stubs import pb2, pb2_grpc
 from galileo.storage import Experiment, ExperimentStatus
-from galileo.web.resources import ExperimentsAPI, StatusView
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

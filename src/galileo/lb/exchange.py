@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from galileo.lb.backends import Backend, ServiceBackends
 from galileo.lb.headers import REQUEST_ID, error_response, request_head, response_head
@@ -22,13 +22,28 @@ from galileo.protocol import LbTrace, TraceStatus
 
 if TYPE_CHECKING:
     from galileo.lb.balancer import Balancer
-    from galileo.lb.proxy import ClientConnection
     from galileo.lb.upstream import Upstream
 
-__all__ = ["Exchange"]
+__all__ = ["ClientSide", "Exchange"]
 
 IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 LAST_CHUNK: Final = b"0\r\n\r\n"
+
+
+class ClientSide(Protocol):
+    """What an exchange needs of the client connection it answers (``proxy.ClientConnection``;
+    declared here so the exchange does not import the proxy that creates it)."""
+
+    peer: str
+    http11: bool
+    closing: bool
+
+    def write(self, data: bytes) -> None: ...
+    def cork(self) -> None: ...
+    def uncork(self) -> None: ...
+    def pause_reading(self, paused: bool, why: str = "upstream") -> None: ...
+    def exchange_done(self, exchange: Exchange, reusable: bool) -> None: ...
+    def abort(self) -> None: ...
 
 
 class Exchange:
@@ -41,7 +56,7 @@ class Exchange:
                  "service_name", "status", "t_done", "t_received", "t_sent", "t_up_done",
                  "target", "tried", "upstream", "url")
 
-    def __init__(self, conn: ClientConnection, balancer: Balancer, method: bytes, url: bytes,
+    def __init__(self, conn: ClientSide, balancer: Balancer, method: bytes, url: bytes,
                  headers: list[tuple[bytes, bytes]], *, keep_alive: bool,
                  body_len: int | None) -> None:
         self.conn = conn
@@ -152,6 +167,12 @@ class Exchange:
     # ------------------------------------------------------------------ upstream events
     def upstream_connected(self) -> None:
         pass
+
+    def hold_writes(self, hold: bool) -> None:
+        if hold:
+            self.conn.cork()
+        else:
+            self.conn.uncork()
 
     def upstream_connect_failed(self, error: str) -> None:
         conn, self.upstream = self.upstream, None

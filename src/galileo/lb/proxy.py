@@ -59,6 +59,7 @@ class ClientConnection(asyncio.Protocol):
         self._queue: deque[Exchange] = deque()
         self._paused: set[str] = set()
         self._eof = False
+        self._held: list[bytes] | None = None  # writes held while corked (see cork)
 
     # ------------------------------------------------------------------ asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -170,7 +171,21 @@ class ClientConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ exchanges
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closing:
-            self.transport.write(data)
+            if self._held is not None:
+                self._held.append(data)
+            else:
+                self.transport.write(data)
+
+    def cork(self) -> None:
+        """Hold writes until :meth:`uncork`: what one read from a backend produces (response
+        head, body, last chunk) goes out in one ``send`` instead of two or three."""
+        if self._held is None:
+            self._held = []
+
+    def uncork(self) -> None:
+        held, self._held = self._held, None
+        if held and self.transport is not None:
+            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def pause_reading(self, paused: bool, why: str = "upstream") -> None:
         if paused:
@@ -213,11 +228,13 @@ class ClientConnection(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
+        self.uncork()  # what is held goes out first; close() then flushes the transport
         self.closing = True
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
+        self._held = None
         self.closing = True
         if self.transport is not None:
             self.transport.abort()

@@ -21,7 +21,6 @@ from typing import Any, Final
 
 import msgspec
 
-from galileo.apps.server import bind_socket, new_event_loop
 from galileo.errors import ConfigError
 from galileo.lb.backends import HealthConfig
 from galileo.lb.balancer import Balancer, ProxyConfig, Timeouts
@@ -32,6 +31,7 @@ from galileo.lb.policies import DEFAULT_POLICY, load_policy
 from galileo.lb.proxy import ProxyServer
 from galileo.load.httpclient import quiet_gc
 from galileo.localenv import await_ready_lines, stop_children
+from galileo.net import bind_socket, new_event_loop
 from galileo.settings import Settings
 
 __all__ = ["READY_PREFIX", "LbOptions", "serve"]

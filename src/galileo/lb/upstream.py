@@ -25,6 +25,7 @@ class UpstreamListener(Protocol):
     """What an upstream connection reports to the exchange it carries."""
 
     def upstream_connected(self) -> None: ...
+    def hold_writes(self, hold: bool) -> None: ...
     def upstream_connect_failed(self, error: str) -> None: ...
     def response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                       keep_alive: bool) -> None: ...
@@ -69,12 +70,15 @@ class Upstream(asyncio.Protocol):
             self.abort()
             return
         self.got_bytes = True
+        listener.hold_writes(True)  # one read from the backend: one write to the client
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             self.listener = None
             self.abort()
             listener.upstream_failed("protocol", True)
+        finally:
+            listener.hold_writes(False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

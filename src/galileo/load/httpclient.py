@@ -15,7 +15,6 @@ reported as ``closed``; HEAD responses are not supported.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import ssl as _ssl
 import time
@@ -27,6 +26,7 @@ import httptools
 import msgspec
 
 from galileo.errors import ValidationError
+from galileo.net import new_event_loop as new_event_loop  # re-exported: one definition, in net
 from galileo.protocol import RequestSpec, TraceStatus
 
 DEFAULT_TIMEOUT_S: Final = 10.0
@@ -256,16 +256,6 @@ class HttpClient:
             conn.fail(_ERR_TIMEOUT)
         if self._busy and not self.closed:
             self._sweeper = self._get_loop().call_later(SWEEP_INTERVAL_S, self._sweep)
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A uvloop event loop when uvloop is installed, else the default asyncio loop."""
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-        return loop
-    return asyncio.new_event_loop()
 
 
 def quiet_gc() -> None:

@@ -12,9 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from galileo.access import token_matches
 from galileo.control import Galileo
+from galileo.experiments.interface import ExperimentsAPI
 from galileo.settings import Settings
 from galileo.storage import ExpDB
-from galileo.web.resources import ExperimentsAPI, Resources
+from galileo.web.resources import Resources
 
 
 def get_resources(request: Request) -> Resources:

@@ -17,12 +17,11 @@ ISR        ``superres``     bicubic ×2 upscale + 12 residual 3×3       CPU (fl
 =========  ===============  =========================================  ======================
 
 Each has a request generator in :mod:`galileo.apps.workloads.generators`. Nothing is downloaded:
-every data set is generated from a fixed seed at start-up.
+every data set is generated from a fixed seed at start-up. This package only describes them;
+:mod:`galileo.apps.registry` registers them (so the two modules do not import each other).
 """
 
 from __future__ import annotations
-
-from galileo.apps.registry import register_service
 
 WORKLOAD_SERVICES: dict[str, str] = {
     "kv": "In-memory key-value store (Redis-like) at GET|PUT|DELETE /kv/<key>.",
@@ -33,8 +32,9 @@ WORKLOAD_SERVICES: dict[str, str] = {
 }
 _MODULES = {"kv": "kv", "checksum": "checksum", "ycsb": "ycsb", "scenedetect": "scenes",
             "superres": "superres"}
+WORKLOAD_INSTALLERS: dict[str, str] = {
+    name: f"galileo.apps.workloads.{_MODULES[name]}:install" for name in WORKLOAD_SERVICES
+}
+"""Service name -> ``module:callable`` installing its routes (imported only when served)."""
 
-for _name, _description in WORKLOAD_SERVICES.items():
-    register_service(_name, _description, f"galileo.apps.workloads.{_MODULES[_name]}:install")
-
-__all__ = ["WORKLOAD_SERVICES"]
+__all__ = ["WORKLOAD_INSTALLERS", "WORKLOAD_SERVICES"]

@@ -116,10 +116,10 @@ def bench_weight(tmp: Path, repeat: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from browserkit import CHROMIUM, CHROMIUM_ARGS, Server
     from playwright.sync_api import sync_playwright
-    from reportdata import make_run
 
     from galileo.analysis.report import load_run, render_report
     from galileo.storage import ExpDB
+    from reportdata import make_run
 
     settings = _settings(tmp)
     db = ExpDB.from_settings(settings)

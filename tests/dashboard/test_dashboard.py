@@ -75,6 +75,10 @@ def test_experiments_list_shows_runs_and_compare_shows_both(page: Watched, serve
     row = p.locator(f'tr[data-exp="{a}"]')
     assert row.locator("td").nth(2).inner_text() == "baseline"
     assert "FINISHED" in row.inner_text() and "1,000" in row.inner_text()
+    p99 = row.locator("td").nth(9).inner_text()
+    p.goto(f"{server.url}/runs/{a}")
+    assert p.inner_text(".headline .p99") == p99  # one p99 per run: the exact one
+    p.goto(server.url + "/")
     p.fill("#search", "slower")
     p.press("#search", "Enter")
     p.wait_for_url("**/?q=slower**")
@@ -108,6 +112,10 @@ def test_unknown_run_is_a_404_page_and_a_deleted_run_says_so(page: Watched, serv
     assert gone.status == 204, gone.text()
     p.wait_for_selector("#gone", state="visible", timeout=10_000)
     page.console_errors.clear()  # the 404 of the deletion probe is expected in the console
+    db.create_experiment("waiting", exp_id="dash-queued")  # QUEUED, no runner anywhere
+    p.goto(server.url + "/runs/dash-queued")
+    assert "galileo runner" in p.inner_text("#queued-hint")
+    p.wait_for_function("document.getElementById('updated').textContent.includes('runner')")
 
 
 def test_live_run_updates_and_the_rate_control_changes_what_workers_send(

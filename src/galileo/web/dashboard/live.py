@@ -205,7 +205,8 @@ class LiveHub:
                 "Rate: target, sent and errors (live)", "time (s)", "requests per second",
                 **keep)}, events, span),
             "latency": with_events(empty({"data": latency, "layout": layout(
-                "Latency from the intended send time (live)", "time (s)", "ms", **keep)}),
+                "Latency from the intended send time (live)", "time (s)", "ms", **keep)},
+                "no successful responses yet"),
                 events, span),
         }
         for metric, found in _telemetry_by_metric(db, exp.id, t0 * NS_PER_S).items():

@@ -65,7 +65,7 @@ const Galileo = (() => {
       $("#failed-reason").textContent = s.outcome || "";
       const target = s.groups.reduce((n, g) => n + (g.paused ? 0 : g.rps), 0);
       $("#stage").textContent = s.stage ? `stage: ${s.stage} (${(100 * s.progress).toFixed(0)} %), target now ${num(target)} req/s` : "";
-      $("#updated").textContent = `t = ${s.now} s`;
+      $("#updated").textContent = s.status === "QUEUED" ? "waiting for a runner" : `t = ${s.now} s`;
       const hint = $("#queued-hint");
       if (hint && s.status !== "QUEUED") hint.remove();
       const h = s.headline;

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galileo.analysis.counts import RequestCounts, request_counts, unsent_per_second
+from galileo.analysis.counts import (
+    Outcome,
+    RequestCounts,
+    request_counts,
+    run_outcome,
+    unsent_per_second,
+)
 from galileo.analysis.report import compare_runs, hist, load_run, render_report, write_report
 from galileo.analysis.report.figures import ERROR_COLOUR, event_layer, rate_figure, run_figures
 from galileo.analysis.report.html import summary
@@ -191,3 +197,14 @@ def test_report_file_is_light_and_has_no_cloud_link(db: ExpDB) -> None:
     assert len(html.encode()) <= 1_500_000, len(html.encode())
     assert '"showSendToCloud":false' in html and '"displaylogo":false' in html
     assert "plot.ly" not in html.split("</script>", 1)[1]  # no link outside plotly.js itself
+
+
+def test_outcome_is_failed_when_every_request_or_a_threshold_failed() -> None:
+    ok, dead = RequestCounts(100, 100, 3), RequestCounts(50, 0, 50)
+    assert run_outcome("FINISHED", ok, None) == Outcome("FINISHED")
+    assert run_outcome("FINISHED", ok, True) == Outcome("FINISHED")
+    assert run_outcome("FINISHED", ok, False) == Outcome("FAILED", "a threshold failed")
+    assert run_outcome("FINISHED", dead, True) == Outcome("FAILED", "all 50 requests failed")
+    assert run_outcome("CANCELLED", RequestCounts(), None) == Outcome("CANCELLED")
+    assert run_outcome("RUNNING", dead, None).status == "RUNNING"  # still running, but says so
+    assert "every request so far failed" in run_outcome("RUNNING", dead, None).reason

@@ -117,13 +117,15 @@ class Outcome:
         return self.status == "FAILED"
 
 
-def run_outcome(status: str, counts: RequestCounts,
-                thresholds_passed: bool | None) -> Outcome:
+def run_outcome(status: str, counts: RequestCounts, thresholds_passed: bool | None,
+                window_s: int | None = None) -> Outcome:
     """FAILED when every request failed or a threshold failed (a FINISHED run included);
-    otherwise the recorded status."""
+    otherwise the recorded status. A live run keeps its status, with a reason when every
+    request (of the last ``window_s`` seconds, when ``counts`` covers only those) failed."""
     if status in ("QUEUED", "RUNNING"):
         if counts.all_failed:
-            return Outcome(status, f"every request so far failed ({counts.failed:,})")
+            when = f"in the last {window_s} s" if window_s else "so far"
+            return Outcome(status, f"every request {when} failed ({counts.failed:,})")
         return Outcome(status)
     if counts.all_failed:
         return Outcome("FAILED", f"all {counts.requests:,} requests failed")

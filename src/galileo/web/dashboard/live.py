@@ -215,12 +215,11 @@ class LiveHub:
                 for i, s in enumerate(found)], "layout": layout(
                     f"{found[0]['label']} per node", "time (s)", found[0]["unit"], **keep)}
         counts = request_counts(db, [exp.id], (now_s - HEADLINE_S) * NS_PER_S)[exp.id]
-        total = request_counts(db, [exp.id])[exp.id]
         names = group_names(groups)
         return {
             "exp_id": exp.id, "status": exp.status.value, "stage": exp.stage,
             "progress": exp.progress, "now": now_s - t0, "figures": figures,
-            "outcome": run_outcome(exp.status.value, total, None).reason,
+            "outcome": run_outcome(exp.status.value, counts, None, HEADLINE_S).reason,
             "headline": {"seconds": HEADLINE_S, "sent_rps": recent.sent / HEADLINE_S,
                          "target_rps": recent.target / HEADLINE_S,
                          "errors_rps": recent.errors / HEADLINE_S,

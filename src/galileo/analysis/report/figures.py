@@ -35,10 +35,11 @@ def layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
     """A chart's layout: title on the left (the toolbar is on the right), legend below,
     full hover names."""
     return {"title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-            "height": 330, "margin": {"l": 60, "r": 20, "t": 50, "b": 45},
+            "height": 330, "margin": {"l": 60, "r": 40, "t": 50, "b": 45},
             "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}},
             "legend": {"orientation": "h", "y": -0.25}, "hovermode": "x unified",
             "hoverlabel": {"namelength": -1}, "paper_bgcolor": "#fff", "plot_bgcolor": "#fff",
+            "modebar": {"orientation": "v"},  # down the right edge: never over the title
             **extra}
 
 

@@ -123,7 +123,9 @@ def test_the_same_aggregates_on_every_backend(expdb_url: str) -> None:
             run = load_run(d, exp_id)
             assert [s.service for s in run.services] == ["echo", "kv"]
             assert run.seconds == 3 and run.requests == 240 and run.error_count == 30
-            assert run.totals["counts"] == RequestCounts(240, 240, 30)  # the list's counts
+            listed = run_totals(d, [exp_id])[exp_id]  # the experiments page
+            assert run.totals["counts"] == listed["counts"] == RequestCounts(240, 240, 30)
+            assert run.totals["p99_ms"] == listed["p99_ms"]  # one p99: SQL probe == numpy
             assert unsent_per_second(d, exp_id, run.t0_ns, 3, ["echo"])["echo"].sum() == 0
             assert run.workers.requests.tolist() == [120, 120]
             exact = np.percentile(lat, 99, method="inverted_cdf")
@@ -147,6 +149,7 @@ def test_sent_and_failed_mean_the_same_in_the_list_the_report_and_exp_show(
     s = summary(run)  # the run page and the report
     assert (listed["requests"], listed["sent"], listed["errors"]) == (160, 120, 48)
     assert (s["requests"], s["sent"], s["errors"]) == (160, 120, 48)
+    assert s["p99_ms"] == listed["p99_ms"] and s["p99_exact"]
     rate = {t["name"]: t for t in rate_figure(run)["data"]}
     assert sum(rate["echo sent/s"]["y"]) == 120  # drawn: only what left the worker
     assert sum(rate["echo errors/s"]["y"]) == 48

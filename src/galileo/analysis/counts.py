@@ -16,6 +16,7 @@ threshold failed, whatever the status its runner gave it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -54,6 +55,14 @@ class RequestCounts:
         """``1,000 requests, 980 sent, 20 failed (2.00 %)``."""
         rate = "" if self.error_rate is None else f" ({self.error_rate * 100:.2f} %)"
         return f"{self.requests:,} requests, {self.sent:,} sent, {self.failed:,} failed{rate}"
+
+
+def order_rank(n: int, p: float) -> int:
+    """The 0-based rank of the exact ``p`` percentile (0-100) among ``n`` sorted values: the
+    smallest value with at least p % of the values at or below it (numpy's
+    ``inverted_cdf``). The list's SQL probe and the report's numpy selection both use it, on
+    whole microseconds, so they give the same p99."""
+    return max(math.ceil(p / 100.0 * n) - 1, 0)
 
 
 def _flag(condition: Any) -> Any:

@@ -16,7 +16,7 @@ from galileo.analysis.counts import run_outcome
 from galileo.analysis.report import RunData, load_run
 from galileo.analysis.report.html import comparison_context, render_report, run_context
 from galileo.analysis.report.runs import run_totals
-from galileo.errors import NotFoundError
+from galileo.errors import GalileoError, NotFoundError
 from galileo.storage import ExpDB, Experiment, ExperimentStatus
 from galileo.web.deps import ExpDBDep, GalileoDep, ServiceDep
 
@@ -156,7 +156,11 @@ async def login(request: Request, g: GalileoDep) -> Response:
     if settings.api_token is None or not token_ok(settings, token):
         return render(request, "login.html.j2", status_code=401, next=_safe_next(next),
                       error="wrong token: give the value of galileo_api_token")
-    sid = await run_in_threadpool(new_session, g)
+    try:
+        sid = await run_in_threadpool(new_session, g)
+    except GalileoError as e:  # sessions live in Redis
+        return render(request, "login.html.j2", status_code=503, next=_safe_next(next),
+                      error=f"cannot start a session: {e}")
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", max_age=SESSION_TTL_S,
                         secure=request.url.scheme == "https", path="/")

@@ -398,6 +398,17 @@ def _axe() -> Path:
 def test_pages_are_light_local_fit_500px_and_pass_axe(browser: Any, server: Server,
                                                       recorded: tuple[str, str]) -> None:
     axe = _axe()
+    import httpx
+
+    js = server.url + "/static/plotly-basic.min.js"
+    first = httpx.get(js, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip" and "max-age" in first.headers[
+        "cache-control"]
+    assert int(first.headers["content-length"]) < 450_000  # 1.2 MB compressed
+    again = httpx.get(js, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and not again.content  # cached: nothing sent again
+    icon = httpx.get(server.url + "/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
     for width in (1400, 500):
         context = browser.new_context(viewport={"width": width, "height": 900})
         try:

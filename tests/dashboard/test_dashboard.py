@@ -351,6 +351,12 @@ def test_a_run_whose_requests_all_fail_shows_it_live_and_is_failed_everywhere(
         row.locator("button.toggle").click()
         p.wait_for_selector("#message.ok")
         page.shot("live-failing")
+        p.set_viewport_size({"width": 500, "height": 900})  # the live page on a narrow screen
+        tick = int(p.evaluate("Number(document.body.dataset.tick)"))
+        p.wait_for_function(f"Number(document.body.dataset.tick) >= {tick + 2}", timeout=20_000)
+        assert p.evaluate("document.documentElement.scrollWidth") <= 500
+        page.shot("live-failing-500")
+        p.set_viewport_size({"width": 1280, "height": 900})
         dialogs: list[str] = []
         p.once("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         p.click("#stop")  # dismissed: the run goes on

@@ -1,6 +1,7 @@
 """Dashboard and report figures.
 
-    .venv/bin/python benchmarks/dashboard.py [--part all|latency|cpu|report] [--traces 1000000]
+    .venv/bin/python benchmarks/dashboard.py [--part all|latency|cpu|report|weight]
+        [--traces 1000000] [--repeat 5]
 
 ``latency``: time from a request being sent to it being counted in the live chart of a browser.
 A real worker, recorder and echo app, the dashboard (uvicorn, in-process) and Debian's Chromium
@@ -17,6 +18,10 @@ while its CPU time is measured over ``--window`` s, for N = 0, 1, 5, 10.
 
 ``report``: ``--traces`` traces (20 services, 100 s, lognormal latencies) in a SQLite expdb;
 time of ``write_report`` (aggregation + HTML) as the median of 3 runs, and the file's size.
+
+``weight``: what a cold browser (Chromium, empty cache) transfers for each page and how long
+the page takes to its ``load`` event (median of ``--repeat``), on two synthetic 20 s runs at
+50 req/s; and the size of the one-run and the two-run report files.
 
 Redis: ``GALILEO_TEST_REDIS_URL`` (default the local one).
 """
@@ -101,6 +106,60 @@ def bench_report(n_traces: int, tmp: Path) -> None:
           f"{', '.join(f'{x:.1f}' for x in times)}), {out.stat().st_size / 1e6:.1f} MB "
           f"(goal <= 10 s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     db.close()
+
+
+# ---------------------------------------------------------------------- weight
+def bench_weight(tmp: Path, repeat: int) -> None:
+    import json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "dashboard"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from browserkit import CHROMIUM, CHROMIUM_ARGS, Server
+    from playwright.sync_api import sync_playwright
+
+    from galileo.analysis.report import load_run, render_report
+    from galileo.storage import ExpDB
+    from reportdata import make_run
+
+    settings = _settings(tmp)
+    db = ExpDB.from_settings(settings)
+    make_run(db, "w-a", seconds=20, rps=50, seed=1, name="baseline")
+    make_run(db, "w-b", seconds=20, rps=50, scale_ms=6.0, seed=2, name="slower")
+    pages = {"list": "/", "run": "/runs/w-a", "compare": "/compare?id=w-a&id=w-b",
+             "designer": "/designer", "404": "/no-such-page"}
+    figures: dict[str, object] = {}
+    try:
+        with Server(settings) as srv, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for name, path in pages.items():
+                sizes, times = [], []
+                for _ in range(repeat):
+                    context = browser.new_context()  # a cold cache every time
+                    page = context.new_page()
+                    got: list[int] = []
+                    page.on("requestfinished", lambda r, got=got: got.append(
+                        r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]))
+                    t = time.monotonic()
+                    page.goto(srv.url + path, wait_until="load")
+                    times.append(time.monotonic() - t)
+                    page.wait_for_load_state("networkidle")
+                    sizes.append(sum(got))
+                    context.close()
+                figures[name] = {"kB": round(statistics.median(sizes) / 1000, 1),
+                                 "load_s": round(statistics.median(times), 3)}
+                print(f"weight: {name:8s} {statistics.median(sizes) / 1000:8.1f} kB "
+                      f"transferred, load {statistics.median(times):.3f} s (median of {repeat})")
+            browser.close()
+        one = len(render_report([load_run(db, "w-a")]).encode())
+        two = len(render_report([load_run(db, "w-a"), load_run(db, "w-b")]).encode())
+        print(f"weight: report of one run {one / 1e6:.2f} MB, of two runs {two / 1e6:.2f} MB "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        figures.update(report_one_MB=round(one / 1e6, 3), report_two_MB=round(two / 1e6, 3),
+                       load_average=round(os.getloadavg()[0], 1))
+        print(json.dumps({"benchmark": "dashboard-weight", **figures}))
+    finally:
+        db.close()
+        _cleanup(settings)
 
 
 # ---------------------------------------------------------------------- cpu
@@ -328,7 +387,9 @@ def _until(pred: object, timeout_s: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=["all", "latency", "cpu", "report"], default="all")
+    ap.add_argument("--part", choices=["all", "latency", "cpu", "report", "weight"],
+                    default="all")
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--traces", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--rps", type=int, default=100)
@@ -342,6 +403,8 @@ def main() -> None:
             bench_cpu(tmp, args.window)
         if args.part in ("all", "report"):
             bench_report(args.traces, tmp)
+        if args.part in ("all", "weight"):
+            bench_weight(tmp, args.repeat)
 
 
 if __name__ == "__main__":

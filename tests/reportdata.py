@@ -13,9 +13,11 @@ T0 = 1_700_000_000 * S
 
 def make_run(db: ExpDB, exp_id: str, *, seconds: int = 30, rps: int = 200, scale_ms: float = 5.0,
              error_every: int = 0, services: tuple[str, ...] = ("echo",), seed: int = 1,
-             name: str = "") -> np.ndarray:
+             name: str = "", unsent_every: int = 0) -> np.ndarray:
     """Record a FINISHED run: ``rps`` requests/s per service for ``seconds`` s, latencies
-    lognormal around ``scale_ms``; returns the latencies in ms (all services, in order)."""
+    lognormal around ``scale_ms``; returns the latencies in ms (all services, in order).
+    Every ``error_every``-th request answers 500; every ``unsent_every``-th never left the
+    worker (``no_route``, as the worker records it: no host, done == sent)."""
     rng = np.random.default_rng(seed)
     db.create_experiment(name or exp_id, "tester", exp_id=exp_id,
                          status=ExperimentStatus.RUNNING)
@@ -28,6 +30,14 @@ def make_run(db: ExpDB, exp_id: str, *, seconds: int = 30, rps: int = 200, scale
         batch = []
         for i in range(n):
             bad = bool(error_every) and i % error_every == 0
+            if unsent_every and i % unsent_every == 0:
+                batch.append(Trace(
+                    request_id=f"{exp_id}-{k}-{i}", exp_id=exp_id, group_id=f"g-{service}",
+                    client_id="c0", worker=f"w{i % 2}", service=service, host="",
+                    method="GET", path="/", intended_ns=int(intended[i]),
+                    sent_ns=int(intended[i]), done_ns=int(intended[i]), status=0,
+                    error="no_route"))
+                continue
             batch.append(Trace(
                 request_id=f"{exp_id}-{k}-{i}", exp_id=exp_id, group_id=f"g-{service}",
                 client_id="c0", worker=f"w{i % 2}", service=service, host=f"h{i % 3}:80",

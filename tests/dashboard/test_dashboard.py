@@ -23,6 +23,7 @@ from galileo.experiments.scenario import parse_scenario
 from galileo.localenv import ProcessGroup
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
+from galileo.web.dashboard.auth import COOKIE
 from reportdata import make_run
 from waiting import until
 
@@ -73,7 +74,11 @@ def test_experiments_list_shows_runs_and_compare_shows_both(page: Watched, serve
     p = _open(page, server.url + "/")
     row = p.locator(f'tr[data-exp="{a}"]')
     assert row.locator("td").nth(2).inner_text() == "baseline"
-    assert "FINISHED" in row.inner_text() and "1000" in row.inner_text()
+    assert "FINISHED" in row.inner_text() and "1,000" in row.inner_text()
+    p99 = row.locator("td").nth(9).inner_text()
+    p.goto(f"{server.url}/runs/{a}")
+    assert p.inner_text(".headline .p99") == p99  # one p99 per run: the exact one
+    p.goto(server.url + "/")
     p.fill("#search", "slower")
     p.press("#search", "Enter")
     p.wait_for_url("**/?q=slower**")
@@ -107,6 +112,10 @@ def test_unknown_run_is_a_404_page_and_a_deleted_run_says_so(page: Watched, serv
     assert gone.status == 204, gone.text()
     p.wait_for_selector("#gone", state="visible", timeout=10_000)
     page.console_errors.clear()  # the 404 of the deletion probe is expected in the console
+    db.create_experiment("waiting", exp_id="dash-queued")  # QUEUED, no runner anywhere
+    p.goto(server.url + "/runs/dash-queued")
+    assert "galileo runner" in p.inner_text("#queued-hint")
+    p.wait_for_function("document.getElementById('updated').textContent.includes('runner')")
 
 
 def test_live_run_updates_and_the_rate_control_changes_what_workers_send(
@@ -141,6 +150,7 @@ def test_live_run_updates_and_the_rate_control_changes_what_workers_send(
         if os.environ.get("GALILEO_UPDATE_README_SHOT") or not README_SHOT.exists():
             README_SHOT.parent.mkdir(parents=True, exist_ok=True)  # the README's screenshot
             shutil.copy(ARTIFACTS / "dashboard-live-run.png", README_SHOT)
+        p.once("dialog", lambda d: d.accept())  # Stop asks first
         p.click("#stop")
         p.wait_for_selector("#finished-run", timeout=30_000)  # reloaded into the report
     finally:
@@ -242,10 +252,24 @@ def test_token_login(browser: Any, dash_settings: Settings, recorded: tuple[str,
             p.click("#login")
             assert "wrong token" in p.inner_text("#login-error")
             watched.console_errors.clear()  # the 401 answer is logged by the browser
+            assert p.locator("nav a").count() == 0  # no menu before logging in
             p.fill("#token", "s3cret-token")
-            p.click("#login")
+            p.press("#token", "Enter")
             p.wait_for_selector("#experiments")
             assert p.locator(f'tr[data-exp="{recorded[0]}"]').count() == 1
+            (cookie,) = [c for c in context.cookies() if c["name"] == COOKIE]
+            assert "s3cret" not in cookie["value"] and len(cookie["value"]) == 64
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            assert p.request.get(srv.url + "/ui/api/cluster").status == 200
+            g = Galileo.from_settings(protected)  # the server forgets the session: logged out
+            try:
+                g.redis.delete(g.keys.dashboard_session(cookie["value"]))
+            finally:
+                g.close()
+            assert p.request.get(srv.url + "/ui/api/cluster").status == 401
+            p.goto(srv.url + "/")
+            assert "/login" in p.url
+            watched.console_errors.clear()
             watched.check()
         finally:
             context.close()
@@ -293,3 +317,140 @@ def test_api_stops_within_5_s_on_sigterm_with_a_live_stream_open(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_run_whose_requests_all_fail_shows_it_live_and_is_failed_everywhere(
+        page: Watched, server: Server, cluster: Galileo, db: ExpDB) -> None:
+    """Every request fails before it is sent (no route): errors/s in red, sent/s 0, the
+    badge FAILED live, on the run page and in the list; a zoom survives live updates; a pause
+    is an event the report lists."""
+    g = cluster
+    exp_id = g.experiment.start(name="all fail")
+    group = g.spawn("nowhere", 1, hosts=WORKER, request={"method": "GET", "path": "/"}, rps=30)
+    try:
+        until(lambda: db.get_experiment(exp_id) is not None, 20, "the recorder to store the run")
+        p = _open(page, f"{server.url}/runs/{exp_id}")
+        p.wait_for_function(
+            "(document.getElementById('fig-rate')?.dataset.points | 0) > 6", timeout=20_000)
+        p.evaluate("Plotly.relayout('fig-rate', {'xaxis.range': [0.25, 2.75]})")
+        tick = int(p.evaluate("Number(document.body.dataset.tick)"))
+        p.wait_for_function(f"Number(document.body.dataset.tick) >= {tick + 3}", timeout=20_000)
+        assert p.evaluate("document.getElementById('fig-rate').layout.xaxis.range") == [0.25, 2.75]
+        lines = {name: (ys, colour) for name, ys, colour in p.evaluate(
+            "document.getElementById('fig-rate').data.filter(t => t.meta !== 'events')"
+            ".map(t => [t.name, t.y, t.line.color])")}
+        errors, colour = lines["nowhere errors/s"]
+        assert max(errors) > 0 and colour == "#cf222e"
+        assert max(lines["nowhere sent/s"][0]) == 0  # nothing left the worker
+        p.wait_for_function("document.getElementById('status').dataset.status === 'FAILED'",
+                            timeout=20_000)
+        assert p.inner_text("#hl-errors") == "100.00 %"
+        row = p.locator(f'tr[data-gid="{group.gid}"]')
+        assert row.locator("td").first.inner_text() == "nowhere"  # a name, not the group id
+        assert group.gid in (row.locator("td").first.get_attribute("title") or "")
+        row.locator("button.toggle").click()
+        p.wait_for_selector("#message.ok")
+        page.shot("live-failing")
+        p.set_viewport_size({"width": 500, "height": 900})  # the live page on a narrow screen
+        tick = int(p.evaluate("Number(document.body.dataset.tick)"))
+        p.wait_for_function(f"Number(document.body.dataset.tick) >= {tick + 2}", timeout=20_000)
+        assert p.evaluate("document.documentElement.scrollWidth") <= 500
+        page.shot("live-failing-500")
+        p.set_viewport_size({"width": 1280, "height": 900})
+        dialogs: list[str] = []
+        p.once("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        p.click("#stop")  # dismissed: the run goes on
+        assert dialogs and "Stop this experiment?" in dialogs[0]
+        time.sleep(0.5)
+        assert db.get_experiment(exp_id).status == ExperimentStatus.RUNNING  # type: ignore[union-attr]
+        p.once("dialog", lambda d: d.accept())
+        p.click("#stop")
+        p.wait_for_selector("#finished-run", timeout=30_000)
+    finally:
+        group.close()
+        if g.experiment.current() == exp_id:
+            g.experiment.stop()
+    p.reload()
+    assert p.get_attribute("#finished-run .badge", "data-status") == "FAILED"
+    assert "requests failed" in p.inner_text("#finished-run .failed-reason")
+    assert "nowhere: paused" in p.inner_text('[data-table="events"]')
+    p.goto(server.url + "/")
+    listed = p.locator(f'tr[data-exp="{exp_id}"]')
+    assert listed.locator(".badge").get_attribute("data-status") == "FAILED"
+    assert listed.locator(".error-rate .err").inner_text() == "100.00 %"
+
+
+PAGES = ("/", "/runs/dash-a", "/compare?id=dash-a&id=dash-b", "/designer", "/cluster",
+         "/no-such-page")
+AXE_RULES = ["color-contrast", "label", "button-name", "select-name", "link-name",
+             "aria-input-field-name", "document-title", "html-has-lang", "image-alt"]
+
+
+def _axe() -> Path:
+    """axe-core from npm (installed once into the user's cache at test time)."""
+    target = Path.home() / ".cache" / "galileo-tests" / "axe"
+    script = target / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is needed for the accessibility check (apt-get install npm)")
+        import subprocess
+
+        subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix",
+                        str(target), "axe-core@4.10"], check=True, timeout=300)
+    return script
+
+
+def test_pages_are_light_local_fit_500px_and_pass_axe(browser: Any, server: Server,
+                                                      recorded: tuple[str, str]) -> None:
+    axe = _axe()
+    import httpx
+
+    js = server.url + "/static/plotly-basic.min.js"
+    first = httpx.get(js, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip" and "max-age" in first.headers[
+        "cache-control"]
+    assert int(first.headers["content-length"]) < 450_000  # 1.2 MB compressed
+    again = httpx.get(js, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and not again.content  # cached: nothing sent again
+    icon = httpx.get(server.url + "/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    for width in (1400, 500):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        try:
+            for path in PAGES:
+                watched = Watched(context.new_page(), (server.url, "data:", "blob:"))
+                p = watched.page
+                received: list[tuple[str, int]] = []
+                p.on("requestfinished", lambda r, got=received: got.append(
+                    (r.url, r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"])))
+                p.goto(server.url + path)
+                p.wait_for_load_state("networkidle")
+                if path == "/":
+                    assert not any("plotly" in u for u, _ in received)  # no chart, no plotly
+                    assert sum(n for _, n in received) <= 300_000, received
+                if path == "/no-such-page":
+                    watched.console_errors.clear()  # the 404 itself
+                off = p.evaluate("""() => [...document.querySelectorAll('[href],[src],[action]')]
+                    .map(e => e.href || e.src || e.action).filter(u => u
+                    && !u.startsWith(location.origin) && !/^(data|blob):/.test(u))""")
+                assert not off, f"{path} links off the machine: {off}"
+                assert p.locator(".modebar-btn[data-title*='Chart Studio'],"
+                                 ".modebar-btn[data-title*='cloud' i]").count() == 0
+                scroll = p.evaluate("document.documentElement.scrollWidth")
+                assert scroll <= width, f"{path} scrolls sideways at {width} px ({scroll} px)"
+                watched.shot(f"{path.strip('/').split('?')[0].replace('/', '-') or 'list'}-{width}")
+                if width == 500:  # axe once per page: its rules do not depend on the width
+                    watched.check()
+                    p.close()
+                    continue
+                p.add_script_tag(path=str(axe))
+                found = p.evaluate("async (rules) => (await axe.run(document, {runOnly: "
+                                   "{type: 'rule', values: rules}})).violations.map(v => "
+                                   "v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))",
+                                   AXE_RULES)
+                assert not found, f"{path} at {width} px: {found}"
+                watched.check()
+                p.close()
+        finally:
+            context.close()

@@ -85,6 +85,7 @@ def _as_dict(e: Experiment) -> dict[str, object]:
 @exp_app.command("show")
 def show_command(exp_id: IdArg) -> None:
     """An experiment's row, counts, verdicts and what it was run from."""
+    from galileo.analysis.counts import request_counts
     from galileo.experiments import store
 
     with _service() as svc:
@@ -92,8 +93,9 @@ def show_command(exp_id: IdArg) -> None:
         meta = store.get_metadata(svc.db, exp_id)
         console.print(_table([e]))
         console.print(f"start {_when(e.start)}  end {_when(e.end)}  stage {e.stage or '-'}")
-        console.print(f"traces: {svc.db.count_traces(exp_id)}  events: "
-                      f"{len(svc.db.events(exp_id))}")
+        counts = request_counts(svc.db, [exp_id])[exp_id]  # the dashboard's definition
+        console.print(f"{counts.describe()}  events: {len(svc.db.events(exp_id))}",
+                      highlight=False)
         for verdict in meta.get("verdicts") or []:
             console.print(verdict, markup=False, highlight=False)
         if meta.get("source"):

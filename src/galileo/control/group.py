@@ -309,10 +309,12 @@ class ClientGroup:
         """Stop sending (in-flight requests complete); :meth:`resume` continues."""
         self._send(lambda w, c: Pause(corr=c, gid=self.gid), "pause", timeout)
         self._save(paused=True)
+        self._g.events.append(EventKind.GROUP_PAUSE, self.gid, {"service": self.service})
 
     def resume(self, timeout: float = 10.0) -> None:
         self._send(lambda w, c: Resume(corr=c, gid=self.gid), "resume", timeout)
         self._save(paused=False)
+        self._g.events.append(EventKind.GROUP_RESUME, self.gid, {"service": self.service})
 
     def request(self, n: int = 1, timeout: float = 10.0) -> BurstHandle:
         """Send ``n`` requests now, split over workers; ``.wait()`` for the outcome."""

@@ -82,6 +82,7 @@ from galileo.protocol.records import (
     TraceStatus,
     new_event,
     request_failed,
+    request_unsent,
 )
 from galileo.protocol.registry import (
     GroupInfo,
@@ -172,5 +173,6 @@ __all__ = [
     "parse_telem_payload",
     "parse_telem_topic",
     "request_failed",
+    "request_unsent",
     "valid_members",
 ]

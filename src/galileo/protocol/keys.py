@@ -110,6 +110,11 @@ class Keys:
         process that starts or restarts later takes it too."""
         return f"{self.ns}:lb:{check_name('balancer', name)}:policy"
 
+    def dashboard_session(self, sid: str) -> str:
+        """String with an expiry: one dashboard login (the cookie holds ``sid``, never the
+        API token)."""
+        return f"{self.ns}:dashboard:session:{check_name('session', sid)}"
+
     @property
     def events(self) -> str:
         """Stream of :class:`Event` entries (field ``e``): experiment start/stop, routing, …"""

@@ -59,6 +59,16 @@ def request_failed(status: Any, error: Any) -> Any:
     return (error != "") | (status < OK_STATUS_MIN) | (status >= OK_STATUS_END)
 
 
+def request_unsent(error: Any, sent_ns: Any, done_ns: Any) -> Any:
+    """THE definition of a request that failed *before it was sent* (no route, held back and
+    cancelled at close, a request source error): the worker records it with ``done == sent``
+    and one of those error names. Every other request left the worker ("sent"). Works on one
+    trace, numpy columns and SQLAlchemy columns, like :func:`request_failed`."""
+    kinds = ((error == TraceStatus.NO_ROUTE.value) | (error == TraceStatus.CANCELLED.value)
+             | (error == TraceStatus.ERROR.value))
+    return kinds & (done_ns == sent_ns)
+
+
 class TraceBatch(msgspec.Struct, kw_only=True, array_like=True):
     worker: str
     traces: list[Trace]
@@ -88,6 +98,8 @@ class EventKind(StrEnum):
     GROUP_SPAWN = "group_spawn"
     GROUP_RATE = "group_rate"
     GROUP_CLOSE = "group_close"
+    GROUP_PAUSE = "group_pause"  # sending stopped by pause() (the target is 0 until resume)
+    GROUP_RESUME = "group_resume"
     TRACING = "tracing"
     WORKER_LOST = "worker_lost"
     WORKER_REREGISTERED = "worker_reregistered"  # a worker re-created its state in an empty Redis

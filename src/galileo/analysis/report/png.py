@@ -43,7 +43,12 @@ def save_png(fig: Figure, path: Path) -> None:
             if xaxis.get("tickvals"):
                 ax.set_xticks(xaxis["tickvals"], xaxis["ticktext"])
         right = None
+        if fig.get("empty"):
+            ax.text(0.5, 0.5, fig["empty"], ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
         for trace in fig["data"]:
+            if trace.get("meta") == "events":
+                continue
             if trace.get("yaxis") == "y2":
                 right = right or ax.twinx()
                 _draw(right, trace)
@@ -54,7 +59,7 @@ def save_png(fig: Figure, path: Path) -> None:
         ax.set_title(str(lay["title"]["text"]), fontsize=11)
         ax.set_xlabel(_title(xaxis))
         ax.set_ylabel(_title(lay.get("yaxis")))
-        if fig["data"]:
+        if any(t.get("meta") != "events" for t in fig["data"]):
             ax.legend(fontsize=7, loc="best")
         figure.tight_layout()
         figure.savefig(path, dpi=DPI)

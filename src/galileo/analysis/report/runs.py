@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 import sqlalchemy as sa
 
+from galileo.analysis.counts import order_rank, request_counts, unsent_per_second
 from galileo.errors import NotFoundError
 from galileo.storage import ExpDB, Experiment
 from galileo.storage.schema import metadata_table, trace_failed, traces
@@ -57,6 +58,12 @@ class ServiceSeries:
     errors: np.ndarray
     hists: np.ndarray  # (seconds, N_BUCKETS)
     target: list[tuple[float, float]] = field(default_factory=list)  # (t_s, rps) breakpoints
+    unsent: np.ndarray | None = None  # requests per second that never left the worker
+
+    @property
+    def sent_out(self) -> np.ndarray:
+        """Requests per second that left the worker (``sent`` counts every request)."""
+        return self.sent if self.unsent is None else self.sent - self.unsent
 
     @property
     def total(self) -> IntHist:
@@ -87,6 +94,7 @@ class RunData:
     events: list[dict[str, Any]]  # {t_s, kind, name, text}
     verdicts: list[str]
     thresholds_passed: bool | None
+    totals: dict[str, Any] = field(default_factory=dict)  # run_totals(): counts, exact p99
 
     @property
     def requests(self) -> int:
@@ -229,24 +237,38 @@ def _meta(conn: sa.Connection, exp_id: str) -> dict[str, Any]:
 
 
 def _event_text(e: dict[str, Any]) -> str:
+    """What a person reads about an event: service names, not group ids."""
     data = e.get("data") or {}
     kind = str(e["kind"])
+    who = str(data.get("service") or e["name"])
+    rps = data.get("rps")
     if kind == "group_rate":
-        return f"{data.get('service', e['name'])} → {data.get('rps', '?'):g}/s" \
-            if isinstance(data.get("rps"), int | float) else f"rate {e['name']}"
+        ramp = float(data.get("ramp_s") or 0)
+        return (f"{who}: rate → {rps:g}/s" + (f" (ramp {ramp:g} s)" if ramp else "")
+                if isinstance(rps, int | float) else f"{who}: rate changed")
+    if kind == "group_spawn":
+        return f"{who}: started" + (f" at {rps:g}/s" if isinstance(rps, int | float) else "")
+    if kind in ("group_close", "group_pause", "group_resume"):
+        return f"{who}: " + {"group_close": "stopped", "group_pause": "paused",
+                             "group_resume": "resumed"}[kind]
     if kind == "routing_set":
         hosts = data.get("hosts") or []
         return f"routing {e['name']}: {len(hosts)} host(s)"
     return f"{kind.replace('_', ' ')} {e['name']}".strip()
 
 
+_TARGET_KINDS: Final = ("group_spawn", "group_rate", "group_close", "group_pause",
+                        "group_resume")
+
+
 def _targets(events: list[dict[str, Any]], t0_ns: int) -> dict[str, list[tuple[float, float]]]:
-    """Planned rate per service from the group spawn/rate/close events (ramps are linear)."""
-    per_group: dict[str, tuple[str, float]] = {}
+    """Planned rate per service from the group spawn/rate/pause/resume/close events (ramps are
+    linear; a paused group plans 0 until it resumes)."""
+    per_group: dict[str, tuple[str, float, bool]] = {}  # gid -> service, rps, paused
     out: dict[str, list[tuple[float, float]]] = {}
 
     def emit(service: str, t_s: float, ramp_s: float) -> None:
-        total = sum(r for s, r in per_group.values() if s == service)
+        total = sum(r for s, r, paused in per_group.values() if s == service and not paused)
         pts = out.setdefault(service, [])
         prev = pts[-1][1] if pts else 0.0
         pts.append((t_s, prev))
@@ -255,11 +277,17 @@ def _targets(events: list[dict[str, Any]], t0_ns: int) -> dict[str, list[tuple[f
     for e in events:
         kind, data = str(e["kind"]), e.get("data") or {}
         service = data.get("service")
-        if kind not in ("group_spawn", "group_rate", "group_close") or not service:
+        if kind not in _TARGET_KINDS or not service:
             continue
         t_s = (int(e["ts_ns"]) - t0_ns) / NS_PER_S
-        rps = 0.0 if kind == "group_close" else float(data.get("rps") or 0.0)
-        per_group[e["name"]] = (service, rps)
+        _, rps, paused = per_group.get(e["name"], (service, 0.0, False))
+        if kind == "group_close":
+            rps = 0.0
+        elif kind in ("group_spawn", "group_rate"):
+            rps = float(data.get("rps") or 0.0)
+        else:
+            paused = kind == "group_pause"
+        per_group[e["name"]] = (service, rps, paused)
         emit(service, t_s, float(data.get("ramp_s") or 0.0) if kind == "group_rate" else 0.0)
     return out
 
@@ -282,6 +310,9 @@ def load_run(db: ExpDB, exp_id: str) -> RunData:
         t0_ns = int(experiment.start * NS_PER_S) if experiment and experiment.start else (
             int(events[0]["ts_ns"]) if events else 0)
     services, seconds = _services(cols, _targets(events, t0_ns))
+    unsent = unsent_per_second(db, exp_id, t0_ns, seconds, [s.service for s in services])
+    for s in services:
+        s.unsent = unsent[s.service]
     latency = _latency_ms(cols)
     empty = Breakdown([], np.zeros(0, np.int64), np.zeros(0, np.int64),
                       np.zeros((0, hist.N_BUCKETS), np.int64))
@@ -292,7 +323,21 @@ def load_run(db: ExpDB, exp_id: str) -> RunData:
         hosts=_breakdown(cols, "host", latency) if cols else empty, errors_by_kind=errors,
         telemetry=telemetry_series(db, exp_id, t0_ns), events=run_events(db, exp_id, t0_ns),
         verdicts=[str(v) for v in verdicts],
-        thresholds_passed=meta.get("thresholds_passed") if verdicts else None)
+        thresholds_passed=meta.get("thresholds_passed") if verdicts else None,
+        totals={"counts": request_counts(db, [exp_id])[exp_id],
+                "p99_ms": _exact_p99_ms(cols)})
+
+
+def _exact_p99_ms(cols: dict[str, np.ndarray]) -> float | None:
+    """The exact p99 of the answered requests (what :func:`run_totals` reads by SQL), by an
+    O(n) selection on the fetched latencies."""
+    if not cols:
+        return None
+    answered = cols["latency_us"][cols["answered"]]
+    if not answered.size:
+        return None
+    rank = order_rank(int(answered.size), 99.0)
+    return float(np.partition(answered, rank)[rank]) / 1000.0
 
 
 def _latency_ms(cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -318,30 +363,26 @@ def _services(cols: dict[str, np.ndarray], targets: dict[str, list[tuple[float, 
     return out, seconds
 
 def run_totals(db: ExpDB, exp_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Requests, errors, error rate, p99 (ms, from intended send) and threshold verdict of each
-    run, by SQL (one grouped count, one ordered probe per run for the p99)."""
+    """Requests, sent, errors, error rate (:mod:`galileo.analysis.counts`), the exact p99 (ms,
+    from intended send) and threshold verdict of each run: one grouped count, one ordered probe
+    per run for the p99."""
     if not exp_ids:
         return {}
     t, m = traces.c, metadata_table.c
-    failed = _failed_expr()
-    answered = sa.case((t.status > 0, 1), else_=0)
-    out: dict[str, dict[str, Any]] = {e: {"requests": 0, "errors": 0, "error_rate": None,
-                                          "p99_ms": None, "thresholds_passed": None}
-                                      for e in exp_ids}
+    out: dict[str, dict[str, Any]] = {}
+    for exp_id, c in request_counts(db, exp_ids).items():
+        out[exp_id] = {"requests": c.requests, "sent": c.sent, "errors": c.failed,
+                       "error_rate": c.error_rate, "counts": c, "p99_ms": None,
+                       "thresholds_passed": None}
     with db.engine.connect() as conn:
-        counts = conn.execute(sa.select(t.exp_id, sa.func.count(), sa.func.sum(failed),
-                                        sa.func.sum(answered))
-                              .where(t.exp_id.in_(exp_ids)).group_by(t.exp_id)).all()
-        for exp_id, n, bad, ok in counts:
-            row = out[exp_id]
-            row.update(requests=int(n), errors=int(bad or 0),
-                       error_rate=(int(bad or 0) / int(n)) if n else None)
-            if ok:
-                rank = max(int(np.ceil(0.99 * int(ok))) - 1, 0)
-                lat = conn.execute(sa.select(t.done_ns - t.intended_ns).where(
-                    t.exp_id == exp_id, t.status > 0).order_by(t.done_ns - t.intended_ns)
-                    .limit(1).offset(rank)).scalar()
-                row["p99_ms"] = None if lat is None else int(lat) / 1e6
+        answered = conn.execute(sa.select(t.exp_id, sa.func.count()).where(
+            t.exp_id.in_(exp_ids), t.status > 0).group_by(t.exp_id)).all()
+        latency_us = (t.done_ns - t.intended_ns) // 1000  # as _fetch reads it
+        for exp_id, ok in answered:
+            lat = conn.execute(sa.select(latency_us).where(
+                t.exp_id == exp_id, t.status > 0).order_by(latency_us)
+                .limit(1).offset(order_rank(int(ok), 99.0))).scalar()
+            out[exp_id]["p99_ms"] = None if lat is None else int(lat) / 1000.0
         for exp_id, value in conn.execute(sa.select(m.exp_id, m.value).where(
                 m.exp_id.in_(exp_ids), m.key == "thresholds_passed")):
             verdicts = conn.execute(sa.select(m.value).where(

@@ -1,6 +1,7 @@
 """The web dashboard served by ``galileo api`` at ``/``: experiments, live runs with controls,
 workers and routing, the designer, run comparison. Pages are Jinja2 templates; charts are
-plotly.js served from the installed ``plotly`` package (no CDN); live runs stream over SSE.
+plotly.js's basic bundle, vendored (no CDN), gzip-compressed and loaded only by pages with
+charts; live runs stream over SSE.
 
 ``mount(app)`` adds it to the API app (needs the ``dashboard`` extra: jinja2, plotly).
 """
@@ -10,8 +11,7 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from galileo.errors import NotFoundError
@@ -32,15 +32,22 @@ def mount(app: FastAPI) -> None:
     app.state.dashboard_live = LiveHub()
     app.state.dashboard_runs = pages.RunCache()
     app.state.dashboard_totals = {}
-    plotly_js = resources.files("plotly") / "package_data" / "plotly.min.js"
+    from galileo.analysis.report.html import PLOTLY_FILE, plotly_path
 
-    @app.get("/static/plotly.min.js", include_in_schema=False)
-    def plotly() -> FileResponse:
-        return FileResponse(str(plotly_js), media_type="text/javascript",
-                            headers={"Cache-Control": "public, max-age=86400"})
+    from .assets import FAVICON_SVG, Asset
 
-    app.mount("/static", StaticFiles(packages=[("galileo.web.dashboard", "static")]),
-              name="dashboard-static")
+    js = "text/javascript; charset=utf-8"
+    assets = {
+        f"/static/{PLOTLY_FILE}": Asset(plotly_path().read_bytes(), js, max_age_s=86_400),
+        "/static/dashboard.js": Asset(
+            (resources.files("galileo.web.dashboard") / "static" / "dashboard.js")
+            .read_bytes(), js),
+        "/favicon.ico": Asset(FAVICON_SVG, "image/svg+xml", max_age_s=86_400),
+    }
+    for url, asset in assets.items():
+        def serve(request: Request, asset: Asset = asset) -> Response:
+            return asset.response(request)
+        app.add_api_route(url, serve, methods=["GET", "HEAD"], include_in_schema=False)
     app.include_router(pages.router)
     app.include_router(pages.guarded)
     app.include_router(api.router)

@@ -20,7 +20,15 @@ from typing import Any, Final
 import msgspec
 from hdrh.histogram import HdrHistogram
 
-from galileo.analysis.report.figures import COLOURS, event_marks, layout
+from galileo.analysis.counts import request_counts, run_outcome
+from galileo.analysis.report.figures import (
+    COLOURS,
+    empty,
+    layout,
+    rate_traces,
+    series,
+    with_events,
+)
 from galileo.analysis.report.runs import recent_errors, run_events, telemetry_series
 from galileo.control import ClientGroup, Galileo
 from galileo.control.events import as_bytes
@@ -35,6 +43,7 @@ BACKFILL_S: Final = 30  # seconds of history read when a run is first opened
 MAX_ENTRIES_PER_TICK: Final = 3000  # stats entries decoded per tick (all groups together)
 SETTLED_S: Final = 3  # a second older than this gets no more worker entries
 PCTS: Final = (50.0, 95.0, 99.0)
+HEADLINE_S: Final = 10  # the headline strip's rates and error share: the last 10 s
 NS_PER_S: Final = 1_000_000_000
 
 
@@ -164,51 +173,86 @@ class LiveHub:
         t0 = int(exp.start) if exp.start else (min((k[1] for k in state.seconds), default=now_s))
         services = sorted({k[0] for k in state.seconds} | {grp.service for grp in groups})
         rate, latency, table = [], [], []
+        recent = _Second()  # the last HEADLINE_S complete seconds, all services
         for i, service in enumerate(services):
             secs = sorted((k[1], v) for k, v in state.seconds.items() if k[0] == service)
             xs = [s - t0 for s, _ in secs]
             colour = COLOURS[i % len(COLOURS)]
             pct = [v.percentiles(now_s - s > SETTLED_S) for s, v in secs]
-            rate.append({"type": "scatter", "mode": "lines", "name": f"{service} sent/s",
-                         "x": xs, "y": [v.sent for _, v in secs], "line": {"color": colour}})
-            rate.append({"type": "scatter", "mode": "lines", "name": f"{service} target",
-                         "x": xs, "y": [round(v.target, 3) for _, v in secs],
-                         "line": {"color": colour, "dash": "dash"}})
+            rate += rate_traces(service, colour, xs, [v.sent for _, v in secs],
+                                [v.errors for _, v in secs])
+            rate.append(series(f"{service} target", [x + 0.5 for x in xs],
+                               [round(v.target, 3) for _, v in secs], colour, "req/s", "dash", 1))
             for j, (p, dash) in enumerate(zip(PCTS, ("dot", "dash", "solid"), strict=True)):
-                latency.append({"type": "scatter", "mode": "lines", "name": f"{service} p{p:g}",
-                                "x": xs, "y": [q[j] for q in pct],
-                                "line": {"color": colour, "dash": dash}})
+                latency.append(series(f"{service} p{p:g}", [x + 0.5 for x in xs],
+                                      [q[j] for q in pct], colour, "ms", dash, 3))
+            for s, v in secs:
+                if now_s - HEADLINE_S - 1 <= s < now_s - 1:
+                    recent.target += v.target
+                    recent.sent += v.sent
+                    recent.errors += v.errors
             if secs:
                 s, v = secs[-1]
                 table.append({"service": service, "second": s - t0, "target": round(v.target, 2),
                               "sent": v.sent, "errors": v.errors, "late": v.late,
                               "inflight": v.inflight, "p50_ms": pct[-1][0],
                               "p95_ms": pct[-1][1], "p99_ms": pct[-1][2]})
-        notes = event_marks(run_events(db, exp.id, t0 * NS_PER_S)[-40:])
+        events = run_events(db, exp.id, t0 * NS_PER_S)
+        span = float(now_s - t0)
+        keep = {"uirevision": exp.id}  # plotly keeps the user's zoom and hidden series
         figures = {
-            "rate": {"data": rate, "layout": layout("Rate: target vs achieved (live)",
-                                                    "time (s)", "requests per second", **notes)},
-            "latency": {"data": latency, "layout": layout(
-                "Latency from the intended send time (live)", "time (s)", "ms", **notes)},
+            "rate": with_events({"data": rate, "layout": layout(
+                "Rate: target, sent and errors (live)", "time (s)", "requests per second",
+                **keep)}, events, span),
+            "latency": with_events(empty({"data": latency, "layout": layout(
+                "Latency from the intended send time (live)", "time (s)", "ms", **keep)},
+                "no successful responses yet"),
+                events, span),
         }
-        for metric, series in _telemetry_by_metric(db, exp.id, t0 * NS_PER_S).items():
+        for metric, found in _telemetry_by_metric(db, exp.id, t0 * NS_PER_S).items():
             figures[f"telemetry-{metric}"] = {"data": [
-                {"type": "scatter", "mode": "lines", "name": s["node"], "x": s["t"], "y": s["v"]}
-                for s in series], "layout": layout(f"{series[0]['label']} per node", "time (s)",
-                                                   series[0]["unit"])}
+                series(s["node"], s["t"], s["v"], COLOURS[i % len(COLOURS)], s["unit"])
+                for i, s in enumerate(found)], "layout": layout(
+                    f"{found[0]['label']} per node", "time (s)", found[0]["unit"], **keep)}
+        counts = request_counts(db, [exp.id], (now_s - HEADLINE_S) * NS_PER_S)[exp.id]
+        names = group_names(groups)
         return {
             "exp_id": exp.id, "status": exp.status.value, "stage": exp.stage,
             "progress": exp.progress, "now": now_s - t0, "figures": figures,
+            "outcome": run_outcome(exp.status.value, counts, None, HEADLINE_S).reason,
+            "headline": {"seconds": HEADLINE_S, "sent_rps": recent.sent / HEADLINE_S,
+                         "target_rps": recent.target / HEADLINE_S,
+                         "errors_rps": recent.errors / HEADLINE_S,
+                         "requests": counts.requests, "failed": counts.failed,
+                         "error_rate": counts.error_rate,
+                         "pcts": [table[0][k] for k in ("p50_ms", "p95_ms", "p99_ms")]
+                         if len(table) == 1 else None},
             "services": table,
-            "workers": [{"worker": w, "group": k, "second": v.second - t0, "sent": v.sent,
-                         "errors": v.errors, "inflight": v.inflight, "p99_ms": v.p99_ms,
-                         "age_s": now_s - v.second}
+            "workers": [{"worker": w, "group": k, "name": names.get(k, k),
+                         "second": v.second - t0, "sent": v.sent, "errors": v.errors,
+                         "inflight": v.inflight, "p99_ms": v.p99_ms, "age_s": now_s - v.second}
                         for (w, k), v in sorted(state.workers.items())],
-            "groups": [{"gid": grp.gid, "service": grp.service, "rps": grp.info.rps,
-                        "paused": grp.info.paused, "workers": len(grp.workers),
-                        "clients": len(grp.clients)} for grp in groups],
+            "groups": [{"gid": grp.gid, "name": names[grp.gid], "service": grp.service,
+                        "rps": grp.info.rps, "paused": grp.info.paused,
+                        "workers": len(grp.workers), "clients": len(grp.clients)}
+                       for grp in groups],
             "errors": recent_errors(db, exp.id, (now_s - 60) * NS_PER_S),
         }
+
+
+def group_names(groups: list[ClientGroup]) -> dict[str, str]:
+    """What a person reads for each group: its service, numbered when several groups load the
+    same service (the group id goes in a tooltip)."""
+    seen: dict[str, int] = {}
+    for grp in groups:
+        seen[grp.service] = seen.get(grp.service, 0) + 1
+    count: dict[str, int] = {}
+    out = {}
+    for grp in sorted(groups, key=lambda g: (g.info.created_ns, g.gid)):
+        count[grp.service] = count.get(grp.service, 0) + 1
+        out[grp.gid] = grp.service if seen[grp.service] == 1 else \
+            f"{grp.service} #{count[grp.service]}"
+    return out
 
 
 def run_groups(g: Galileo, exp_id: str) -> list[ClientGroup]:

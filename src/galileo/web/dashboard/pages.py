@@ -12,14 +12,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from galileo.analysis.counts import run_outcome
 from galileo.analysis.report import RunData, load_run
 from galileo.analysis.report.html import comparison_context, render_report, run_context
 from galileo.analysis.report.runs import run_totals
-from galileo.errors import NotFoundError
+from galileo.errors import GalileoError, NotFoundError
 from galileo.storage import ExpDB, Experiment, ExperimentStatus
 from galileo.web.deps import ExpDBDep, GalileoDep, ServiceDep
 
-from .auth import COOKIE, require_page, token_ok
+from .auth import COOKIE, SESSION_TTL_S, end_session, new_session, require_page, token_ok
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -61,6 +62,7 @@ def _totals(request: Request, db: ExpDB, exps: list[Experiment]) -> dict[str, di
     out = {}
     for e in exps:
         row = fresh.get(e.id) or cache[(e.id, e.end)]
+        row["outcome"] = run_outcome(e.status.value, row["counts"], row["thresholds_passed"])
         if e.status not in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING):
             if len(cache) > MAX_CACHED_TOTALS:
                 cache.clear()
@@ -97,7 +99,7 @@ async def run_page(request: Request, exp_id: str, service: ServiceDep, db: ExpDB
     exp = await run_in_threadpool(service.get, exp_id)
     live = exp.status in (ExperimentStatus.QUEUED, ExperimentStatus.RUNNING)
     ctx = None if live else run_context(await run_in_threadpool(_cache(request).get, db, exp))
-    return render(request, "run.html.j2", exp=exp, live=live, run=ctx,
+    return render(request, "run.html.j2", charts=True, exp=exp, live=live, run=ctx,
                   deleted=getattr(exp, "deleted_at", None) is not None)
 
 
@@ -126,13 +128,13 @@ async def compare_page(request: Request, service: ServiceDep, db: ExpDBDep,
         return [run_context(r) for r in runs], comparison_context(runs)
 
     runs, comparison = await run_in_threadpool(build)
-    return render(request, "compare.html.j2", runs=runs, comparison=comparison, ids=ids,
-                  message="")
+    return render(request, "compare.html.j2", charts=True, runs=runs, comparison=comparison,
+                  ids=ids, message="")
 
 
 @guarded.get("/designer", response_class=HTMLResponse)
 def designer_page(request: Request) -> HTMLResponse:
-    return render(request, "designer.html.j2")
+    return render(request, "designer.html.j2", charts=True)
 
 
 @guarded.get("/cluster", response_class=HTMLResponse)
@@ -146,7 +148,7 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
+async def login(request: Request, g: GalileoDep) -> Response:
     # a plain urlencoded form, parsed here (no python-multipart dependency)
     form = parse_qs((await request.body())[:8192].decode("utf-8", "replace"))
     token, next = form.get("token", [""])[0], form.get("next", ["/"])[0]
@@ -154,14 +156,20 @@ async def login(request: Request) -> Response:
     if settings.api_token is None or not token_ok(settings, token):
         return render(request, "login.html.j2", status_code=401, next=_safe_next(next),
                       error="wrong token: give the value of galileo_api_token")
+    try:
+        sid = await run_in_threadpool(new_session, g)
+    except GalileoError as e:  # sessions live in Redis
+        return render(request, "login.html.j2", status_code=503, next=_safe_next(next),
+                      error=f"cannot start a session: {e}")
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+    response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", max_age=SESSION_TTL_S,
                         secure=request.url.scheme == "https", path="/")
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, g: GalileoDep) -> Response:
+    end_session(g, request.cookies.get(COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

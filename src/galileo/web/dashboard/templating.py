@@ -22,8 +22,10 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+def render(request: Request, name: str, status_code: int = 200, charts: bool = False,
+           **ctx: Any) -> HTMLResponse:
+    """The page ``name``; ``charts`` loads plotly.js (only pages that draw need it)."""
     settings = request.app.state.resources.settings
     page = environment().get_template(name).render(
-        path=request.url.path, protected=settings.api_token is not None, **ctx)
+        path=request.url.path, protected=settings.api_token is not None, charts=charts, **ctx)
     return HTMLResponse(page, status_code=status_code)

@@ -5,7 +5,9 @@ const Galileo = (() => {
   const $ = (sel) => document.querySelector(sel);
   const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   const num = (v, d = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
-  const cfg = {displaylogo: false, responsive: true};
+  // the same as the server's PLOTLY_CONFIG: no logo, no cloud or Chart Studio links
+  const cfg = {displaylogo: false, responsive: true, showLink: false, showSendToCloud: false, showEditInChartStudio: false,
+    modeBarButtonsToRemove: ["sendDataToCloud", "editInChartStudio", "lasso2d", "select2d"]};
 
   async function api(method, url, body) {
     const opts = {method, headers: {"Accept": "application/json"}, credentials: "same-origin"};
@@ -33,46 +35,65 @@ const Galileo = (() => {
     t.insertAdjacentHTML("beforeend", html);
   }
 
-  function plot(container, name, fig) {
+  function plot(container, name, fig, config) {
     let div = document.getElementById("fig-" + name);
     if (!div) {
       div = document.createElement("div");
       div.className = "fig"; div.id = "fig-" + name; div.dataset.figure = name;
       container.appendChild(div);
     }
-    Plotly.react(div, fig.data, fig.layout, cfg);
-    div.dataset.points = fig.data.reduce((n, t) => n + (t.x ? t.x.length : 0), 0);
+    // layout.uirevision is constant per run: Plotly.react keeps the user's zoom and the
+    // series hidden in the legend across updates
+    Plotly.react(div, fig.data, fig.layout, config || cfg);
+    div.dataset.points = fig.data.reduce((n, t) => n + (t.meta === "events" || !t.x ? 0 : t.x.length), 0);
+    div.dataset.empty = fig.empty ? "1" : "";
   }
 
+  const pct = (v) => (v === null || v === undefined ? "–" : `${(100 * v).toFixed(2)} %`);
+
   // ------------------------------------------------------------------ live run
-  function live(expId) {
+  function live(expId, config) {
     const box = $("#live-figures");
-    const groupsSeen = new Set();
     const source = new EventSource(`/ui/api/runs/${encodeURIComponent(expId)}/live`);
     source.addEventListener("snapshot", (ev) => {
       const s = JSON.parse(ev.data);
-      $("#status").textContent = s.status;
-      $("#stage").textContent = s.stage ? `stage: ${s.stage}  ${(100 * s.progress).toFixed(0)} %` : "";
-      $("#updated").textContent = `t = ${s.now} s`;
+      const badge = $("#status");
+      const failedSoFar = Boolean(s.outcome);
+      badge.textContent = s.status;
+      badge.className = "badge " + (failedSoFar ? "FAILED" : s.status);
+      badge.dataset.status = failedSoFar ? "FAILED" : s.status;
+      $("#failed-reason").textContent = s.outcome || "";
+      const target = s.groups.reduce((n, g) => n + (g.paused ? 0 : g.rps), 0);
+      $("#stage").textContent = s.stage ? `stage: ${s.stage} (${(100 * s.progress).toFixed(0)} %), target now ${num(target)} req/s` : "";
+      $("#updated").textContent = s.status === "QUEUED" ? "waiting for a runner" : `t = ${s.now} s`;
+      const hint = $("#queued-hint");
+      if (hint && s.status !== "QUEUED") hint.remove();
+      const h = s.headline;
+      $("#hl-rate").textContent = `${num(h.sent_rps)} / ${num(h.target_rps)}`;
+      $("#hl-errors").textContent = h.error_rate === null ? (h.errors_rps ? `${num(h.errors_rps)}/s` : "–") : pct(h.error_rate);
+      $("#hl-errors-n").textContent = h.requests ? `${h.failed} of ${h.requests} requests` : "";
+      $("#hl-errors-box").className = (h.error_rate || h.errors_rps) ? "bad" : "";
+      $("#hl-pcts").textContent = h.pcts ? h.pcts.map((v) => num(v, 2)).join(" / ") : "–";
       document.body.dataset.tick = (Number(document.body.dataset.tick || 0) + 1).toString();
-      for (const [name, fig] of Object.entries(s.figures)) plot(box, name, fig);
-      rows("#services", s.services.map((r) => `<tr data-service="${esc(r.service)}"><td class="l">${esc(r.service)}</td><td>${num(r.target)}</td><td class="sent">${r.sent}</td><td>${r.errors}</td><td>${r.late}</td><td>${r.inflight}</td><td>${num(r.p50_ms, 2)}</td><td>${num(r.p95_ms, 2)}</td><td>${num(r.p99_ms, 2)}</td></tr>`).join(""));
-      rows("#workers", s.workers.map((w) => `<tr><td class="l">${esc(w.worker)}</td><td class="l">${esc(w.group)}</td><td>${w.sent}</td><td>${w.errors}</td><td>${w.inflight}</td><td>${num(w.p99_ms, 2)}</td><td>${w.age_s} s ago</td></tr>`).join(""));
-      rows("#errors", s.errors.map((e) => `<tr><td class="l">${esc(e.service)}</td><td class="l">${esc(e.kind)}</td><td>${e.count}</td></tr>`).join(""));
-      updateGroups(s.groups, groupsSeen);
+      for (const [name, fig] of Object.entries(s.figures)) plot(box, name, fig, config);
+      rows("#services", s.services.map((r) => `<tr data-service="${esc(r.service)}"><td class="l">${esc(r.service)}</td><td>${num(r.target)}</td><td class="sent">${r.sent}</td><td class="errors ${r.errors ? "err" : ""}">${r.errors}</td><td>${r.late}</td><td>${r.inflight}</td><td>${num(r.p50_ms, 2)}</td><td>${num(r.p95_ms, 2)}</td><td>${num(r.p99_ms, 2)}</td></tr>`).join(""));
+      rows("#workers", s.workers.map((w) => `<tr><td class="l">${esc(w.worker)}</td><td class="l" title="group ${esc(w.group)}">${esc(w.name)}</td><td>${w.sent}</td><td class="${w.errors ? "err" : ""}">${w.errors}</td><td>${w.inflight}</td><td>${num(w.p99_ms, 2)}</td><td>${w.age_s} s ago</td></tr>`).join(""));
+      rows("#errors", s.errors.map((e) => `<tr><td class="l">${esc(e.service)}</td><td class="l">${esc(e.kind)}</td><td class="err">${e.count}</td></tr>`).join(""));
+      updateGroups(s.groups);
     });
     source.addEventListener("finished", () => { source.close(); location.reload(); });
     source.addEventListener("gone", () => { source.close(); $("#gone").hidden = false; });
     source.addEventListener("problem", (ev) => say(JSON.parse(ev.data).detail, false));
     $("#stop").addEventListener("click", async () => {
+      if (!confirm("Stop this experiment? Sending ends now; the data recorded so far is kept.")) return;
       try { const r = await api("POST", `/ui/api/runs/${encodeURIComponent(expId)}/stop`); say(`stop requested (${r.status})`, true); }
       catch (e) { say(e.message, false); }
     });
   }
 
-  function updateGroups(groups, seen) {
+  function updateGroups(groups) {
     const table = $("#groups");
-    const ids = groups.map((g) => g.gid).join(",");
+    const ids = groups.map((g) => g.gid + "=" + g.name).join(",");
     if (table.dataset.ids === ids) {  // keep what the user is typing; refresh the numbers
       for (const g of groups) {
         const tr = table.querySelector(`tr[data-gid="${CSS.escape(g.gid)}"]`);
@@ -83,23 +104,25 @@ const Galileo = (() => {
       return;
     }
     table.dataset.ids = ids;
-    rows("#groups", groups.map((g) => `<tr data-gid="${esc(g.gid)}"><td class="l">${esc(g.gid)}</td><td class="l">${esc(g.service)}</td><td>${g.workers}</td><td>${g.clients}</td><td class="target">${num(g.rps, 1)}</td>
-      <td class="l"><input type="number" class="rate" min="0" step="any" placeholder="req/s" aria-label="rate of ${esc(g.gid)}"><input type="number" class="ramp" min="0" step="any" placeholder="ramp s"><button class="set-rate">Set</button></td>
-      <td class="l"><span class="state">${g.paused ? "paused" : "running"}</span> <button class="toggle">${g.paused ? "Resume" : "Pause"}</button></td></tr>`).join(""));
+    rows("#groups", groups.map((g, i) => `<tr data-gid="${esc(g.gid)}"><td class="l" title="group ${esc(g.gid)}">${esc(g.name)}</td><td>${g.workers}</td><td>${g.clients}</td><td class="target">${num(g.rps, 1)}</td>
+      <td class="l"><form class="inline rate-form"><label class="sr" for="rate-${i}">rate of ${esc(g.name)} (req/s)</label><input id="rate-${i}" type="number" class="rate" step="any" placeholder="req/s"><label class="sr" for="ramp-${i}">ramp of ${esc(g.name)} (s)</label><input id="ramp-${i}" type="number" class="ramp" step="any" placeholder="ramp s"><button class="set-rate" type="submit">Set</button></form></td>
+      <td class="l"><span class="state">${g.paused ? "paused" : "running"}</span> <button class="toggle" type="button">${g.paused ? "Resume" : "Pause"}</button></td></tr>`).join(""));
     for (const tr of table.querySelectorAll("tr[data-gid]")) {
       const gid = tr.dataset.gid;
+      const name = tr.cells[0].textContent;
       const url = `/ui/api/groups/${encodeURIComponent(gid)}`;
-      tr.querySelector(".set-rate").addEventListener("click", async () => {
+      tr.querySelector(".rate-form").addEventListener("submit", async (ev) => {
+        ev.preventDefault();  // Enter in either field submits too
         const rate = tr.querySelector(".rate").value, ramp = tr.querySelector(".ramp").value;
-        if (rate === "") { say(`give a rate for group ${gid}`, false); return; }
+        if (rate === "") { say(`give a rate (req/s) for ${name}`, false); return; }
         try {
           const r = await api("POST", url + "/rate", {rps: Number(rate), ramp_s: ramp === "" ? 0 : Number(ramp)});
-          say(`group ${gid}: rate set to ${r.rps} req/s`, true);
+          say(`${name}: rate set to ${r.rps} req/s`, true);
         } catch (e) { say(e.message, false); }
       });
       tr.querySelector(".toggle").addEventListener("click", async (ev) => {
         const resume = ev.target.textContent === "Resume";
-        try { await api("POST", url + (resume ? "/resume" : "/pause")); say(`group ${gid} ${resume ? "resumed" : "paused"}`, true); }
+        try { await api("POST", url + (resume ? "/resume" : "/pause")); say(`${name} ${resume ? "resumed" : "paused"}`, true); }
         catch (e) { say(e.message, false); }
       });
     }
@@ -118,12 +141,12 @@ const Galileo = (() => {
       let c;
       try { c = await api("GET", "/ui/api/cluster"); } catch (e) { say(e.message, false); return; }
       rows("#workers", c.workers.map((w) => `<tr><td class="l">${esc(w.name)}</td><td class="l">${esc(w.host)}</td><td class="l">${Object.entries(w.labels).map(([k, v]) => esc(`${k}=${v}`)).join(", ")}</td><td>${w.processes}</td><td>${w.clients}</td><td>${w.groups}</td><td>${w.heartbeat_age_s} s ago</td></tr>`).join(""));
-      rows("#all-groups", c.groups.map((g) => `<tr><td class="l">${esc(g.gid)}</td><td class="l">${esc(g.service)}</td><td>${num(g.rps)}</td><td class="l">${g.exp_id ? `<a href="/runs/${esc(g.exp_id)}">${esc(g.exp_id)}</a>` : "–"}</td><td class="l">${g.paused ? "paused" : "running"}</td></tr>`).join(""));
+      rows("#all-groups", c.groups.map((g) => `<tr><td class="l">${esc(g.service)}</td><td class="l muted">${esc(g.gid)}</td><td>${num(g.rps)}</td><td class="l">${g.exp_id ? `<a href="/runs/${esc(g.exp_id)}">${esc(g.exp_id)}</a>` : "–"}</td><td class="l">${g.paused ? "paused" : "running"}</td></tr>`).join(""));
       const table = $("#routing");
       const sig = JSON.stringify(c.routing);
       if (table.dataset.sig === sig) return;
       table.dataset.sig = sig;
-      rows("#routing", c.routing.map((r) => `<tr data-service="${esc(r.service)}"><td class="l">${esc(r.service)}</td><td class="l"><input class="hosts" size="40" value="${esc(r.hosts.join(","))}"></td><td class="l"><input class="weights" value="${esc(r.weights.join(","))}"></td><td>${r.version}</td><td><button class="save">Save</button></td></tr>`).join(""));
+      rows("#routing", c.routing.map((r) => `<tr data-service="${esc(r.service)}"><td class="l">${esc(r.service)}</td><td class="l"><input class="hosts" size="30" aria-label="hosts of ${esc(r.service)}" value="${esc(r.hosts.join(","))}"></td><td class="l"><input class="weights" aria-label="weights of ${esc(r.service)}" value="${esc(r.weights.join(","))}"></td><td>${r.version}</td><td><button class="save">Save</button></td></tr>`).join(""));
       for (const tr of table.querySelectorAll("tr[data-service]")) {
         tr.querySelector(".save").addEventListener("click", () => setRoute(tr.dataset.service, tr.querySelector(".hosts").value, tr.querySelector(".weights").value));
       }
@@ -135,7 +158,7 @@ const Galileo = (() => {
         refresh();
       } catch (e) { say(e.message, false); }
     }
-    $("#add-route").addEventListener("click", () => setRoute($("#new-service").value.trim(), $("#new-hosts").value, $("#new-weights").value));
+    $("#route-form").addEventListener("submit", (ev) => { ev.preventDefault(); setRoute($("#new-service").value.trim(), $("#new-hosts").value, $("#new-weights").value); });
     refresh();
     setInterval(refresh, 2000);
   }
@@ -189,7 +212,7 @@ const Galileo = (() => {
       <label>name <input class="wname" placeholder="(service)"></label><label>service <input class="service" value="echo"></label>
       <label>clients <input class="clients" type="number" value="2" min="1"></label><label>path <input class="path" value="/"></label>
       <label>profile <select class="ptype">${Object.keys(FIELDS).map((t) => `<option ${t === type ? "selected" : ""}>${t}</option>`).join("")}</select></label>
-      <button class="remove">Remove</button></div><div class="row params"></div>`;
+      <button class="remove" type="button">Remove</button></div><div class="row params"></div>`;
     const params = div.querySelector(".params");
     const fill = () => {
       params.innerHTML = FIELDS[div.querySelector(".ptype").value].map((f) => f === "stages"
@@ -220,6 +243,7 @@ const Galileo = (() => {
     const fig = {data: r.workloads.map((w) => ({type: "scatter", mode: "lines", name: `${w.name} (${w.requests} requests)`, x: w.points.map((p) => p[0]), y: w.points.map((p) => p[1])})),
       layout: {title: {text: "Planned rate", font: {size: 14}}, height: 320, margin: {l: 60, r: 20, t: 40, b: 45}, xaxis: {title: {text: "time (s)"}}, yaxis: {title: {text: "requests per second"}}}};
     Plotly.react("fig-plan", fig.data, fig.layout, cfg);
+    document.getElementById("fig-plan").dataset.points = fig.data.length;
   }
 
   function designer() {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -39,6 +39,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRASH_CHECK_INTERVAL_S: Final = 600.0
+
+
+def ping(url: str) -> None:
+    """Check that the database at ``url`` answers a trivial query (nothing is created or
+    migrated); ``StorageError`` saying why when it does not."""
+    engine = create_engine(url)
+    try:
+        with storage_errors(url), engine.connect() as conn:
+            conn.execute(sa.select(1))
+    finally:
+        engine.dispose()
 
 
 class Transaction:
@@ -65,6 +76,10 @@ class Transaction:
 
     def insert_lb_traces(self, traces: Sequence[LbTrace]) -> int:
         return _lb_traces.insert_lb_traces(self.conn, traces)
+
+    def insert_nodeinfo(self, exp_id: str | None, node: str, info: Mapping[str, str]) -> bool:
+        """Store ``info`` of ``node`` under ``exp_id`` unless stored already; True if written."""
+        return _telemetry.insert_nodeinfo(self.conn, exp_id, node, info)
 
     def get_experiment(self, exp_id: str) -> Experiment | None:
         return _exps.get_experiment(self.conn, exp_id)

@@ -33,11 +33,6 @@ TERMINAL_STATUSES: Final = frozenset(
     {ExperimentStatus.FINISHED, ExperimentStatus.FAILED, ExperimentStatus.CANCELLED})
 
 
-def _doc(text: str) -> Any:
-    """A field whose description (REST schema, docs) is ``text``."""
-    return field(metadata={"doc": text})
-
-
 @dataclass(frozen=True, slots=True)
 class Experiment:
     """One experiment. Times are unix seconds (``None`` until it happens)."""
@@ -45,12 +40,12 @@ class Experiment:
     id: str
     name: str
     creator: str
-    created: float = _doc("unix seconds")
-    start: float | None = _doc("unix seconds; None until started")
-    end: float | None = _doc("unix seconds; None until ended")
-    status: ExperimentStatus = _doc("QUEUED, RUNNING, FINISHED, FAILED or CANCELLED")
-    status_message: str | None = _doc("why it ended as it did, or what it is doing")
-    progress: float = _doc("0..1")
+    created: float = field(metadata={"doc": "unix seconds"})
+    start: float | None = field(metadata={"doc": "unix seconds; None until started"})
+    end: float | None = field(metadata={"doc": "unix seconds; None until ended"})
+    status: ExperimentStatus
+    status_message: str | None = field(metadata={"doc": "why it ended, or what it is doing"})
+    progress: float = field(metadata={"doc": "0..1"})
     # the stage a running experiment is in (scenario stage or script line), for status views
     stage: str | None = field(default=None, metadata={"doc": "current stage of a run"})
     # moved to the trash at (unix s); None: not deleted (purged after the retention)
@@ -58,7 +53,7 @@ class Experiment:
                                      metadata={"doc": "moved to the trash at (unix s)"})
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Experiment:
+    def from_row(cls, row: Mapping[Any, Any]) -> Experiment:
         values: dict[str, Any] = dict(row)
         values["status"] = ExperimentStatus(values["status"])
         return cls(**values)

@@ -7,10 +7,11 @@ records they store (:func:`record_columns`): ``experiments`` from ``storage.reco
 ``traces`` from ``protocol.Trace``, ``events`` from ``protocol.Event``, ``telemetry`` from
 ``protocol.TelemetrySample``, ``lb_traces`` from ``protocol.LbTrace``. Names, order, nullability
 and defaults come from the record, only the SQL type of each field is said here (or, where the
-table differs from the record, the whole column), and a field without one fails at import. Wall-clock times of requests are unix
-nanoseconds (``*_ns``, BIGINT); the experiment lifecycle columns (``created``, ``start``, ``end``,
-``deleted_at``) are unix seconds (DOUBLE). There are no foreign keys on purpose: traces may reach
-the recorder before the event that creates their experiment.
+table differs from the record, the whole column), and a field without one fails at import.
+Wall-clock times of requests are unix nanoseconds (``*_ns``, BIGINT); the experiment lifecycle
+columns (``created``, ``start``, ``end``, ``deleted_at``) are unix seconds (DOUBLE). There are
+no foreign keys on purpose: traces may reach the recorder before the event that creates their
+experiment.
 """
 
 from __future__ import annotations

@@ -59,10 +59,12 @@ class Transaction:
         self.conn = conn
         self.runtime = runtime  # the ``mixed`` expdb: traces and telemetry go to InfluxDB
 
-    def insert_traces(self, traces: Sequence[Trace]) -> int:
+    def insert_traces(self, traces: Sequence[Trace],
+                      method: _traces.IngestMethod = "bulk") -> int:
+        """Insert ``traces`` (duplicates ignored); ``method`` only for benchmarks."""
         if self.runtime is not None:
             return self.runtime.insert_traces(traces)
-        return _traces.insert_traces(self.conn, traces)
+        return _traces.insert_traces(self.conn, traces, method)
 
     def insert_telemetry(self, pairs: Sequence[tuple[str | None, TelemetrySample]]) -> int:
         """Samples with the experiment each belongs to (a replayed sample is stored once)."""

@@ -29,8 +29,7 @@ from galileo.storage import lb_traces as _lb_traces
 from galileo.storage import telemetry as _telemetry
 from galileo.storage import traces as _traces
 from galileo.storage._engine import create_engine, redact, storage_errors
-from galileo.storage.experiments import Experiment
-from galileo.storage.schema import ExperimentStatus
+from galileo.storage.records import Experiment, ExperimentStatus
 
 if TYPE_CHECKING:
     from galileo.settings import Settings

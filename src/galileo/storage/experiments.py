@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from galileo.errors import NotFoundError, ValidationError
 from galileo.protocol import new_experiment_id
-from galileo.storage.records import TERMINAL_STATUSES, Experiment, ExperimentStatus
+from galileo.storage.records import TERMINAL_STATUSES as TERMINAL_STATUSES  # its old home
+from galileo.storage.records import Experiment as Experiment
+from galileo.storage.records import ExperimentStatus
 from galileo.storage.schema import EXPERIMENT_TABLES
 from galileo.storage.schema import experiments as experiments_table
-
-__all__ = ["TERMINAL_STATUSES", "Experiment"]  # re-exported: their home is storage.records
 
 
 def _now(at: float | None) -> float:

@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from galileo.protocol import Event, LbTrace, TelemetrySample, Trace, request_failed
-from galileo.storage.records import Experiment, ExperimentStatus, field_names, record_fields
+from galileo.storage.records import Experiment, field_names, record_fields
+from galileo.storage.records import ExperimentStatus as ExperimentStatus  # its old home
 
 REQUEST_ID_LEN: Final = 32
 LB_REQUEST_ID_LEN: Final = 64  # the client's X-Request-Id, cut to this length
@@ -35,8 +36,6 @@ NAME_LEN: Final = 128
 SOURCE_ID_LEN: Final = 200
 
 EVENT_NAME_LEN: Final = 255
-
-__all__ = ["ExperimentStatus"]  # re-exported: its home is ``storage.records``
 
 
 SqlType = sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]

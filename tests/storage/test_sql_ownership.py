@@ -26,6 +26,14 @@ SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+(?:IGNORE\s+)?INTO\b|\bU
 # statements run on a connection or engine: ``x.conn.execute``, ``x.engine.connect`` …
 CONNECTION_CALLS = {("conn", "execute"), ("conn", "exec_driver_sql"), ("engine", "connect"),
                     ("engine", "begin"), ("connection", "cursor"), ("conn", "connection")}
+# the SQLAlchemy handles behind storage's objects: ``tx.conn``, ``db.engine``, ``self.expdb.engine``
+HANDLES = {"conn": ("tx",), "engine": ("db", "expdb", "_expdb")}
+
+
+def _holder(node: ast.expr) -> str:
+    """The name an attribute is read from: ``tx`` in ``tx.conn``, ``db`` in ``self.db.x``."""
+    return node.id if isinstance(node, ast.Name) else \
+        node.attr if isinstance(node, ast.Attribute) else ""
 
 
 def violations(source: str, where: str) -> list[str]:
@@ -49,6 +57,8 @@ def violations(source: str, where: str) -> list[str]:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) \
                 and (node.value.attr, node.attr) in CONNECTION_CALLS:
             found.append(f"{where}:{node.lineno} uses .{node.value.attr}.{node.attr}")
+        elif isinstance(node, ast.Attribute) and _holder(node.value) in HANDLES.get(node.attr, ()):
+            found.append(f"{where}:{node.lineno} uses {_holder(node.value)}.{node.attr}")
     return found
 
 
@@ -73,6 +83,8 @@ def test_no_module_outside_storage_speaks_sql() -> None:
     ("q = 'INSERT IGNORE INTO traces (a) VALUES (1)'\n", "spells SQL"),
     ("def f(db):\n    with db.engine.connect() as c:\n        pass\n", "uses .engine.connect"),
     ("def f(tx):\n    tx.conn.execute(None)\n", "uses .conn.execute"),
+    ("def f(tx):\n    insert(tx.conn, 1)\n", "uses tx.conn"),
+    ("def f(self):\n    self.db.engine.dispose()\n", "uses db.engine"),
 ])
 def test_the_check_sees_each_kind_of_violation(source: str, what: str) -> None:
     found = violations(source, "mod.py")

@@ -1,10 +1,21 @@
 """Trace ingest rate of the experiment database, per backend.
 
-    .venv/bin/python benchmarks/expdb.py [--traces 100000] [--batch 500] [--reps 3]
+    .venv/bin/python benchmarks/expdb.py --part ingest [--traces 100000] [--batch 500]
+        [--ingest-reps 3] [--sqlite-tx-batches 10]
 
 Inserts ``--traces`` generated traces in batches of ``--batch`` (one transaction per batch, as
-the recorder does) into a scratch database on each backend and prints the median rows/s of
-``--reps`` runs. A backend that does not answer is skipped with a line saying so. URLs:
+the recorder does) into a scratch database on each backend, twice per repetition in the same run
+so their ratio survives a noisy machine: ``executemany`` (one parameterised INSERT that skips
+duplicates, executed per row by the driver) and ``bulk`` (what the recorder uses: PostgreSQL
+``COPY`` into a staging table then ``INSERT … ON CONFLICT DO NOTHING``; MariaDB multi-row
+``INSERT IGNORE`` sized by ``max_allowed_packet``; SQLite ``executemany`` without SQLAlchemy's
+per-row work, also timed with ``--sqlite-tx-batches`` batches per transaction). Reported per
+path: rows per wall second and rows per CPU-second of this process (the recorder's share; the
+database server's CPU is not counted), medians of ``--ingest-reps``, and the ratio bulk /
+executemany. ``replay`` re-inserts the same traces through the bulk path (the recorder is
+at-least-once): 0 rows must be written, and its rate is shown. One JSON line at the end.
+
+A backend that does not answer is skipped with a line saying so. URLs:
 ``GALILEO_TEST_MYSQL_URL`` / ``GALILEO_TEST_POSTGRESQL_URL`` (defaults: the local test servers).
 ``influxdb`` is the ``mixed`` expdb's runtime store: a local ``influxd`` 1.x (Debian's package)
 started in a temporary directory, written through the same transaction path (SQLite beside it).
@@ -22,6 +33,7 @@ until the status reads CANCELLED. Medians over ``--reps`` repetitions.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -58,18 +70,51 @@ def make_traces(n: int, exp_id: str = "202401010000-bench") -> list[Trace]:
     ]
 
 
-def bench(url: str, traces: list[Trace], batch: int) -> float:
-    """Rows per second inserting ``traces`` into a scratch database next to ``url``."""
-    with scratch_database(url, prefix="gbench") as scratch, ExpDB(scratch) as db:
-        db.insert_traces(make_traces(10))  # warm up connection and statement cache
-        start = time.perf_counter()
-        written = 0
-        for i in range(0, len(traces), batch):
-            written += db.insert_traces(traces[i:i + batch])
-        elapsed = time.perf_counter() - start
-        if written != len(traces):
-            raise SystemExit(f"expected {len(traces)} rows written, driver reported {written}")
-        return len(traces) / elapsed
+class Rate:
+    """Rows per wall second and per CPU-second of this process over one timed insert."""
+
+    def __init__(self, rows: int, wall_s: float, cpu_s: float) -> None:
+        self.rows, self.wall, self.cpu = rows, rows / wall_s, rows / max(cpu_s, 1e-9)
+
+
+def _timed(insert: Callable[[], int], rows: int, expected: int) -> Rate:
+    """Time ``insert`` of ``rows`` rows, of which ``expected`` must be newly written."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    written = insert()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if written != expected:
+        raise SystemExit(f"expected {expected} rows written, driver reported {written}")
+    return Rate(rows, wall, cpu)
+
+
+def _insert_all(db: ExpDB, traces: list[Trace], batch: int, method: str,
+                batches_per_tx: int = 1) -> int:
+    written = 0
+    step = batch * batches_per_tx
+    for i in range(0, len(traces), step):
+        with db.transaction() as tx:
+            for j in range(i, min(i + step, len(traces)), batch):
+                written += tx.insert_traces(traces[j:j + batch], method=method)  # type: ignore[arg-type]
+    return written
+
+
+def bench(url: str, n: int, batch: int, sqlite_tx: int) -> dict[str, Rate]:
+    """One repetition on the backend at ``url``: each path into its own scratch database."""
+    out: dict[str, Rate] = {}
+    paths = [("executemany", "executemany", 1), ("bulk", "bulk", 1)]
+    if url.startswith("sqlite") and sqlite_tx > 1:
+        paths.append((f"bulk_tx{sqlite_tx}", "bulk", sqlite_tx))
+    for label, method, per_tx in paths:
+        traces = make_traces(n)  # fresh ids: every run inserts new rows
+        with scratch_database(url, prefix="gbench") as scratch, ExpDB(scratch) as db:
+            db.insert_traces(make_traces(10))  # warm up connection and statement cache
+            def run(how: str = method, per: int = per_tx, rows: list[Trace] = traces) -> int:
+                return _insert_all(db, rows, batch, how, per)
+
+            out[label] = _timed(run, n, n)
+            if method == "bulk" and per_tx == 1:  # every row again: none may be written
+                out["replay"] = _timed(run, n, 0)
+    return out
 
 
 def bench_influx(traces: list[Trace], batch: int, tmp: str) -> float:
@@ -111,6 +156,8 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=TRACE_BATCH_MAX)
     parser.add_argument("--ingest-reps", type=int, default=3, help="ingest: runs per backend")
+    parser.add_argument("--sqlite-tx-batches", type=int, default=10,
+                        help="ingest: SQLite batches per transaction for the large-tx figure")
     parser.add_argument("--part", choices=("ingest", "stop", "all"), default="all")
     parser.add_argument("--reps", type=int, default=5, help="stop part: repetitions")
     parser.add_argument("--groups", type=int, default=3, help="stop part: client groups")
@@ -122,23 +169,49 @@ def main() -> None:
         stop_to_quiet(reps=args.reps, groups=args.groups, rps=args.rps)
 
 
+def _median(rates: list[Rate], attr: str) -> float:
+    return float(statistics.median(float(getattr(r, attr)) for r in rates))
+
+
 def ingest(args: argparse.Namespace) -> None:
+    results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in [*BACKENDS, "influxdb"]:
-            url = BACKENDS.get(name) or f"sqlite:///{tmp}/bench.sqlite"
+        for name, base in BACKENDS.items():
+            url = base or f"sqlite:///{tmp}/bench.sqlite"
             try:
-                rates = []
-                for _ in range(args.ingest_reps):
-                    traces = make_traces(args.traces)  # fresh ids: every run inserts new rows
-                    rates.append(bench_influx(traces, args.batch, tmp) if name == "influxdb"
-                                 else bench(url, traces, args.batch))
+                reps = [bench(url, args.traces, args.batch, args.sqlite_tx_batches)
+                        for _ in range(args.ingest_reps)]
             except StorageError as e:
                 print(f"{name:<11} skipped: {e}")
                 continue
-            print(f"{name:<11} {statistics.median(rates):>10,.0f} rows/s median of "
-                  f"{len(rates)} (min {min(rates):,.0f}, max {max(rates):,.0f}; "
-                  f"{args.traces:,} traces, batches of {args.batch})")
-
+            entry: dict[str, object] = {}
+            for path in reps[0]:
+                rates = [r[path] for r in reps]
+                wall, cpu = _median(rates, "wall"), _median(rates, "cpu")
+                entry[path] = {"rows_per_s": round(wall), "rows_per_cpu_s": round(cpu)}
+                print(f"{name:<11} {path:<12} {wall:>10,.0f} rows/s  {cpu:>10,.0f} rows/CPU-s "
+                      f"(medians of {len(rates)})")
+            ratio = {k: round(_median([r["bulk"] for r in reps], k)
+                              / _median([r["executemany"] for r in reps], k), 2)
+                     for k in ("cpu", "wall")}
+            entry["bulk_vs_executemany"] = ratio
+            print(f"{name:<11} bulk / executemany: {ratio['cpu']:.2f}x per CPU-second, "
+                  f"{ratio['wall']:.2f}x per wall second")
+            results[name] = entry
+        try:
+            influx = statistics.median(bench_influx(make_traces(args.traces), args.batch, tmp)
+                                       for _ in range(args.ingest_reps))
+            results["influxdb"] = {"bulk": {"rows_per_s": round(influx)}}
+            print(f"{'influxdb':<11} {'bulk':<12} {influx:>10,.0f} rows/s")
+        except StorageError as e:
+            print(f"influxdb    skipped: {e}")
+    goals = {"postgresql": 2.5, "mariadb": 1.5}
+    met = {k: bool(isinstance(results.get(k), dict)
+                   and results[k]["bulk_vs_executemany"]["cpu"] >= v)  # type: ignore[index]
+           for k, v in goals.items()}
+    print(json.dumps({"bench": "expdb-ingest", "traces": args.traces, "batch": args.batch,
+                      "reps": args.ingest_reps, "cpus": os.cpu_count(), "results": results,
+                      "goals_cpu_ratio": goals, "goals_met": met}))
 
 
 # ---------------------------------------------------------------------- stop → quiet

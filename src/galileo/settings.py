@@ -224,9 +224,17 @@ class Settings(BaseModel):
 
     def redacted_expdb_url(self) -> str:
         """The expdb URL with any password replaced by ``***`` (for logs and summaries)."""
-        from sqlalchemy.engine import make_url
+        return redact_password(self.expdb_connection_url())
 
-        return make_url(self.expdb_connection_url()).render_as_string(hide_password=True)
+
+def redact_password(url: str) -> str:
+    """``url`` (``scheme://user:password@host/...``) with the password replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{path}"
 
 
 def _auth(user: str, password: SecretStr | None) -> str:

@@ -48,9 +48,9 @@ def test_trace_line_is_exact_line_protocol() -> None:
               sent_ns=15, done_ns=1_000_010, status=0, error="connect")
     assert trace_line(t) == (
         'galileo_trace,exp_id=none,service=echo,worker=w\\=1,host=h:80,group_id=g\\ 1,'
-        'client_id=c\\,1,method=GET request_id="r1",path="/a \\"b\\"\\\\c",error="connect",'
-        'status=0i,intended_ns=10i,sent_ns=15i,done_ns=1000010i,bytes_received=0i,'
-        'latency_ms=1.0,failed=true 15')
+        'client_id=c\\,1,method=GET request_id="r1",path="/a \\"b\\"\\\\c",'
+        'intended_ns=10i,sent_ns=15i,done_ns=1000010i,status=0i,error="connect",'
+        'bytes_received=0i,latency_ms=1.0,failed=true 15')
 
 
 def test_telemetry_line_and_non_finite_values() -> None:

@@ -19,14 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
-import sqlalchemy as sa
 
-from galileo.protocol import request_failed, request_unsent
-from galileo.storage import ExpDB
-from galileo.storage.schema import traces
+from galileo.storage import ExpDB, reads
 
 NS_PER_S: Final = 1_000_000_000
 
@@ -65,34 +62,13 @@ def order_rank(n: int, p: float) -> int:
     return max(math.ceil(p / 100.0 * n) - 1, 0)
 
 
-def _flag(condition: Any) -> Any:
-    return sa.case((condition, 1), else_=0)
-
-
-def unsent_expr() -> Any:
-    """1 for a trace that never left its worker, else 0 (SQL)."""
-    t = traces.c
-    return _flag(request_unsent(t.error, t.sent_ns, t.done_ns))
-
-
 def request_counts(db: ExpDB, exp_ids: Sequence[str],
                    since_ns: int | None = None) -> dict[str, RequestCounts]:
     """:class:`RequestCounts` of each run (one grouped query), optionally only of the requests
     sent (or, unsent, given up) at or after ``since_ns``. Runs without traces count zero."""
     out = {e: RequestCounts() for e in exp_ids}
-    if not exp_ids:
-        return out
-    t = traces.c
-    sent = 1 - unsent_expr()
-    where: list[Any] = [t.exp_id.in_(list(exp_ids))]
-    if since_ns is not None:
-        where.append(t.sent_ns >= since_ns)  # indexed with exp_id
-    stmt = (sa.select(t.exp_id, sa.func.count(), sa.func.sum(sent),
-                      sa.func.sum(_flag(request_failed(t.status, t.error))))
-            .where(*where).group_by(t.exp_id))
-    with db.engine.connect() as conn:
-        for exp_id, n, s, f in conn.execute(stmt):
-            out[exp_id] = RequestCounts(int(n), int(s or 0), int(f or 0))
+    for exp_id, c in reads.run_counts(db, list(exp_ids), since_ns).items():
+        out[exp_id] = RequestCounts(c.requests, c.sent, c.failed)
     return out
 
 
@@ -102,15 +78,9 @@ def unsent_per_second(db: ExpDB, exp_id: str, t0_ns: int, seconds: int,
     out = {s: np.zeros(seconds, dtype=np.int64) for s in services}
     if not seconds:
         return out
-    t = traces.c
-    second = (t.intended_ns - t0_ns) // NS_PER_S
-    stmt = (sa.select(t.service, second, sa.func.count())
-            .where(t.exp_id == exp_id, request_unsent(t.error, t.sent_ns, t.done_ns))
-            .group_by(t.service, second))
-    with db.engine.connect() as conn:
-        for service, sec, n in conn.execute(stmt):
-            if service in out and 0 <= int(sec) < seconds:
-                out[service][int(sec)] += int(n)
+    for service, sec, n in reads.unsent_per_second(db, exp_id, t0_ns, seconds):
+        if service in out:
+            out[service][sec] += n
     return out
 
 

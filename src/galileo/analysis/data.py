@@ -10,15 +10,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
 from galileo.errors import NotFoundError
-from galileo.storage import ExpDB, Experiment
-from galileo.storage._engine import storage_errors
-from galileo.storage.schema import telemetry as telemetry_table
-from galileo.storage.schema import traces as traces_table
+from galileo.storage import ExpDB, Experiment, reads
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,11 +40,10 @@ class ExperimentData:
                 f"{len(self.telemetry)} telemetry samples, {len(self.events)} events>")
 
 
-def _frame(conn: sa.Connection, stmt: Any) -> pd.DataFrame:
+def _frame(columns: reads.Columns) -> pd.DataFrame:
     import pandas as pd
 
-    result = conn.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return pd.DataFrame(columns.rows, columns=columns.names)
 
 
 def _time_index(df: pd.DataFrame, ns_column: str, name: str) -> pd.DataFrame:
@@ -60,10 +54,8 @@ def _time_index(df: pd.DataFrame, ns_column: str, name: str) -> pd.DataFrame:
     return df
 
 
-def traces_frame(conn: sa.Connection, exp_id: str) -> pd.DataFrame:
-    stmt = sa.select(traces_table).where(traces_table.c.exp_id == exp_id).order_by(
-        traces_table.c.sent_ns, traces_table.c.request_id)
-    df = _frame(conn, stmt)
+def traces_frame(db: ExpDB, exp_id: str) -> pd.DataFrame:
+    df = _frame(reads.trace_columns(db, exp_id))
     for col in ("intended_ns", "sent_ns", "done_ns", "bytes_received"):
         df[col] = df[col].astype("int64")
     df["status"] = df["status"].astype("int32")
@@ -74,11 +66,8 @@ def traces_frame(conn: sa.Connection, exp_id: str) -> pd.DataFrame:
     return _time_index(df, "sent_ns", "sent")
 
 
-def telemetry_frame(conn: sa.Connection, exp_id: str) -> pd.DataFrame:
-    t = telemetry_table.c
-    stmt = sa.select(t.node, t.metric, t.subsystem, t.ts_ns, t.value).where(
-        t.exp_id == exp_id).order_by(t.ts_ns, t.node, t.metric, t.subsystem)
-    df = _frame(conn, stmt)
+def telemetry_frame(db: ExpDB, exp_id: str) -> pd.DataFrame:
+    df = _frame(reads.telemetry_columns(db, exp_id))
     df["ts_ns"] = df["ts_ns"].astype("int64")
     df["value"] = df["value"].astype("float64")
     for col in TELEMETRY_CATEGORIES:
@@ -107,9 +96,8 @@ def load(exp_id: str, *, db: ExpDB | None = None,
 
         db = ExpDB.from_settings(settings or Settings.from_env())
     try:
-        with storage_errors(db.url), db.engine.connect() as conn:
-            traces = traces_frame(conn, exp_id)
-            telemetry = telemetry_frame(conn, exp_id)
+        traces = traces_frame(db, exp_id)
+        telemetry = telemetry_frame(db, exp_id)
         experiment = db.get_experiment(exp_id)
         events = events_frame(db, exp_id)
         nodeinfo = db.nodeinfo(exp_id)

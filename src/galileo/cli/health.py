@@ -4,7 +4,7 @@ Kubernetes liveness/readiness). Exit 0 and one ``healthy: …`` line, or exit 1 
 
 - every role except ``app`` and ``api``: the bus answers ``PING``;
 - ``worker``: this worker (``galileo_worker_name``) is registered and heartbeating;
-- ``recorder``, ``runner``: the experiment database answers ``SELECT 1``; ``recorder``: the
+- ``recorder``, ``runner``: the experiment database answers a trivial query; ``recorder``: the
   traces backlog is not growing with its oldest entry 10 s old or more (recorder falling behind);
 - ``api``: ``GET /health`` on the API port answers 2xx; ``grpc``: the gRPC port accepts;
 - ``app``: ``GET /health`` on the built-in service's port answers 2xx.
@@ -82,19 +82,16 @@ def _check_worker(settings: Settings) -> str:
 
 
 def _check_expdb(settings: Settings) -> str:
+    from galileo.errors import StorageError
+
     try:
-        import sqlalchemy as sa
-    except ModuleNotFoundError:
-        raise Unhealthy("sqlalchemy is not installed: pip install 'galileo[expdb]'") from None
-    engine = sa.create_engine(settings.expdb_connection_url())
+        from galileo.storage.expdb import ping
+    except ModuleNotFoundError as e:
+        raise Unhealthy(f"{e.name} is not installed: pip install 'galileo[expdb]'") from None
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as e:
-        first = str(e).splitlines()[0][:200]
-        raise Unhealthy(f"expdb {settings.redacted_expdb_url()} unreachable ({first})") from None
-    finally:
-        engine.dispose()
+        ping(settings.expdb_connection_url())
+    except StorageError as e:
+        raise Unhealthy(str(e)) from None  # names the (redacted) URL and the driver's reason
     return "expdb ok"
 
 

@@ -10,34 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-import sqlalchemy as sa
-
 from galileo.errors import ConfigError, ValidationError
-from galileo.storage import ExpDB
-from galileo.storage.schema import telemetry, traces
+from galileo.storage import ExpDB, reads
 
 PAGE_ROWS: Final = 50_000
-TABLES: Final = {"traces": traces, "telemetry": telemetry}
+TABLES: Final = tuple(reads.EXPORT_TABLES)
 FORMATS: Final = ("csv", "parquet", "influx-lp")
 
 
-def _pages(db: ExpDB, table: sa.Table, exp_id: str) -> Iterator[list[dict[str, Any]]]:
-    if db.runtime is not None and table.name in TABLES:  # the mixed expdb: rows are in InfluxDB
-        rows = db.traces(exp_id) if table is traces else db.telemetry(exp_id)
+def _pages(db: ExpDB, table: str, exp_id: str) -> Iterator[list[dict[str, Any]]]:
+    if db.runtime is not None:  # the mixed expdb: rows are in InfluxDB
+        rows = db.traces(exp_id) if table == "traces" else db.telemetry(exp_id)
         if rows:
             yield rows
         return
-    order = [c for c in table.primary_key.columns]
-    offset = 0
-    while True:
-        stmt = (sa.select(table).where(table.c.exp_id == exp_id).order_by(*order)
-                .limit(PAGE_ROWS).offset(offset))
-        with db.transaction() as tx:
-            rows = [dict(r) for r in tx.conn.execute(stmt).mappings()]
-        if not rows:
-            return
-        yield rows
-        offset += len(rows)
+    yield from reads.table_pages(db, table, exp_id, PAGE_ROWS)
 
 
 def export(db: ExpDB, exp_id: str, out_dir: Path, fmt: str = "csv",
@@ -50,10 +37,9 @@ def export(db: ExpDB, exp_id: str, out_dir: Path, fmt: str = "csv",
         return _line_protocol(db, exp_id, out_dir / f"{exp_id}.lp", tables)
     written = {}
     for name in tables:
-        table = TABLES[name]
         path = out_dir / f"{exp_id}-{name}.{fmt}"
-        columns = [c.name for c in table.columns]
-        count = (_csv if fmt == "csv" else _parquet)(_pages(db, table, exp_id), path, columns)
+        columns = reads.export_columns(name)
+        count = (_csv if fmt == "csv" else _parquet)(_pages(db, name, exp_id), path, columns)
         written[name] = (path, count)
     return written
 
@@ -68,7 +54,7 @@ def _line_protocol(db: ExpDB, exp_id: str, path: Path,
     counts = dict.fromkeys(tables, 0)
     with path.open("w") as f:
         for name in tables:
-            for rows in _pages(db, TABLES[name], exp_id):
+            for rows in _pages(db, name, exp_id):
                 if name == "traces":
                     lines = [trace_line(Trace(**{k: r[k] for k in trace_fields})) for r in rows]
                 else:

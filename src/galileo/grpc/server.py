@@ -31,6 +31,7 @@ from galileo.errors import (
     ValidationError,
 )
 from galileo.experiments.interface import ExperimentsAPI, StatusView
+from galileo.grpc.records import experiment_info
 from galileo.grpc.stubs import pb2, pb2_grpc
 from galileo.storage import Experiment, ExperimentStatus
 
@@ -90,10 +91,7 @@ def status_answer(view: StatusView) -> str:
 
 
 def info(exp: Experiment) -> Any:
-    return pb2.ExperimentInfo(
-        id=exp.id, name=exp.name, creator=exp.creator, status=_status_value(exp.status),
-        status_message=exp.status_message or "", progress=exp.progress, created=exp.created,
-        start=exp.start or 0.0, end=exp.end or 0.0)
+    return experiment_info(exp)
 
 
 def status_message(view: StatusView) -> Any:

@@ -37,7 +37,7 @@ from galileo.protocol import (
 )
 from galileo.settings import Settings
 from galileo.storage import Transaction
-from galileo.storage.telemetry import insert_nodeinfo, sample_problem
+from galileo.storage.telemetry import sample_problem
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class TelemetryWriter:
         with contextlib.suppress(Exception):  # a bad node name never blocks the batch
             raw: Any = client.hgetall(self.keys.telemd_info(node))
             info = {_text(k): _text(v) for k, v in (raw or {}).items()}
-            insert_nodeinfo(tx.conn, exp_id, node, info)
+            tx.insert_nodeinfo(exp_id, node, info)
 
     def record_nodes(self, tx: Transaction, client: Bus, exp_id: str) -> None:
         """Store the info of every node of the namespace (at experiment start)."""

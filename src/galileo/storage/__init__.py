@@ -18,15 +18,16 @@ from galileo._lazy import lazy_exports
 if TYPE_CHECKING:
     from galileo.protocol import new_experiment_id
     from galileo.storage.expdb import ExpDB, Transaction
-    from galileo.storage.experiments import Experiment
-    from galileo.storage.schema import ExperimentStatus
+    from galileo.storage.records import TERMINAL_STATUSES, Experiment, ExperimentStatus
 
-__all__ = ["ExpDB", "Experiment", "ExperimentStatus", "Transaction", "new_experiment_id"]
+__all__ = ["TERMINAL_STATUSES", "ExpDB", "Experiment", "ExperimentStatus", "Transaction",
+           "new_experiment_id"]
 
 __getattr__ = lazy_exports(__name__, {
     "ExpDB": "galileo.storage.expdb",
-    "Experiment": "galileo.storage.experiments",
-    "ExperimentStatus": "galileo.storage.schema",
+    "Experiment": "galileo.storage.records",
+    "ExperimentStatus": "galileo.storage.records",
+    "TERMINAL_STATUSES": "galileo.storage.records",
     "Transaction": "galileo.storage.expdb",
     "new_experiment_id": "galileo.protocol",
 })

@@ -8,7 +8,13 @@ hot path talks to the driver on the SQLAlchemy connection (same transaction):
   ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (two round trips, C-speed dumping).
 * MariaDB/MySQL (PyMySQL): multi-row ``INSERT IGNORE`` whose literals are built here with
   PyMySQL's own escape table (its per-value ``escape`` dominates otherwise); statements are
-  chunked to stay far below ``max_allowed_packet``. Other drivers fall back to ``executemany``.
+  sized by the server's ``max_allowed_packet`` (read once per connection; a quarter of it in
+  characters, so even 4-byte UTF-8 fits). Other drivers fall back to ``executemany``.
+
+Duplicates (same ``request_id``) are skipped on every path: the recorder delivers at least once.
+A batch the database refuses (a value that does not fit, a missing one) raises ``StorageError``
+naming the reason, and the caller's transaction rolls back: nothing of the batch is written.
+:func:`executemany_insert_traces` is the plain batched path the benchmark compares against.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from typing import Any, Final
 import msgspec
 import sqlalchemy as sa
 
+from galileo.errors import StorageError
 from galileo.protocol import Trace
+from galileo.storage._engine import driver_errors, redact
 from galileo.storage.schema import TRACE_COLUMNS
 from galileo.storage.schema import traces as traces_table
 
-MYSQL_ROWS_PER_STATEMENT: Final = 2000
+MYSQL_PACKET_SHARE: Final = 4  # statement budget in characters: max_allowed_packet / this
+MYSQL_DEFAULT_PACKET: Final = 1 << 20  # if the server does not say (MySQL's old 1 MiB default)
 _COLS: Final = ", ".join(TRACE_COLUMNS)
 _PG_STAGING: Final = "galileo_traces_in"
 _MYSQL_NO_BACKSLASH_ESCAPES: Final = 512  # SERVER_STATUS_NO_BACKSLASH_ESCAPES
@@ -91,33 +100,73 @@ def _mysql_row_literal() -> Callable[[Trace, list[str]], str]:
 _mysql_values: Final = _mysql_row_literal()
 
 
+def mysql_statement_budget(conn: sa.Connection) -> int:
+    """Characters one multi-row statement may have on this connection (cached per connection:
+    ``max_allowed_packet`` is read once)."""
+    info = conn.connection.info
+    if "galileo_packet" not in info:
+        packet = conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar()
+        info["galileo_packet"] = int(packet or MYSQL_DEFAULT_PACKET)
+    return int(info["galileo_packet"]) // MYSQL_PACKET_SHARE
+
+
 def _mysql(conn: sa.Connection, traces: Sequence[Trace]) -> int:
     dbapi: Any = conn.connection.driver_connection
     table = _ESCAPE
     if (table is None or conn.dialect.driver != "pymysql"
             or getattr(dbapi, "server_status", 0) & _MYSQL_NO_BACKSLASH_ESCAPES):
-        marks = ", ".join("%s" for _ in TRACE_COLUMNS)
-        sql = f"INSERT IGNORE INTO traces ({_COLS}) VALUES ({marks})"
-        return _rowcount(conn.exec_driver_sql(sql, _rows(traces)).rowcount, len(traces))
+        return executemany_insert_traces(conn, traces)
+    head = f"INSERT IGNORE INTO traces ({_COLS}) VALUES "
+    budget = mysql_statement_budget(conn) - len(head)
     inserted = 0
     with dbapi.cursor() as cur:
-        for i in range(0, len(traces), MYSQL_ROWS_PER_STATEMENT):
-            chunk = traces[i:i + MYSQL_ROWS_PER_STATEMENT]
-            values = ",".join([_mysql_values(t, table) for t in chunk])
-            cur.execute(f"INSERT IGNORE INTO traces ({_COLS}) VALUES {values}")
-            inserted += _rowcount(cur.rowcount, len(chunk))
+        values: list[str] = []
+        size = 0
+        for t in traces:
+            literal = _mysql_values(t, table)
+            if values and size + len(literal) + 1 > budget:
+                cur.execute(head + ",".join(values))
+                inserted += _rowcount(cur.rowcount, len(values))
+                values, size = [], 0
+            values.append(literal)
+            size += len(literal) + 1
+        if values:
+            cur.execute(head + ",".join(values))
+            inserted += _rowcount(cur.rowcount, len(values))
     return inserted
 
 
+def executemany_insert_traces(conn: sa.Connection, traces: Sequence[Trace]) -> int:
+    """The plain path: one parameterised ``INSERT`` that skips duplicates, ``executemany`` of
+    positional rows (the driver batches it as it can)."""
+    if not traces:
+        return 0
+    dialect = conn.dialect.name
+    marks = ", ".join("?" if dialect == "sqlite" else "%s" for _ in TRACE_COLUMNS)
+    if dialect in ("mysql", "mariadb"):
+        sql = f"INSERT IGNORE INTO traces ({_COLS}) VALUES ({marks})"
+    else:
+        sql = f"INSERT INTO traces ({_COLS}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    return _rowcount(conn.exec_driver_sql(sql, _rows(traces)).rowcount, len(traces))
+
+
 def bulk_insert_traces(conn: sa.Connection, traces: Sequence[Trace]) -> int:
-    """Insert ``traces`` skipping duplicates; rows newly inserted (or attempted if unknown)."""
+    """Insert ``traces`` skipping duplicates; rows newly inserted (or attempted if unknown).
+    ``StorageError`` when the database refuses the batch (the caller rolls back)."""
     if not traces:
         return 0
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        return _sqlite(conn, traces)
-    if dialect == "postgresql" and conn.dialect.driver == "psycopg":
-        return _postgresql(conn, traces)
-    if dialect in ("mysql", "mariadb"):
-        return _mysql(conn, traces)
-    raise NotImplementedError(f"unsupported database driver {dialect}+{conn.dialect.driver}")
+        insert = _sqlite
+    elif dialect == "postgresql" and conn.dialect.driver == "psycopg":
+        insert = _postgresql
+    elif dialect in ("mysql", "mariadb"):
+        insert = _mysql
+    else:
+        raise NotImplementedError(f"unsupported database driver {dialect}+{conn.dialect.driver}")
+    with driver_errors(conn, redact(conn.engine.url)):
+        try:
+            return insert(conn, traces)
+        except (TypeError, ValueError, AttributeError) as e:  # a value of the wrong type
+            raise StorageError(f"a trace of the batch cannot be stored ({e}); the batch is "
+                               "not written") from e

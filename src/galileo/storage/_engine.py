@@ -50,6 +50,21 @@ def storage_errors(url: str | URL) -> Iterator[None]:
         ) from e
 
 
+@contextlib.contextmanager
+def driver_errors(conn: sa.Connection, where: str) -> Iterator[None]:
+    """Around direct use of the driver's cursor on ``conn`` (no SQLAlchemy wrapping): its
+    DBAPI errors become ``StorageError`` as well."""
+    dbapi: Any = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except (dbapi.OperationalError, dbapi.InterfaceError) as e:
+        raise StorageError(
+            f"cannot reach the experiment database at {where}: {first_line(e)}") from e
+    except dbapi.Error as e:
+        raise StorageError(
+            f"the experiment database at {where} refused an operation: {first_line(e)}") from e
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

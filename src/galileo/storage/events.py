@@ -8,15 +8,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from galileo.protocol import Event
+from galileo.storage.schema import EVENT_COLUMNS
 from galileo.storage.schema import events as events_table
 from galileo.storage.traces import insert_ignore
 
 
 def event_row(e: Event, source_id: str | None = None) -> dict[str, Any]:
-    """The column values of one event; ``source_id`` (e.g. ``<stream>/<entry id>``) makes a
-    replayed event a no-op."""
-    return {"exp_id": e.exp_id, "ts_ns": e.ts_ns, "kind": str(e.kind), "name": e.name,
-            "data": dict(e.data), "source_id": source_id}
+    """The column values of one event (``schema.EVENT_COLUMNS``); ``source_id`` (e.g.
+    ``event/<id>`` or ``<stream>/<entry id>``) is stored for ``Event.id`` and makes a replayed
+    event a no-op."""
+    row = {column: getattr(e, name) for name, column in EVENT_COLUMNS.items()}
+    row.update(kind=str(e.kind), data=dict(e.data), source_id=source_id)
+    return row
 
 
 def insert_events(conn: sa.Connection, events: Sequence[Event],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,8 +29,7 @@ from galileo.storage import lb_traces as _lb_traces
 from galileo.storage import telemetry as _telemetry
 from galileo.storage import traces as _traces
 from galileo.storage._engine import create_engine, redact, storage_errors
-from galileo.storage.experiments import Experiment
-from galileo.storage.schema import ExperimentStatus
+from galileo.storage.records import Experiment, ExperimentStatus
 
 if TYPE_CHECKING:
     from galileo.settings import Settings
@@ -41,6 +40,17 @@ log = logging.getLogger(__name__)
 TRASH_CHECK_INTERVAL_S: Final = 600.0
 
 
+def ping(url: str) -> None:
+    """Check that the database at ``url`` answers a trivial query (nothing is created or
+    migrated); ``StorageError`` saying why when it does not."""
+    engine = create_engine(url)
+    try:
+        with storage_errors(url), engine.connect() as conn:
+            conn.execute(sa.select(1))
+    finally:
+        engine.dispose()
+
+
 class Transaction:
     """Writes sharing one database transaction (committed when the ``with`` block ends)."""
 
@@ -48,10 +58,12 @@ class Transaction:
         self.conn = conn
         self.runtime = runtime  # the ``mixed`` expdb: traces and telemetry go to InfluxDB
 
-    def insert_traces(self, traces: Sequence[Trace]) -> int:
+    def insert_traces(self, traces: Sequence[Trace],
+                      method: _traces.IngestMethod = "bulk") -> int:
+        """Insert ``traces`` (duplicates ignored); ``method`` only for benchmarks."""
         if self.runtime is not None:
             return self.runtime.insert_traces(traces)
-        return _traces.insert_traces(self.conn, traces)
+        return _traces.insert_traces(self.conn, traces, method)
 
     def insert_telemetry(self, pairs: Sequence[tuple[str | None, TelemetrySample]]) -> int:
         """Samples with the experiment each belongs to (a replayed sample is stored once)."""
@@ -65,6 +77,10 @@ class Transaction:
 
     def insert_lb_traces(self, traces: Sequence[LbTrace]) -> int:
         return _lb_traces.insert_lb_traces(self.conn, traces)
+
+    def insert_nodeinfo(self, exp_id: str | None, node: str, info: Mapping[str, str]) -> bool:
+        """Store ``info`` of ``node`` under ``exp_id`` unless stored already; True if written."""
+        return _telemetry.insert_nodeinfo(self.conn, exp_id, node, info)
 
     def get_experiment(self, exp_id: str) -> Experiment | None:
         return _exps.get_experiment(self.conn, exp_id)

@@ -5,42 +5,17 @@ apply a reclaimed start after its stop)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from galileo.errors import NotFoundError, ValidationError
 from galileo.protocol import new_experiment_id
-from galileo.storage.schema import EXPERIMENT_TABLES, ExperimentStatus
+from galileo.storage.records import TERMINAL_STATUSES as TERMINAL_STATUSES  # its old home
+from galileo.storage.records import Experiment as Experiment
+from galileo.storage.records import ExperimentStatus
+from galileo.storage.schema import EXPERIMENT_TABLES
 from galileo.storage.schema import experiments as experiments_table
-
-TERMINAL_STATUSES = frozenset(
-    {ExperimentStatus.FINISHED, ExperimentStatus.FAILED, ExperimentStatus.CANCELLED}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Experiment:
-    """One experiment row. Times are unix seconds (``None`` until it happens)."""
-
-    id: str
-    name: str
-    creator: str
-    created: float
-    start: float | None
-    end: float | None
-    status: ExperimentStatus
-    status_message: str | None
-    progress: float
-    stage: str | None = None
-    deleted_at: float | None = None  # moved to the trash at (unix s); None: not deleted
-
-    @classmethod
-    def from_row(cls, row: sa.RowMapping) -> Experiment:
-        values: dict[str, Any] = dict(row)
-        values["status"] = ExperimentStatus(values["status"])
-        return cls(**values)
 
 
 def _now(at: float | None) -> float:

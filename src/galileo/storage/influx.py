@@ -10,10 +10,11 @@ Line protocol (timestamps in ns):
 
 ``galileo_trace``
     tags ``exp_id`` (``none`` for untagged traces), ``service``, ``worker``, ``host``,
-    ``group_id``, ``client_id``, ``method``; fields ``request_id``, ``path``, ``error`` (strings),
-    ``status``, ``intended_ns``, ``sent_ns``, ``done_ns``, ``bytes_received`` (integers),
-    ``latency_ms`` (float, done − intended: from the intended send time), ``failed`` (bool);
-    timestamp ``sent_ns`` (one client never sends twice in the same nanosecond).
+    ``group_id``, ``client_id``, ``method`` (:data:`TRACE_TAGS`); as fields every other field of
+    ``protocol.Trace`` in its order (``str`` as strings, ``int`` as integers:
+    :data:`TRACE_FIELDS`, derived from the record), then ``latency_ms`` (float, done − intended:
+    from the intended send time) and ``failed`` (bool); timestamp ``sent_ns`` (one client never
+    sends twice in the same nanosecond).
 ``galileo_telemetry``
     tags ``exp_id``, ``node``, ``metric``, ``subsystem`` (omitted when empty); fields ``value``
     (float), ``window_ns`` (integer); timestamp ``ts_ns``.
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from galileo.errors import StorageError
 from galileo.protocol import TelemetrySample, Trace, request_failed
+from galileo.storage.records import record_fields
 
 if TYPE_CHECKING:
     from galileo.settings import Settings
@@ -47,6 +49,25 @@ TRACE_MEASUREMENT: Final = "galileo_trace"
 TELEMETRY_MEASUREMENT: Final = "galileo_telemetry"
 NO_EXPERIMENT_TAG: Final = "none"
 LINES_PER_REQUEST: Final = 5_000
+
+# the fields of a trace that are tags (indexed, low cardinality), in line order
+TRACE_TAGS: Final = ("exp_id", "service", "worker", "host", "group_id", "client_id", "method")
+
+
+def _line_fields(record: type, tags: tuple[str, ...]) -> dict[str, type]:
+    """Every field of ``record`` that is not a tag, with its line-protocol type (str or int)."""
+    out: dict[str, type] = {}
+    for f in record_fields(record):
+        if f.name in tags:
+            continue
+        if f.type not in (str, int):
+            raise TypeError(f"{record.__name__}.{f.name}: no line-protocol type for {f.type}")
+        out[f.name] = f.type
+    return out
+
+
+TRACE_FIELDS: Final = _line_fields(Trace, TRACE_TAGS)
+_TRACE_RECORD: Final = record_fields(Trace)
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
@@ -82,17 +103,13 @@ def trace_line(trace: Trace) -> str:
     """One trace as a line of InfluxDB line protocol."""
     latency_ms = (trace.done_ns - trace.intended_ns) / 1e6 if trace.done_ns else 0.0
     failed = bool(request_failed(trace.status, trace.error))
-    return _line(
-        TRACE_MEASUREMENT,
-        [("exp_id", trace.exp_id or NO_EXPERIMENT_TAG), ("service", trace.service),
-         ("worker", trace.worker), ("host", trace.host), ("group_id", trace.group_id),
-         ("client_id", trace.client_id), ("method", trace.method)],
-        [("request_id", _string_field(trace.request_id)), ("path", _string_field(trace.path)),
-         ("error", _string_field(trace.error)), ("status", f"{trace.status}i"),
-         ("intended_ns", f"{trace.intended_ns}i"), ("sent_ns", f"{trace.sent_ns}i"),
-         ("done_ns", f"{trace.done_ns}i"), ("bytes_received", f"{trace.bytes_received}i"),
-         ("latency_ms", _float_field(latency_ms)), ("failed", "true" if failed else "false")],
-        trace.sent_ns or trace.intended_ns)
+    tags = [(k, getattr(trace, k)) for k in TRACE_TAGS]
+    tags[0] = ("exp_id", trace.exp_id or NO_EXPERIMENT_TAG)
+    fields = [(k, _string_field(getattr(trace, k)) if kind is str else f"{getattr(trace, k)}i")
+              for k, kind in TRACE_FIELDS.items()]
+    fields += [("latency_ms", _float_field(latency_ms)),
+               ("failed", "true" if failed else "false")]
+    return _line(TRACE_MEASUREMENT, tags, fields, trace.sent_ns or trace.intended_ns)
 
 
 def telemetry_line(exp_id: str | None, sample: TelemetrySample) -> str:
@@ -289,15 +306,16 @@ class InfluxRuntimeStore:
         rows = self.writer.query_rows(TRACE_MEASUREMENT, tag)
         out: list[dict[str, Any]] = []
         for row in rows:
-            exp = row.get("exp_id")
-            out.append({
-                "request_id": row.get("request_id"),
-                "exp_id": None if exp in (None, NO_EXPERIMENT_TAG) else exp,
-                **{k: row.get(k) or "" for k in ("group_id", "client_id", "worker", "service",
-                                                  "host", "method", "path", "error")},
-                **{k: int(row.get(k) or 0) for k in ("intended_ns", "sent_ns", "done_ns",
-                                                      "status", "bytes_received")},
-            })
+            values: dict[str, Any] = {}
+            for f in _TRACE_RECORD:
+                value = row.get(f.name)
+                if f.name == "exp_id":
+                    values[f.name] = None if value in (None, NO_EXPERIMENT_TAG) else value
+                elif f.name == "request_id":
+                    values[f.name] = value
+                else:
+                    values[f.name] = int(value or 0) if f.type is int else (value or "")
+            out.append(values)
         out.sort(key=lambda r: r["sent_ns"])
         return out
 

@@ -3,12 +3,15 @@
 
 Table and column names follow the original Galileo (``experiments``, ``traces``, ``events``,
 ``telemetry``, ``nodeinfo``). The ``traces`` and ``telemetry`` columns are derived from the
-records they store, ``protocol.Trace`` and ``protocol.TelemetrySample`` (:func:`record_columns`):
-names, order, nullability and defaults come from the struct, only the SQL type of each field is
-said here, and a field without one fails at import. Wall-clock times of requests are unix
-nanoseconds (``*_ns``, BIGINT); the experiment lifecycle columns (``created``, ``start``, ``end``,
-``deleted_at``) are unix seconds (DOUBLE). There are no foreign keys on purpose: traces may reach
-the recorder before the event that creates their experiment.
+records they store (:func:`record_columns`): ``experiments`` from ``storage.records.Experiment``,
+``traces`` from ``protocol.Trace``, ``events`` from ``protocol.Event``, ``telemetry`` from
+``protocol.TelemetrySample``, ``lb_traces`` from ``protocol.LbTrace``. Names, order, nullability
+and defaults come from the record, only the SQL type of each field is said here (or, where the
+table differs from the record, the whole column), and a field without one fails at import.
+Wall-clock times of requests are unix nanoseconds (``*_ns``, BIGINT); the experiment lifecycle
+columns (``created``, ``start``, ``end``, ``deleted_at``) are unix seconds (DOUBLE). There are
+no foreign keys on purpose: traces may reach the recorder before the event that creates their
+experiment.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any, Final
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from galileo.protocol import LbTrace, TelemetrySample, Trace, request_failed
+from galileo.protocol import Event, LbTrace, TelemetrySample, Trace, request_failed
+from galileo.storage.records import Experiment, field_names, record_fields
+from galileo.storage.records import ExperimentStatus as ExperimentStatus  # its old home
 
 REQUEST_ID_LEN: Final = 32
 LB_REQUEST_ID_LEN: Final = 64  # the client's X-Request-Id, cut to this length
@@ -31,13 +35,7 @@ EXP_ID_LEN: Final = 64
 NAME_LEN: Final = 128
 SOURCE_ID_LEN: Final = 200
 
-
-class ExperimentStatus(StrEnum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
+EVENT_NAME_LEN: Final = 255
 
 
 SqlType = sa.types.TypeEngine[Any] | type[sa.types.TypeEngine[Any]]
@@ -52,22 +50,30 @@ def _nullable(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def record_columns(record: type[msgspec.Struct], sql_types: Mapping[str, SqlType], *,
-                   primary_key: str | None = None) -> list[sa.Column[Any]]:
-    """One column per field of ``record``, in field order: the name, nullability (``X | None``)
-    and default come from the struct, the SQL type from ``sql_types`` (``int`` fields default
-    to BIGINT, ``float`` to DOUBLE; a ``str`` field must be given one)."""
-    fields = msgspec.structs.fields(record)
-    unknown = set(sql_types) - {f.name for f in fields}
+def record_columns(record: type, sql_types: Mapping[str, SqlType | sa.Column[Any]], *,
+                   primary_key: str | None = None,
+                   defaults: Mapping[str, Any] | None = None) -> list[sa.Column[Any]]:
+    """One column per field of ``record`` (a ``msgspec.Struct`` or dataclass), in field order:
+    the name, nullability (``X | None``) and default come from the record, the SQL type from
+    ``sql_types`` (``int`` fields default to BIGINT, ``float`` to DOUBLE; a ``str`` field must
+    be given one). Where the table stores a field differently, ``sql_types`` gives the whole
+    ``Column`` for it; ``defaults`` adds column defaults the record does not have."""
+    fields = record_fields(record)
+    unknown = (set(sql_types) | set(defaults or {})) - {f.name for f in fields}
     if unknown:
         raise TypeError(f"SQL types given for fields {record.__name__} lacks: {sorted(unknown)}")
     columns: list[sa.Column[Any]] = []
     for f in fields:
+        spec = sql_types.get(f.name)
+        if isinstance(spec, sa.Column):
+            columns.append(spec)
+            continue
         base, nullable = _nullable(f.type)
-        sql_type = sql_types.get(f.name) or {int: sa.BigInteger, float: sa.Double}.get(base)
+        sql_type = spec or {int: sa.BigInteger, float: sa.Double}.get(base)
         if sql_type is None:
             raise TypeError(f"{record.__name__}.{f.name} needs an SQL type in schema.py")
-        default = None if f.default is msgspec.NODEFAULT else f.default
+        default = (defaults or {}).get(f.name, None if f.default is msgspec.NODEFAULT
+                                       else f.default)
         columns.append(sa.Column(f.name, sql_type, primary_key=f.name == primary_key,
                                  nullable=nullable, default=default))
     return columns
@@ -78,19 +84,11 @@ metadata: Final = sa.MetaData()
 experiments: Final = sa.Table(
     "experiments",
     metadata,
-    sa.Column("id", sa.String(EXP_ID_LEN), primary_key=True),
-    sa.Column("name", sa.String(255), nullable=False, default=""),
-    sa.Column("creator", sa.String(NAME_LEN), nullable=False, default=""),
-    sa.Column("created", sa.Double, nullable=False),
-    sa.Column("start", sa.Double, nullable=True),
-    sa.Column("end", sa.Double, nullable=True),
-    sa.Column("status", sa.String(16), nullable=False, default=ExperimentStatus.QUEUED.value),
-    sa.Column("status_message", sa.Text, nullable=True),
-    sa.Column("progress", sa.Double, nullable=False, default=0.0),
-    # the stage a running experiment is in (scenario stage or script line), for status views
-    sa.Column("stage", sa.String(255), nullable=True),
-    # when the experiment was moved to the trash (None: not deleted); purged after the retention
-    sa.Column("deleted_at", sa.Double, nullable=True),
+    *record_columns(Experiment, {
+        "id": sa.String(EXP_ID_LEN), "name": sa.String(255), "creator": sa.String(NAME_LEN),
+        "status": sa.String(16), "status_message": sa.Text, "stage": sa.String(255),
+    }, primary_key="id", defaults={"name": "", "creator": "", "progress": 0.0,
+                                   "status": ExperimentStatus.QUEUED.value}),
 )
 
 traces: Final = sa.Table(
@@ -117,14 +115,19 @@ events: Final = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("exp_id", sa.String(EXP_ID_LEN), nullable=True, index=True),
-    sa.Column("ts_ns", sa.BigInteger, nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("name", sa.String(255), nullable=False, default=""),
-    sa.Column("data", sa.JSON, nullable=True),
-    # where the event came from (``<stream>/<entry id>``), so a replayed entry is not stored twice
-    sa.Column("source_id", sa.String(SOURCE_ID_LEN), nullable=True, unique=True),
+    *record_columns(Event, {
+        "kind": sa.String(32), "exp_id": sa.String(EXP_ID_LEN),
+        "name": sa.String(EVENT_NAME_LEN),
+        "data": sa.Column("data", sa.JSON, nullable=True),
+        # the event's identity (``event/<Event.id>``, or ``<stream>/<entry id>`` for an event
+        # without one), so a replayed event is not stored twice
+        "id": sa.Column("source_id", sa.String(SOURCE_ID_LEN), nullable=True, unique=True),
+    }),
+    sa.Index("ix_events_exp_id", "exp_id"),
 )
+# field of ``protocol.Event`` -> its column in ``events``
+EVENT_COLUMNS: Final = dict(zip(field_names(Event), [c.name for c in events.columns][1:],
+                                strict=True))
 
 telemetry: Final = sa.Table(
     "telemetry",
@@ -141,8 +144,9 @@ telemetry: Final = sa.Table(
     sa.Index("ux_telemetry_sample", "node", "metric", "subsystem", "ts_ns", unique=True),
 )
 # the columns of a stored sample: ``exp_id`` (from its batch), then every TelemetrySample field
-TELEMETRY_COLUMNS: Final = ("exp_id", *(f.name for f in msgspec.structs.fields(TelemetrySample)))
-TRACE_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(Trace))
+TELEMETRY_COLUMNS: Final = ("exp_id", *field_names(TelemetrySample))
+TRACE_COLUMNS: Final = field_names(Trace)
+EXPERIMENT_COLUMNS: Final = field_names(Experiment)
 
 nodeinfo: Final = sa.Table(
     "nodeinfo",
@@ -193,7 +197,7 @@ lb_traces: Final = sa.Table(
     # a replayed stream entry is not stored twice
     sa.Index("ux_lb_traces_request", "lb", "request_id", "received_ns", unique=True),
 )
-LB_TRACE_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(LbTrace))
+LB_TRACE_COLUMNS: Final = field_names(LbTrace)
 
 # tables whose rows belong to one experiment (deleted with it)
 EXPERIMENT_TABLES: Final = (traces, events, telemetry, nodeinfo, metadata_table, lb_traces)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from galileo.protocol import Trace
-from galileo.storage._bulk import bulk_insert_traces
+from galileo.storage._bulk import bulk_insert_traces, executemany_insert_traces
 from galileo.storage.schema import TRACE_COLUMNS
 from galileo.storage.schema import traces as traces_table
 
@@ -32,10 +32,18 @@ def trace_row(t: Trace) -> dict[str, Any]:
     return dict(zip(TRACE_COLUMNS, msgspec.structs.astuple(t), strict=True))
 
 
-def insert_traces(conn: sa.Connection, traces: Sequence[Trace]) -> int:
-    """Insert ``traces`` in bulk; duplicates by ``request_id`` are ignored.
+IngestMethod = Literal["bulk", "executemany"]
+
+
+def insert_traces(conn: sa.Connection, traces: Sequence[Trace],
+                  method: IngestMethod = "bulk") -> int:
+    """Insert ``traces`` in bulk (COPY, multi-row INSERT, large executemany: see ``_bulk``),
+    or with ``method="executemany"`` the plain batched way (for comparison); duplicates by
+    ``request_id`` are ignored either way.
 
     Returns the rows newly inserted when the driver reports it, else the rows attempted."""
+    if method == "executemany":
+        return executemany_insert_traces(conn, traces)
     return bulk_insert_traces(conn, traces)
 
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from galileo.protocol import NAME_PATTERN, ArrivalKind, TelemetrySample, Trace
-from galileo.storage.schema import ExperimentStatus
+from galileo.protocol import NAME_PATTERN, ArrivalKind, TelemetrySample, Trace, WorkerInfo
+from galileo.storage.records import Experiment, ExperimentStatus, record_fields
 
 # the names Galileo accepts in Redis keys (``protocol.NAME_PATTERN``), bounded by the expdb columns
 EXP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -59,20 +59,6 @@ class ExperimentFromScenario(_ExperimentFields):
 ExperimentCreate = ExperimentFromScript | ExperimentFromScenario
 
 
-class ExperimentPublic(_Public):
-    id: str
-    name: str
-    creator: str
-    created: float = Field(description="unix seconds")
-    start: float | None
-    end: float | None
-    status: ExperimentStatus
-    status_message: str | None
-    progress: float = Field(description="0..1")
-    stage: str | None = None
-    deleted_at: float | None = Field(default=None, description="moved to the trash at (unix s)")
-
-
 class ExperimentStatusPublic(_Public):
     id: str
     status: ExperimentStatus
@@ -81,26 +67,42 @@ class ExperimentStatusPublic(_Public):
     message: str | None = None
 
 
-def _record_model(name: str, record: type[msgspec.Struct],
-                  leading: dict[str, Any] | None = None) -> type[_Public]:
-    """A public schema with one field per ``record`` field (same name, type and order), after
-    ``leading`` fields: the REST shape of a record is derived, never restated."""
+def record_model(name: str, record: type, leading: dict[str, Any] | None = None, *,
+                 only: tuple[str, ...] | None = None,
+                 types: dict[str, Any] | None = None) -> type[_Public]:
+    """A public schema with one field per ``record`` field (same name, type, default and
+    description, in order), after ``leading`` fields: the REST shape of a record is derived,
+    never restated. ``only`` keeps a subset (a shape that predates some fields), ``types``
+    replaces a field's type (e.g. an enum sent as plain text)."""
     fields: dict[str, Any] = dict(leading or {})
-    for f in msgspec.structs.fields(record):
-        fields[f.name] = (f.type, ... if f.default is msgspec.NODEFAULT else f.default)
+    for f in record_fields(record):
+        if only is not None and f.name not in only:
+            continue
+        if types and f.name in types:
+            f = f._replace(type=types[f.name])
+        default = ... if f.default is msgspec.NODEFAULT else f.default
+        fields[f.name] = (f.type, Field(default, description=f.doc) if f.doc else default)
     model: type[_Public] = create_model(name, __base__=_Public, __module__=__name__, **fields)
     model.__doc__ = f"One ``{record.__name__}`` as stored."
     return model
 
 
 if TYPE_CHECKING:  # the checker sees plain models; the fields are derived at run time
+    class ExperimentPublic(_Public):
+        id: str
+        status: ExperimentStatus
+
     class TracePublic(_Public): ...
 
     class TelemetryPublic(_Public): ...
+
+    class WorkerPublic(_Public): ...
 else:
-    TracePublic = _record_model("TracePublic", Trace)
-    TelemetryPublic = _record_model("TelemetryPublic", TelemetrySample,
-                                    {"exp_id": (str | None, ...)})
+    ExperimentPublic = record_model("ExperimentPublic", Experiment)
+    TracePublic = record_model("TracePublic", Trace)
+    TelemetryPublic = record_model("TelemetryPublic", TelemetrySample,
+                                   {"exp_id": (str | None, ...)})
+    WorkerPublic = record_model("WorkerPublic", WorkerInfo)
 
 
 class TracePage(BaseModel):
@@ -117,20 +119,6 @@ class TelemetryPage(BaseModel):
     limit: int
     offset: int
     items: list[TelemetryPublic]
-
-
-# --------------------------------------------------------------------------- workers
-class WorkerPublic(_Public):
-    name: str
-    host: str
-    pid: int
-    processes: int
-    labels: dict[str, str]
-    started_ns: int
-    heartbeat_ns: int
-    clients: int
-    groups: int
-    version: str
 
 
 # --------------------------------------------------------------------------- client groups

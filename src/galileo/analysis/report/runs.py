@@ -1,11 +1,11 @@
 """One run, aggregated for reports and the dashboard: per service and second, per worker and
 host, errors by kind, telemetry per node, events and thresholds.
 
-Traces are read with one SQL query of a few columns into numpy arrays (no per-row Python), then
-turned into histograms (:mod:`.hist`); nothing per request survives the aggregation, so a run of
-a million traces costs a few MB. Latency is measured from the *intended* send time
-(``done_ns - intended_ns``) of requests that got an answer; a request counts as an error when it
-has an error text or a status outside 200-399.
+Traces are read with one query of a few columns (:func:`galileo.storage.reads.packed_traces`)
+into numpy arrays (no per-row Python), then turned into histograms (:mod:`.hist`); nothing per
+request survives the aggregation, so a run of a million traces costs a few MB. Latency is
+measured from the *intended* send time (``done_ns - intended_ns``) of requests that got an
+answer; a request counts as an error when it has an error text or a status outside 200-399.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
-import sqlalchemy as sa
 
 from galileo.analysis.counts import order_rank, request_counts, unsent_per_second
 from galileo.errors import NotFoundError
-from galileo.storage import ExpDB, Experiment
-from galileo.storage.schema import metadata_table, trace_failed, traces
-from galileo.storage.schema import telemetry as telemetry_table
+from galileo.storage import ExpDB, Experiment, jobs, reads
 
 from . import hist
 
@@ -121,43 +118,14 @@ def _num(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def _failed_expr() -> Any:
-    return sa.case((trace_failed(), 1), else_=0)
-
-
-def _fetch(conn: sa.Connection, exp_id: str, t0_ns: int) -> dict[str, np.ndarray]:
-    """Per trace: second, latency (µs), answered, failed, and service/worker/host codes.
-
-    The database returns two integers per trace: the latency and one packed number
-    ``((second * 4 + flags) * combos + service/worker/host code)``, read through the DBAPI
-    cursor in large chunks -- no strings and no ORM rows per trace."""
-    t = traces.c
-    names = {}
-    combos = conn.execute(sa.select(t.service, t.worker, t.host).where(t.exp_id == exp_id)
-                          .group_by(t.service, t.worker, t.host)).all()
-    for k, key in enumerate(("service", "worker", "host")):
-        names[key] = sorted({str(c[k]) for c in combos})
+def _fetch(db: ExpDB, exp_id: str, t0_ns: int) -> dict[str, np.ndarray]:
+    """Per trace: second, latency (µs), answered, failed, and service/worker/host codes
+    (unpacked from :func:`galileo.storage.reads.packed_traces`, chunk by chunk)."""
+    names = reads.trace_dimensions(db, exp_id)
     n_w, n_h = len(names["worker"]), len(names["host"])
     n_keys = len(names["service"]) * n_w * n_h
-
-    def code(column: Any, values: list[str]) -> Any:
-        return sa.case({v: i for i, v in enumerate(values)}, value=column, else_=0)
-
-    key = (code(t.service, names["service"]) * n_w + code(t.worker, names["worker"])) * n_h \
-        + code(t.host, names["host"])
-    flags = sa.case((t.status > 0, 1), else_=0) + 2 * _failed_expr()
-    second = (t.intended_ns - t0_ns) // NS_PER_S  # floor division on every backend
-    stmt = sa.select((t.done_ns - t.intended_ns) // 1000,
-                     (second * 4 + flags) * n_keys + key).where(t.exp_id == exp_id)
-    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    parts: list[np.ndarray] = []
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql)
-        while chunk := cursor.fetchmany(FETCH_ROWS):
-            parts.append(np.array(chunk, dtype=np.int64))
-    finally:
-        cursor.close()
+    parts = [np.array(chunk, dtype=np.int64)
+             for chunk in reads.packed_traces(db, exp_id, t0_ns, names, FETCH_ROWS)]
     if not parts:
         return {}
     both = np.concatenate(parts)
@@ -180,15 +148,10 @@ def _breakdown(cols: dict[str, np.ndarray], key: str, latency_ms: np.ndarray) ->
                      hist.histograms(code, n, latency_ms))
 
 
-def _errors_by_kind(conn: sa.Connection, exp_id: str,
-                    since_ns: int | None = None) -> list[dict[str, Any]]:
-    t = traces.c
-    where = [t.exp_id == exp_id, trace_failed()]
-    where += [t.sent_ns >= since_ns] if since_ns is not None else []
-    stmt = (sa.select(t.service, t.error, t.status, sa.func.count())
-            .where(*where).group_by(t.service, t.error, t.status))
+def _errors_by_kind(db: ExpDB, exp_id: str, since_ns: int | None = None
+                    ) -> list[dict[str, Any]]:
     out: dict[tuple[str, str], int] = {}
-    for service, error, status, n in conn.execute(stmt):
+    for service, error, status, n in reads.error_counts(db, exp_id, since_ns):
         kind = (error or "").split(":")[0][:80] if error else f"HTTP {status}"
         out[(service, kind)] = out.get((service, kind), 0) + int(n)
     return [{"service": s, "kind": k, "count": n}
@@ -197,14 +160,19 @@ def _errors_by_kind(conn: sa.Connection, exp_id: str,
 
 def recent_errors(db: ExpDB, exp_id: str, since_ns: int) -> list[dict[str, Any]]:
     """Errors by service and kind among the traces of ``exp_id`` sent since ``since_ns``."""
-    with db.engine.connect() as conn:
-        return _errors_by_kind(conn, exp_id, since_ns)
+    return _errors_by_kind(db, exp_id, since_ns)
 
 
 def telemetry_series(db: ExpDB, exp_id: str, t0_ns: int) -> list[dict[str, Any]]:
     """CPU, memory and network (summed over interfaces) per node; ``t`` in s since ``t0_ns``."""
-    with db.engine.connect() as conn:
-        return _telemetry(conn, exp_id, t0_ns)
+    series: dict[tuple[str, str], dict[str, Any]] = {}
+    for node, metric, ts_ns, value in reads.report_telemetry(db, exp_id):
+        label, unit = TELEMETRY_METRICS[metric]
+        s = series.setdefault((node, metric), {"node": node, "metric": metric, "label": label,
+                                               "unit": unit, "t": [], "v": []})
+        s["t"].append((ts_ns - t0_ns) / NS_PER_S)
+        s["v"].append(value)
+    return [series[k] for k in sorted(series)]
 
 
 def run_events(db: ExpDB, exp_id: str, t0_ns: int) -> list[dict[str, Any]]:
@@ -212,28 +180,6 @@ def run_events(db: ExpDB, exp_id: str, t0_ns: int) -> list[dict[str, Any]]:
     return [{"t_s": (int(e["ts_ns"]) - t0_ns) / NS_PER_S, "kind": str(e["kind"]),
              "name": e["name"], "text": _event_text(e)} for e in db.events(exp_id)
             if str(e["kind"]) != "threshold"]
-
-
-def _telemetry(conn: sa.Connection, exp_id: str, t0_ns: int) -> list[dict[str, Any]]:
-    t = telemetry_table.c
-    keep = sa.or_(sa.and_(t.metric == "cpu", t.subsystem == ""),
-                  sa.and_(t.metric == "ram", t.subsystem == "used"),
-                  t.metric.in_(["rx", "tx"]))
-    stmt = sa.select(t.node, t.metric, t.ts_ns, sa.func.sum(t.value)).where(
-        t.exp_id == exp_id, keep).group_by(t.node, t.metric, t.ts_ns).order_by(t.ts_ns)
-    series: dict[tuple[str, str], dict[str, Any]] = {}
-    for node, metric, ts_ns, value in conn.execute(stmt):
-        label, unit = TELEMETRY_METRICS[metric]
-        s = series.setdefault((node, metric), {"node": node, "metric": metric, "label": label,
-                                               "unit": unit, "t": [], "v": []})
-        s["t"].append((int(ts_ns) - t0_ns) / NS_PER_S)
-        s["v"].append(float(value))
-    return [series[k] for k in sorted(series)]
-
-
-def _meta(conn: sa.Connection, exp_id: str) -> dict[str, Any]:
-    m = metadata_table.c
-    return {k: v for k, v in conn.execute(sa.select(m.key, m.value).where(m.exp_id == exp_id))}
 
 
 def _event_text(e: dict[str, Any]) -> str:
@@ -295,14 +241,11 @@ def _targets(events: list[dict[str, Any]], t0_ns: int) -> dict[str, list[tuple[f
 def load_run(db: ExpDB, exp_id: str) -> RunData:
     """Aggregate the run ``exp_id`` (``NotFoundError`` when the expdb knows nothing of it)."""
     experiment = db.get_experiment(exp_id)
-    t = traces.c
-    with db.engine.connect() as conn:
-        first = conn.execute(sa.select(sa.func.min(t.intended_ns))
-                             .where(t.exp_id == exp_id)).scalar()
-        t0_ns = int(first) if first is not None else 0
-        cols = _fetch(conn, exp_id, t0_ns) if first is not None else {}
-        errors = _errors_by_kind(conn, exp_id) if cols else []
-        meta = _meta(conn, exp_id)
+    first = reads.first_intended_ns(db, exp_id)
+    t0_ns = first if first is not None else 0
+    cols = _fetch(db, exp_id, t0_ns) if first is not None else {}
+    errors = _errors_by_kind(db, exp_id) if cols else []
+    meta = jobs.get_metadata(db, exp_id)
     events = db.events(exp_id)
     if experiment is None and not cols and not events:
         raise NotFoundError(f"unknown experiment {exp_id!r}")
@@ -368,24 +311,16 @@ def run_totals(db: ExpDB, exp_ids: list[str]) -> dict[str, dict[str, Any]]:
     per run for the p99."""
     if not exp_ids:
         return {}
-    t, m = traces.c, metadata_table.c
     out: dict[str, dict[str, Any]] = {}
     for exp_id, c in request_counts(db, exp_ids).items():
         out[exp_id] = {"requests": c.requests, "sent": c.sent, "errors": c.failed,
                        "error_rate": c.error_rate, "counts": c, "p99_ms": None,
                        "thresholds_passed": None}
-    with db.engine.connect() as conn:
-        answered = conn.execute(sa.select(t.exp_id, sa.func.count()).where(
-            t.exp_id.in_(exp_ids), t.status > 0).group_by(t.exp_id)).all()
-        latency_us = (t.done_ns - t.intended_ns) // 1000  # as _fetch reads it
-        for exp_id, ok in answered:
-            lat = conn.execute(sa.select(latency_us).where(
-                t.exp_id == exp_id, t.status > 0).order_by(latency_us)
-                .limit(1).offset(order_rank(int(ok), 99.0))).scalar()
-            out[exp_id]["p99_ms"] = None if lat is None else int(lat) / 1000.0
-        for exp_id, value in conn.execute(sa.select(m.exp_id, m.value).where(
-                m.exp_id.in_(exp_ids), m.key == "thresholds_passed")):
-            verdicts = conn.execute(sa.select(m.value).where(
-                m.exp_id == exp_id, m.key == "verdicts")).scalar()
-            out[exp_id]["thresholds_passed"] = bool(value) if verdicts else None
+    for exp_id, counts in reads.run_counts(db, exp_ids).items():
+        if counts.answered:
+            lat = reads.answered_latency_us_at(db, exp_id, order_rank(counts.answered, 99.0))
+            out[exp_id]["p99_ms"] = None if lat is None else lat / 1000.0
+    verdicts = jobs.metadata_of(db, exp_ids, "verdicts")
+    for exp_id, value in jobs.metadata_of(db, exp_ids, "thresholds_passed").items():
+        out[exp_id]["thresholds_passed"] = bool(value) if verdicts.get(exp_id) else None
     return out

@@ -13,15 +13,16 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from galileo.errors import NotFoundError, ValidationError
-from galileo.storage import Experiment, ExperimentStatus
+from galileo.storage.records import Experiment, ExperimentStatus
 from galileo.web.deps import GalileoDep, ServiceDep
 from galileo.web.errors import error_responses
+from galileo.web.schemas import record_model
 
 router = APIRouter(prefix="/api", tags=["Galileo 0.x"], responses=error_responses(400, 503))
 
@@ -63,16 +64,19 @@ class LegacyExperimentRequest(_Model):
     configuration: LegacyConfiguration
 
 
-class LegacyExperimentPublic(BaseModel):
-    """An experiment as 0.x listed it."""
+# the fields of ``Experiment`` 0.x listed (its status as plain text), and those it never had
+LEGACY_EXPERIMENT_FIELDS: Final = ("id", "name", "creator", "created", "start", "end", "status")
+NOT_IN_0X: Final = frozenset({"status_message", "progress", "stage", "deleted_at"})
 
-    id: str
-    name: str
-    creator: str
-    created: float
-    start: float | None
-    end: float | None
-    status: str
+if TYPE_CHECKING:  # the checker sees a plain model; the fields are derived at run time
+    class LegacyExperimentPublic(BaseModel):
+        """An experiment as 0.x listed it."""
+
+        id: str
+else:
+    LegacyExperimentPublic = record_model("LegacyExperimentPublic", Experiment,
+                                          only=LEGACY_EXPERIMENT_FIELDS, types={"status": str})
+    LegacyExperimentPublic.__doc__ = "An experiment as 0.x listed it."
 
 
 def to_seconds(value: str | float, where: str) -> float:
@@ -123,8 +127,8 @@ def _name(body: LegacyExperimentRequest) -> str:
 
 
 def _public(e: Experiment) -> LegacyExperimentPublic:
-    return LegacyExperimentPublic(id=e.id, name=e.name, creator=e.creator, created=e.created,
-                                  start=e.start, end=e.end, status=e.status.value)
+    values = {name: getattr(e, name) for name in LEGACY_EXPERIMENT_FIELDS}
+    return LegacyExperimentPublic(**values | {"status": e.status.value})
 
 
 @router.get("", summary="The 0.x routes (method and path of each)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from galileo.bus import Bus
-from galileo.errors import BusConflict, BusError, ValidationError
+from galileo.bus import Bus, transact
+from galileo.errors import BusError, ValidationError
 from galileo.protocol import EventKind, Keys, check_name, new_experiment_id
 
 from .events import EventLog
@@ -62,22 +62,18 @@ class ExperimentControl:
         key = self._keys.current_experiment
         if self._started == exp_id:
             self._started = None
+
+        def step(pipe: Any) -> bool:
+            value = pipe.get(key)
+            if value is None or value.decode() != exp_id:
+                return False
+            pipe.multi()
+            pipe.delete(key)
+            pipe.publish(self._keys.control_events, EXP_EVENT)
+            return True
+
         try:
-            with self._r.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(key)
-                        value = pipe.get(key)
-                        if value is None or value.decode() != exp_id:
-                            pipe.unwatch()
-                            return False
-                        pipe.multi()
-                        pipe.delete(key)
-                        pipe.publish(self._keys.control_events, EXP_EVENT)
-                        pipe.execute()
-                        return True
-                    except BusConflict:
-                        continue
+            return transact(self._r, [key], step, what=f"experiment marker {exp_id}")
         except BusError as e:
             raise BusError(f"cannot end experiment {exp_id}: {e}") from None
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from galileo.errors import BusConflict, BusError, ValidationError, WorkerError
+from galileo.bus import transact
+from galileo.errors import BusError, ValidationError, WorkerError
 from galileo.protocol import (
     Burst,
     CloseGroup,
@@ -280,28 +281,24 @@ class ClientGroup:
     def _remove_workers(self, dead: list[str]) -> list[str]:
         """Drop ``dead`` from the stored placement atomically; the workers actually removed."""
         key = self._g.keys.group(self.gid)
+
+        def step(pipe: Any) -> list[str]:
+            raw = pipe.hget(key, "info")
+            info = decode_group_info(as_bytes(raw)) if raw else self._info
+            removed = sorted(w for w in set(dead) if w in info.placement)
+            if not removed:
+                self._info = info
+                return []
+            placement = {w: c for w, c in info.placement.items() if w not in removed}
+            lost = {**info.lost, **{w: info.placement[w] for w in removed}}
+            new = msgspec.structs.replace(info, placement=placement, lost=lost)
+            pipe.multi()
+            pipe.hset(key, "info", encode(new))
+            self._info = new
+            return removed
+
         try:
-            with self._g.redis.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(key)
-                        raw = pipe.hget(key, "info")
-                        info = decode_group_info(as_bytes(raw)) if raw else self._info
-                        removed = sorted(w for w in set(dead) if w in info.placement)
-                        if not removed:
-                            pipe.unwatch()
-                            self._info = info
-                            return []
-                        placement = {w: c for w, c in info.placement.items() if w not in removed}
-                        lost = {**info.lost, **{w: info.placement[w] for w in removed}}
-                        new = msgspec.structs.replace(info, placement=placement, lost=lost)
-                        pipe.multi()
-                        pipe.hset(key, "info", encode(new))
-                        pipe.execute()
-                        self._info = new
-                        return removed
-                    except BusConflict:
-                        continue
+            return transact(self._g.redis, [key], step, what=f"group {self.gid}")
         except BusError as e:
             raise BusError(f"cannot update group {self.gid} after losing {dead}: {e}") from None
 

@@ -52,9 +52,14 @@ class ExperimentControl:
         exp_id = self.current() or self._started
         if exp_id is None:
             return None
+        self.end(exp_id, data)
+        return exp_id
+
+    def end(self, exp_id: str, data: dict[str, Any] | None = None) -> None:
+        """End experiment ``exp_id`` (an ``experiment_stop`` event with ``data``) and clear
+        the marker if it names it: no later trace is tagged with it."""
         self._events.append(EventKind.EXPERIMENT_STOP, exp_id, data, exp_id=exp_id)
         self.clear_marker(exp_id)
-        return exp_id
 
     def clear_marker(self, exp_id: str) -> bool:
         """Delete the marker if it still names ``exp_id`` (never another experiment's) and

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -39,7 +39,20 @@ from .placement import split_count, split_rate
 from .stats import SecondStats, read_stats
 
 if TYPE_CHECKING:
-    from .galileo import Galileo
+    from galileo.bus import Bus
+    from galileo.protocol import Keys
+
+    from .commands import Commander
+    from .events import EventLog
+
+
+class GroupHost(Protocol):
+    """What a group needs of its controller (:class:`~galileo.control.Galileo` is one)."""
+
+    redis: Bus
+    keys: Keys
+    commander: Commander
+    events: EventLog
 
 STATS_TTL_AFTER_CLOSE_S = 600
 
@@ -93,7 +106,7 @@ class BurstHandle:
 class ClientGroup:
     """Clients of one service placed on one or more workers (see :meth:`Galileo.spawn`)."""
 
-    def __init__(self, g: Galileo, info: GroupInfo) -> None:
+    def __init__(self, g: GroupHost, info: GroupInfo) -> None:
         self._g = g
         self._info = info
 
@@ -199,7 +212,8 @@ class ClientGroup:
         self._save(rps=float(total))
         self._g.events.append(EventKind.GROUP_RATE, self.gid,
                               {"service": self.service, "rps": float(total), "ramp_s": ramp,
-                               "latency_ms": latency, "lost": replies.lost})
+                               "latency_ms": latency, "lost": replies.lost},
+                              exp_id=self._info.exp_id)
         return RateChange(float(total), self._rate_split(float(total)), latency,
                           list(replies.lost))
 
@@ -356,7 +370,8 @@ class ClientGroup:
             pipe.srem(keys.groups, self.gid)
             pipe.expire(keys.group_stats(self.gid), STATS_TTL_AFTER_CLOSE_S)
             pipe.execute()
-        self._g.events.append(EventKind.GROUP_CLOSE, self.gid, {"service": self.service})
+        self._g.events.append(EventKind.GROUP_CLOSE, self.gid, {"service": self.service},
+                              exp_id=self._info.exp_id)
         replies.raise_for_problems(f"close on group {self.gid}", lost_ok=True)
         totals = dict.fromkeys(("sent", "done", "errors", "late"), 0)
         for reply in replies.by_worker.values():

@@ -52,10 +52,10 @@ def parse_weights(weights: str | Sequence[float] | None, n: int, service: str) -
 class RoutingTable:
     """Read and change routing records (``g.rtbl``)."""
 
-    def __init__(self, client: Bus, keys: Keys) -> None:
+    def __init__(self, client: Bus, keys: Keys, events: EventLog | None = None) -> None:
         self._r = client
         self._keys = keys
-        self._events = EventLog(client, keys)
+        self._events = events or EventLog(client, keys)
 
     # ------------------------------------------------------------------ changes
     def set(self, service: str, hosts: str | Sequence[str],

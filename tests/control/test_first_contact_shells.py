@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from galileo.control import Galileo
@@ -20,6 +21,8 @@ from galileo.control.executor import Executor
 from galileo.control.instructions import Dialect, parse_line
 from galileo.control.placement import label_key, with_pending
 from galileo.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("routed")  # spawn refuses unrouted services
 
 
 def _cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -26,6 +26,8 @@ from galileo.protocol import (
 
 Start = Callable[..., Any]  # the fake_worker fixture (tests/control/conftest.py)
 
+pytestmark = pytest.mark.usefixtures("routed")  # spawn refuses unrouted services
+
 
 def test_workers_registry_drops_dead(g: Galileo, fake_worker: Start, raw: redis.Redis) -> None:
     fake_worker("pico1", labels={"zone": "eu"})

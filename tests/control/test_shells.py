@@ -17,6 +17,8 @@ from galileo.control.instructions import Dialect
 from galileo.control.shell import run_line_shell
 from galileo.settings import Settings
 
+pytestmark = pytest.mark.usefixtures("routed")  # spawn refuses unrouted services
+
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "galileo_redis_url": settings.redis_connection_url(),

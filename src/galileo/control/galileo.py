@@ -214,8 +214,6 @@ class Galileo:
         exp_id = exp_id if exp_id is not None else self.scope
         if exp_id is not None:
             check_name("experiment id", exp_id)
-        if check_route and self.rtbl.get(service) is None:
-            raise NoRouteError(no_route_message(service))
         if num < 1:
             raise ValidationError(f"cannot spawn {num} clients of {service!r}: need at least 1")
         if not rps >= 0:
@@ -227,6 +225,8 @@ class Galileo:
         if not candidates:
             raise NoWorkersError(f"no live worker matches hosts={hosts!r} "
                                  f"labels={worker_labels!r} (see `galileo workers`)")
+        if check_route and self.rtbl.get(service) is None:
+            raise NoRouteError(no_route_message(service))
         load = with_pending({w.name: w.clients for w in candidates},
                             [grp.info.placement for grp in self.groups()])
         counts = place_least_loaded(load, num)

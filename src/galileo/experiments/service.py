@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from galileo import bus
+from galileo.control.experiment import STOP_POLL_S, STOP_WAIT_S
 from galileo.errors import BusError, NotFoundError, ValidationError
 from galileo.protocol import Keys, check_name
 from galileo.settings import Settings
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from celery import Celery
 
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-STOP_WAIT_S: Final = 15.0  # how long a stop waits for a running job to end (then: RUNNING)
-STOP_POLL_S: Final = 0.1
 STOPPED_MESSAGE: Final = "stopped on request"
 
 

@@ -139,3 +139,14 @@ def test_source_script_runtime_error_names_the_line(settings: Settings, tmp_path
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == ("error: line 4: no client group of 'nothing' runs on "
                                    "workers matching '*'")
+
+
+def test_spawn_of_an_unrouted_service_says_so(settings: Settings, fake_worker: Any) -> None:
+    """``spawn w* nosuchsvc 1`` used to spawn silently (every trace ``no_route``)."""
+    fake_worker("w1")
+    done = _cli(settings, "controller", stdin="spawn w* nosuchsvc 1\n")
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert ("error: line 1: no routing record for 'nosuchsvc'; set one with "
+            "`set nosuchsvc HOST:PORT` in `galileo rtbl`") in done.stdout, done.stdout
+    with Galileo(settings) as g:
+        assert g.groups() == []

@@ -29,9 +29,11 @@ def default_runner_name() -> str:
 
 def execute(settings: Settings, exp_id: str, *, runner: str | None = None,
             db: ExpDB | None = None,
-            on_tick: Callable[[JobContext], None] | None = None) -> Outcome | None:
+            on_tick: Callable[[JobContext], None] | None = None,
+            on_wait: Callable[[str], None] | None = None) -> Outcome | None:
     """Run the queued experiment ``exp_id``; ``None`` when there was nothing to run (unknown,
-    cancelled before it started, or already taken by another runner)."""
+    cancelled before it started, or already taken by another runner). ``on_wait(why)`` is
+    told when it waits for a service another experiment uses (as its status message is)."""
     runner = runner or default_runner_name()
     own_db = db is None
     db = db or ExpDB.from_settings(settings)
@@ -49,8 +51,12 @@ def execute(settings: Settings, exp_id: str, *, runner: str | None = None,
         leases = ServiceLeases(g.redis, g.keys, exp_id, _services(db, exp_id),
                                settings.runner_heartbeat_ttl_s)
         with lease(g.redis, settings, exp_id, runner, also=leases.refresh):
-            if not leases.wait(lambda: _queued(db, exp_id),
-                               lambda why: store.update_progress(db, exp_id, message=why)):
+            def waiting(why: str) -> None:
+                store.update_progress(db, exp_id, message=why)
+                if on_wait is not None:
+                    on_wait(why)
+
+            if not leases.wait(lambda: _queued(db, exp_id), waiting):
                 return None  # cancelled while it waited
             try:
                 if not store.set_status_if(db, exp_id, ExperimentStatus.QUEUED,

@@ -22,8 +22,8 @@ from .stubs import legacy_pb2, legacy_pb2_grpc
 
 if TYPE_CHECKING:
     from galileo.control.galileo import Galileo
+    from galileo.experiments.facade import ExperimentsAPI
     from galileo.settings import Settings
-    from galileo.web.resources import ExperimentsAPI
 
 CREATOR: Final = "grpc (Galileo 0.x client)"
 

@@ -25,10 +25,10 @@ from galileo.errors import (
     GalileoError,
     ValidationError,
 )
+from galileo.experiments.facade import ExperimentsAPI, StatusView
 from galileo.grpc.errors import code_for, mapped
 from galileo.grpc.stubs import pb2, pb2_grpc
 from galileo.storage import Experiment
-from galileo.web.resources import ExperimentsAPI, StatusView
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

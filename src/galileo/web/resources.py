@@ -8,46 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from galileo.experiments.facade import ExperimentsAPI, StatusView
 from galileo.settings import Settings
 
 if TYPE_CHECKING:
     from galileo.control import Galileo
-    from galileo.storage import ExpDB, Experiment
+    from galileo.storage import ExpDB
 
-
-class StatusView(Protocol):
-    """``ExperimentService.status`` answer: where an experiment is now."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def status(self) -> Any: ...
-    @property
-    def progress(self) -> float: ...
-    @property
-    def stage(self) -> str | None: ...
-    @property
-    def message(self) -> str | None: ...
-    def describe(self) -> str: ...
-
-
-class ExperimentsAPI(Protocol):
-    """The part of ``galileo.experiments.service.ExperimentService`` the API uses."""
-
-    def submit(self, *, script: str | None = None, scenario: str | dict[str, Any] | None = None,
-               exp_id: str | None = None, name: str = "", creator: str = "") -> Experiment: ...
-    def cancel(self, exp_id: str) -> Experiment: ...
-    def status(self, exp_id: str) -> StatusView: ...
-    def get(self, exp_id: str) -> Experiment: ...
-    def list(self, *, status: str | None = None, creator: str | None = None, limit: int = 50,
-             offset: int = 0, trash: bool = False) -> list[Experiment]: ...
-    def delete(self, exp_id: str, *, purge: bool = False) -> None: ...
-    def restore(self, exp_id: str) -> Experiment: ...
-    def watch(self, exp_id: str, interval_s: float = 0.5) -> Iterator[StatusView]: ...
-    def close(self) -> None: ...
+__all__ = ["ExperimentsAPI", "Resources", "StatusView"]
 
 
 class Resources:

@@ -151,3 +151,16 @@ def address(service: ExperimentService) -> Iterator[str]:
     server.start()
     yield f"127.0.0.1:{port}"
     server.stop(grace=None).wait()
+
+
+ROUTED = ("api", "echo")  # services tests spawn without a target (spawn refuses unrouted ones)
+
+
+@pytest.fixture
+def routed(settings: Settings) -> None:
+    """Routing records for :data:`ROUTED`, to the discard port (nothing is meant to answer)."""
+    from galileo.control.galileo import Galileo
+
+    with Galileo(settings) as g:
+        for service in ROUTED:
+            g.rtbl.set(service, "127.0.0.1:9")

@@ -73,7 +73,7 @@ def test_no_route_is_a_trace_not_a_crash(cluster: tuple[Galileo, str, ProcessGro
                                          settings: Settings) -> None:
     g, _host, _procs = cluster
     exp_id = g.experiment.start(name="no-route")
-    group = g.spawn("nowhere", num=1)
+    group = g.spawn("nowhere", num=1, check_route=False)  # a route removed under a group
     result = group.request(n=2).wait(timeout=10)
     assert result == {"done": 0, "errors": 2}
     group.close()

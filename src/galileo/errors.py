@@ -33,6 +33,10 @@ class ValidationError(GalileoError):
     exit_code = 2
 
 
+class NoRouteError(ValidationError):
+    """A service is to be loaded that has no routing record (and nothing will route it)."""
+
+
 class InstructionError(ValidationError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")

@@ -62,6 +62,7 @@ def test_app_runs_on_a_worker_that_allows_apps(api_settings: Settings, api_url: 
             g.spawn("echo", 1, request={"generator": "app:ghost"})
 
 
+@pytest.mark.usefixtures("routed")  # spawn refuses unrouted services
 def test_app_is_refused_where_apps_are_not_allowed(settings: Settings) -> None:
     worker = _worker(settings)
     next(worker)

@@ -102,3 +102,4 @@ def g(settings: Settings) -> Iterator[Galileo]:
 @pytest.fixture
 def raw(redis_client: redis.Redis) -> redis.Redis:
     return redis_client
+

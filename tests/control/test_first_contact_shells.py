@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from galileo.control import Galileo
@@ -20,6 +21,8 @@ from galileo.control.executor import Executor
 from galileo.control.instructions import Dialect, parse_line
 from galileo.control.placement import label_key, with_pending
 from galileo.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("routed")  # spawn refuses unrouted services
 
 
 def _cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -136,3 +139,14 @@ def test_source_script_runtime_error_names_the_line(settings: Settings, tmp_path
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == ("error: line 4: no client group of 'nothing' runs on "
                                    "workers matching '*'")
+
+
+def test_spawn_of_an_unrouted_service_says_so(settings: Settings, fake_worker: Any) -> None:
+    """``spawn w* nosuchsvc 1`` used to spawn silently (every trace ``no_route``)."""
+    fake_worker("w1")
+    done = _cli(settings, "controller", stdin="spawn w* nosuchsvc 1\n")
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert ("error: line 1: no routing record for 'nosuchsvc'; set one with "
+            "`set nosuchsvc HOST:PORT` in `galileo rtbl`") in done.stdout, done.stdout
+    with Galileo(settings) as g:
+        assert g.groups() == []

@@ -86,3 +86,45 @@ def test_spawn_burst_rate_pause_close(g: Galileo, real_worker: str, service: str
     assert g.groups() == []
     with pytest.raises(WorkerError, match="unknown group"):
         group.pause()
+
+
+def test_instructions_act_only_on_the_experiments_own_groups(settings: Settings, g: Galileo,
+                                                              real_worker: str,
+                                                              service: str) -> None:
+    """Two experiments on one worker and one service: each one's ``rps``/``close`` (pattern
+    forms) touch its own group only, and every group event is filed under its owner."""
+    from galileo.control import instructions as ins
+    from galileo.control.executor import Executor
+    from galileo.protocol import EventField, decode_event
+
+    g.rtbl.set("api", service)
+    run: dict[str, Executor] = {}
+    for exp_id in ("exp-a", "exp-b"):
+        scoped = Galileo(settings)
+        scoped.act_for(exp_id)
+        run[exp_id] = Executor(scoped, ins.Dialect.CONTROLLER)
+
+    def execute(exp_id: str, line: str) -> None:
+        step = ins.parse_line(line, ins.Dialect.CONTROLLER, 1)
+        assert step is not None
+        run[exp_id].execute(step)
+
+    execute("exp-a", "spawn * api 1")
+    execute("exp-b", "spawn * api 1")
+    execute("exp-b", "rps * api 7")
+    execute("exp-a", "rps * api 3")  # before: exp-b's group got half of it
+    owner = {grp.gid: grp.info.exp_id for grp in g.groups()}
+    assert sorted(owner.values()) == ["exp-a", "exp-b"]
+    assert {grp.info.exp_id: grp.target_rps for grp in g.groups()} == {"exp-a": 3.0,
+                                                                         "exp-b": 7.0}
+    execute("exp-a", "close * api")  # before: closed exp-b's group too
+    assert [grp.info.exp_id for grp in g.groups()] == ["exp-b"]
+    with pytest.raises(Exception, match="no client group of 'api'"):
+        execute("exp-a", "close * api")
+    execute("exp-b", "close * api")
+    events = [decode_event(f[EventField]) for _, f in g.redis.xrange(g.keys.events)]
+    filed = [(e.kind.value, owner[e.name], e.exp_id) for e in events if e.name in owner]
+    assert {k for k, _, _ in filed} == {"group_spawn", "group_rate", "group_close"}
+    assert all(mine == exp for _, mine, exp in filed), filed
+    for ex in run.values():
+        ex.g.close()

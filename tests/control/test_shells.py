@@ -50,6 +50,7 @@ def test_bad_line_exits_before_running_anything(settings: Settings, g: Galileo,
     assert g.rtbl.services() == []  # line 1 never ran
 
 
+@pytest.mark.usefixtures("routed")  # spawn refuses unrouted services
 def test_controller_runtime_error_is_one_line(settings: Settings, tmp_path: Path) -> None:
     script = tmp_path / "load.exp"
     script.write_text("echo start\nspawn pico* api 2\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 import redis
 
 from galileo.experiments.bridge import Bridge
@@ -12,6 +13,7 @@ from galileo.experiments.service import ExperimentService
 from galileo.protocol import Keys
 
 
+@pytest.mark.usefixtures("routed")  # the entries spawn echo
 def test_bridge_valid_and_malformed(service: ExperimentService,
                                     redis_client: redis.Redis) -> None:
     queue = Keys.SEED_INSTRUCTIONS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from galileo.errors import ValidationError
-from galileo.experiments.jobs import ScriptError, make_job
+from galileo.experiments.jobs import InvalidScriptError, make_job
 from galileo.experiments.profiles import mean_rate
 from galileo.experiments.scenario import ScenarioError, parse_scenario
 from galileo.experiments.service import ExperimentService
@@ -42,7 +42,7 @@ def test_yaml_syntax_error_names_the_line() -> None:
 
 
 def test_script_errors_list_every_line() -> None:
-    with pytest.raises(ScriptError) as info:
+    with pytest.raises(InvalidScriptError) as info:
         make_job(script="spawn * echo 1\nrps * echo fast\nsleep\n")
     assert info.value.problems == ["line 2: rate 'fast' is not a number",
                                    "line 3: usage: sleep SECONDS"]

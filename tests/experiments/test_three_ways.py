@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jobhelpers import galileo as run_galileo
 from jobhelpers import until
 
 from galileo.experiments.service import ExperimentService
-from galileo.localenv import ProcessGroup, free_port, settings_env, wait_for_port
+from galileo.localenv import ProcessGroup, free_port, wait_for_port
 from galileo.storage import ExperimentStatus
-
-CLI_TIMEOUT_S = 90
 
 
 def short_example(app_host: str) -> str:
@@ -66,10 +64,7 @@ def runner(cluster: ProcessGroup) -> ProcessGroup:
 
 
 def galileo(service: ExperimentService, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run a ``galileo`` command as a user would, with the test's settings in its environment."""
-    return subprocess.run([sys.executable, "-m", "galileo", *args], capture_output=True,
-                          text=True, env=settings_env(service.settings, COLUMNS="200"),
-                          timeout=CLI_TIMEOUT_S, check=False)
+    return run_galileo(service.settings, *args)
 
 
 def assert_finished_with_traces(service: ExperimentService, exp_id: str) -> None:

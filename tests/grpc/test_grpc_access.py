@@ -29,7 +29,8 @@ from galileo.localenv import free_port, wait_for_port
 from galileo.settings import Settings
 
 TOKEN = "s3cret-t0ken"
-SCRIPT = "spawn echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
+SCRIPT = "spawn * echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
+pytestmark = pytest.mark.usefixtures("routed")  # SCRIPT spawns echo
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from galileo.experiments.service import ExperimentService
 from galileo.grpc.client import ExperimentClient, target
 from galileo.settings import Settings
 
-SCRIPT = "spawn echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
+SCRIPT = "spawn * echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
+pytestmark = pytest.mark.usefixtures("routed")  # SCRIPT spawns echo
 
 
 def test_start_status_stop_round_trip(client: ExperimentClient,

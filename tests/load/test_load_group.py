@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from galileo.load.group import ClientGroup, TraceContext
+from galileo.load.group import LoadGroup, TraceContext
 from galileo.load.httpclient import new_event_loop
 from galileo.load.localserver import LocalServer
 from galileo.protocol import ArrivalSpec, RequestSpec, Trace
@@ -20,11 +20,11 @@ class PathCycle:
         return {"method": "POST", "path": self.paths[self.i % len(self.paths)], "json": [self.i]}
 
 
-def run_group(server: LocalServer, seconds: float, **kw: Any) -> tuple[ClientGroup, list[Trace]]:
+def run_group(server: LocalServer, seconds: float, **kw: Any) -> tuple[LoadGroup, list[Trace]]:
     traces: list[Trace] = []
 
-    async def main() -> ClientGroup:
-        g = ClientGroup(gid="g", service="s", clients=["a", "b"],
+    async def main() -> LoadGroup:
+        g = LoadGroup(gid="g", service="s", clients=["a", "b"],
                         resolve=lambda _s: server.address, context=TraceContext("w", "e1"),
                         emit=traces.append, **kw)
         g.start()

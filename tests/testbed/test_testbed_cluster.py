@@ -73,6 +73,7 @@ def test_placement_by_host_pattern_labels_and_least_loaded(tb: Testbed, g: Galil
     assert all(infos[h].host == h for h in infos)  # each worker sees its host's name
     assert {h: infos[h].labels["zone"] for h in infos} == {H1: "a", H2: "b", H3: "a"}
 
+    g.rtbl.set("echo", tb.endpoint(H3))  # spawn refuses an unrouted service
     by_pattern = g.spawn("echo", 2, hosts=f"{P}[1-2]")
     by_zone = g.spawn("echo", 2, worker_labels={"zone": "a"})
     try:

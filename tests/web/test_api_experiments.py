@@ -16,7 +16,8 @@ from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
 from galileo.storage.schema import telemetry
 
-SCRIPT = "spawn echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
+SCRIPT = "spawn * echo 2\nrps * echo 10\nsleep 1\nclose * echo\n"
+pytestmark = pytest.mark.usefixtures("routed")  # SCRIPT spawns echo
 
 
 def _submit(api: TestClient, **body: object) -> dict[str, object]:

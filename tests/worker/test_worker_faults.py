@@ -113,6 +113,7 @@ def test_worker_rejoins_an_empty_redis_and_stops_with_redis_gone(
         client = bus.connect(settings)
         until(lambda: client.exists(keys.worker("w-rejoin")), 60, "the worker's registration")
         g = Galileo(settings)
+        g.rtbl.set("api", "127.0.0.1:9")  # nothing answers: the test is about Redis
         group = g.spawn("api", 4, rps=20)
         server.restart()  # back EMPTY on the same port
         restarted = time.monotonic()

@@ -39,6 +39,9 @@ success) and log outages once per state change with :class:`Outage`::
             continue
         outage.ok(); backoff.reset()             # one line when it ends
 
+Optimistic transactions (WATCH, read, MULTI, write, EXEC; again on a conflict) go through
+``transact(client, keys, step, what=...)`` / ``transact_async`` (see :mod:`._transact`).
+
 ``describe(settings)`` names where Redis is (no password), for messages. The embedded server:
 ``ensure_embedded_redis``, ``embedded_redis_running``, ``stop_embedded_redis``.
 """
@@ -62,6 +65,7 @@ from galileo.bus._embedded import (
     redis_server_binary,
     stop_embedded_redis,
 )
+from galileo.bus._transact import transact, transact_async
 from galileo.errors import BusAuthError, BusConflict, BusError, BusUnavailable
 
 __all__ = [
@@ -82,4 +86,6 @@ __all__ = [
     "map_error",
     "redis_server_binary",
     "stop_embedded_redis",
+    "transact",
+    "transact_async",
 ]

@@ -11,11 +11,13 @@ from galileo.protocol import Event, EventField, EventKind, Keys, encode, new_eve
 
 
 class EventLog:
-    """Writes events tagged with the running experiment (if any)."""
+    """Writes events tagged with an experiment: the one named per call, else this log's own
+    (``exp_id``: a controller acting for one experiment), else the cluster's marker."""
 
-    def __init__(self, client: Bus, keys: Keys) -> None:
+    def __init__(self, client: Bus, keys: Keys, exp_id: str | None = None) -> None:
         self._r = client
         self._keys = keys
+        self.exp_id = exp_id
 
     def current_experiment(self) -> str | None:
         value = self._r.get(self._keys.current_experiment)
@@ -23,6 +25,7 @@ class EventLog:
 
     def build(self, kind: EventKind, name: str = "", data: dict[str, Any] | None = None,
               exp_id: str | None = None, ts_ns: int | None = None) -> Event:
+        exp_id = exp_id if exp_id is not None else self.exp_id
         return new_event(kind, exp_id=exp_id if exp_id is not None else
                          self.current_experiment(), name=name, data=data, ts_ns=ts_ns)
 

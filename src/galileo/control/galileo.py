@@ -13,7 +13,13 @@ import msgspec
 
 from galileo import bus
 from galileo.balancing import SmoothWeightedRoundRobin
-from galileo.errors import GalileoError, NotFoundError, NoWorkersError, ValidationError
+from galileo.errors import (
+    GalileoError,
+    NoRouteError,
+    NotFoundError,
+    NoWorkersError,
+    ValidationError,
+)
 from galileo.protocol import (
     ArrivalKind,
     ArrivalSpec,
@@ -45,6 +51,12 @@ from .routing import RoutingTable
 
 log = logging.getLogger(__name__)
 _reported_bad: set[str] = set()  # groups whose malformed record was logged once
+
+
+def no_route_message(service: str) -> str:
+    """The one sentence for a service nobody routed."""
+    return (f"no routing record for {service!r}; set one with `set {service} HOST:PORT` in "
+            "`galileo rtbl` (or `routing:` in a scenario)")
 
 
 def to_loss_policy(value: WorkerLossPolicy | str) -> WorkerLossPolicy:
@@ -91,10 +103,20 @@ class Galileo:
         self._own_client = client is None
         self.redis: bus.Bus = client if client is not None else bus.connect(settings)
         self.commander = Commander(self.redis, self.keys)
-        self.events = EventLog(self.redis, self.keys)
-        self.rtbl = RoutingTable(self.redis, self.keys)
         self.experiment = ExperimentControl(self.redis, self.keys)
         self._balancers: dict[str, tuple[int, SmoothWeightedRoundRobin]] = {}
+        self.act_for(None)
+
+    def act_for(self, exp_id: str | None) -> None:
+        """Act for experiment ``exp_id`` from now on (``None``: for the cluster's operator):
+        :meth:`spawn` tags new groups with it, :meth:`groups` lists only the groups it owns
+        (so ``rps``/``close`` and their patterns touch no other experiment's groups), and
+        events -- routing changes included -- are filed under it."""
+        if exp_id is not None:
+            check_name("experiment id", exp_id)
+        self.scope = exp_id
+        self.events = EventLog(self.redis, self.keys, exp_id)
+        self.rtbl = RoutingTable(self.redis, self.keys, self.events)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Galileo:
@@ -176,15 +198,20 @@ class Galileo:
               arrival: str | ArrivalSpec = "constant", rps: float = 0,
               max_inflight: int = 1000, timeout_s: float = 10,
               exp_id: str | None = None,
-              on_worker_loss: WorkerLossPolicy | str = WorkerLossPolicy.REPLACE) -> ClientGroup:
+              on_worker_loss: WorkerLossPolicy | str = WorkerLossPolicy.REPLACE,
+              check_route: bool = True) -> ClientGroup:
         """Start ``num`` clients of ``service`` on the least-loaded matching workers.
 
-        Traces are tagged with ``exp_id`` when given, else with the experiment running when each
-        request is sent (``g.experiment``); several experiments can so run side by side.
+        The group belongs to ``exp_id`` (default: the experiment this controller acts for, see
+        :meth:`act_for`) and its traces and events carry that id; a group of no experiment is
+        tagged with the experiment running when each request is sent (``g.experiment``).
         ``on_worker_loss``: when a hosting worker dies, ``replace`` moves its share of the rate
-        to the remaining workers, ``degrade`` runs on without it (both recorded as events)."""
+        to the remaining workers, ``degrade`` runs on without it (both recorded as events).
+        A service without a routing record is refused (``ValidationError``) unless
+        ``check_route`` is False (a scenario that routes it later)."""
         policy = to_loss_policy(on_worker_loss)
         check_name("service", service)
+        exp_id = exp_id if exp_id is not None else self.scope
         if exp_id is not None:
             check_name("experiment id", exp_id)
         if num < 1:
@@ -198,6 +225,8 @@ class Galileo:
         if not candidates:
             raise NoWorkersError(f"no live worker matches hosts={hosts!r} "
                                  f"labels={worker_labels!r} (see `galileo workers`)")
+        if check_route and self.rtbl.get(service) is None:
+            raise NoRouteError(no_route_message(service))
         load = with_pending({w.name: w.clients for w in candidates},
                             [grp.info.placement for grp in self.groups()])
         counts = place_least_loaded(load, num)
@@ -227,11 +256,13 @@ class Galileo:
                 group.close(timeout=min(timeout_s, 2.0))
             replies.raise_for_problems(f"spawn of {num} {service!r} client(s)")
         self.events.append(EventKind.GROUP_SPAWN, gid,
-                           {"service": service, "placement": counts, "rps": float(rps)})
+                           {"service": service, "placement": counts, "rps": float(rps)},
+                           exp_id=exp_id)
         return group
 
     def groups(self) -> list[ClientGroup]:
-        """Every live client group (any controller may have spawned it)."""
+        """The live client groups: every one (any controller may have spawned it), or, when
+        this controller acts for an experiment, only that experiment's."""
         gids = valid_members(self.redis.smembers(self.keys.groups), "group", self.keys.groups)
         out = []
         for gid in gids:
@@ -239,11 +270,14 @@ class Galileo:
             if not raw:
                 continue
             try:
-                out.append(ClientGroup(self, decode_group_info(as_bytes(raw))))
+                info = decode_group_info(as_bytes(raw))
             except (msgspec.DecodeError, msgspec.ValidationError) as e:
                 if gid not in _reported_bad:
                     _reported_bad.add(gid)
                     log.warning("skipping group %s: malformed record (%s)", gid, e)
+                continue
+            if self.scope is None or info.exp_id == self.scope:
+                out.append(ClientGroup(self, info))
         return out
 
     def group(self, gid: str) -> ClientGroup:

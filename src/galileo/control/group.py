@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from galileo.errors import BusConflict, BusError, ValidationError, WorkerError
+from galileo.bus import transact
+from galileo.errors import BusError, ValidationError, WorkerError
 from galileo.protocol import (
     Burst,
     CloseGroup,
@@ -38,7 +39,20 @@ from .placement import split_count, split_rate
 from .stats import SecondStats, read_stats
 
 if TYPE_CHECKING:
-    from .galileo import Galileo
+    from galileo.bus import Bus
+    from galileo.protocol import Keys
+
+    from .commands import Commander
+    from .events import EventLog
+
+
+class GroupHost(Protocol):
+    """What a group needs of its controller (:class:`~galileo.control.Galileo` is one)."""
+
+    redis: Bus
+    keys: Keys
+    commander: Commander
+    events: EventLog
 
 STATS_TTL_AFTER_CLOSE_S = 600
 
@@ -92,7 +106,7 @@ class BurstHandle:
 class ClientGroup:
     """Clients of one service placed on one or more workers (see :meth:`Galileo.spawn`)."""
 
-    def __init__(self, g: Galileo, info: GroupInfo) -> None:
+    def __init__(self, g: GroupHost, info: GroupInfo) -> None:
         self._g = g
         self._info = info
 
@@ -198,7 +212,8 @@ class ClientGroup:
         self._save(rps=float(total))
         self._g.events.append(EventKind.GROUP_RATE, self.gid,
                               {"service": self.service, "rps": float(total), "ramp_s": ramp,
-                               "latency_ms": latency, "lost": replies.lost})
+                               "latency_ms": latency, "lost": replies.lost},
+                              exp_id=self._info.exp_id)
         return RateChange(float(total), self._rate_split(float(total)), latency,
                           list(replies.lost))
 
@@ -280,28 +295,24 @@ class ClientGroup:
     def _remove_workers(self, dead: list[str]) -> list[str]:
         """Drop ``dead`` from the stored placement atomically; the workers actually removed."""
         key = self._g.keys.group(self.gid)
+
+        def step(pipe: Any) -> list[str]:
+            raw = pipe.hget(key, "info")
+            info = decode_group_info(as_bytes(raw)) if raw else self._info
+            removed = sorted(w for w in set(dead) if w in info.placement)
+            if not removed:
+                self._info = info
+                return []
+            placement = {w: c for w, c in info.placement.items() if w not in removed}
+            lost = {**info.lost, **{w: info.placement[w] for w in removed}}
+            new = msgspec.structs.replace(info, placement=placement, lost=lost)
+            pipe.multi()
+            pipe.hset(key, "info", encode(new))
+            self._info = new
+            return removed
+
         try:
-            with self._g.redis.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(key)
-                        raw = pipe.hget(key, "info")
-                        info = decode_group_info(as_bytes(raw)) if raw else self._info
-                        removed = sorted(w for w in set(dead) if w in info.placement)
-                        if not removed:
-                            pipe.unwatch()
-                            self._info = info
-                            return []
-                        placement = {w: c for w, c in info.placement.items() if w not in removed}
-                        lost = {**info.lost, **{w: info.placement[w] for w in removed}}
-                        new = msgspec.structs.replace(info, placement=placement, lost=lost)
-                        pipe.multi()
-                        pipe.hset(key, "info", encode(new))
-                        pipe.execute()
-                        self._info = new
-                        return removed
-                    except BusConflict:
-                        continue
+            return transact(self._g.redis, [key], step, what=f"group {self.gid}")
         except BusError as e:
             raise BusError(f"cannot update group {self.gid} after losing {dead}: {e}") from None
 
@@ -361,7 +372,8 @@ class ClientGroup:
             pipe.srem(keys.groups, self.gid)
             pipe.expire(keys.group_stats(self.gid), STATS_TTL_AFTER_CLOSE_S)
             pipe.execute()
-        self._g.events.append(EventKind.GROUP_CLOSE, self.gid, {"service": self.service})
+        self._g.events.append(EventKind.GROUP_CLOSE, self.gid, {"service": self.service},
+                              exp_id=self._info.exp_id)
         replies.raise_for_problems(f"close on group {self.gid}", lost_ok=True)
         totals = dict.fromkeys(("sent", "done", "errors", "late"), 0)
         for reply in replies.by_worker.values():

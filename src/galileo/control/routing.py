@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 from rich.table import Table
 
-from galileo.bus import Bus
-from galileo.errors import BusConflict, BusError, NotFoundError, ValidationError
+from galileo.bus import Bus, transact
+from galileo.errors import BusError, NotFoundError, ValidationError
 from galileo.protocol import (
     EventKind,
     Keys,
@@ -52,10 +52,10 @@ def parse_weights(weights: str | Sequence[float] | None, n: int, service: str) -
 class RoutingTable:
     """Read and change routing records (``g.rtbl``)."""
 
-    def __init__(self, client: Bus, keys: Keys) -> None:
+    def __init__(self, client: Bus, keys: Keys, events: EventLog | None = None) -> None:
         self._r = client
         self._keys = keys
-        self._events = EventLog(client, keys)
+        self._events = events or EventLog(client, keys)
 
     # ------------------------------------------------------------------ changes
     def set(self, service: str, hosts: str | Sequence[str],
@@ -65,24 +65,20 @@ class RoutingTable:
         draft = RoutingRecord(service=service, hosts=host_list,
                               weights=parse_weights(weights, len(host_list), service)).validate()
         key = self._keys.rtbl(service)
+
+        def step(pipe: Any) -> RoutingRecord:
+            old = pipe.get(key)
+            version = (self._decode(old).version if old else 0) + 1
+            record = msgspec.structs.replace(draft, version=version)
+            pipe.multi()
+            pipe.set(key, encode(record))
+            pipe.sadd(self._keys.rtbl_services, service)
+            pipe.publish(self._keys.rtbl_updates, service)
+            self._events.append(EventKind.ROUTING_SET, service, _record_data(record), pipe=pipe)
+            return record
+
         try:
-            with self._r.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(key)
-                        old = pipe.get(key)
-                        version = (self._decode(old).version if old else 0) + 1
-                        record = msgspec.structs.replace(draft, version=version)
-                        pipe.multi()
-                        pipe.set(key, encode(record))
-                        pipe.sadd(self._keys.rtbl_services, service)
-                        pipe.publish(self._keys.rtbl_updates, service)
-                        self._events.append(EventKind.ROUTING_SET, service, _record_data(record),
-                                            pipe=pipe)
-                        pipe.execute()
-                        return record
-                    except BusConflict:
-                        continue
+            return transact(self._r, [key], step, what=f"routing record {service!r}")
         except BusError as e:
             raise BusError(f"cannot write the routing record of {service!r}: {e}") from None
 

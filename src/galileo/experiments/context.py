@@ -130,14 +130,17 @@ class JobContext:
 
 
 class TrackingGalileo(Galileo):
-    """A ``Galileo`` whose :meth:`spawn` registers every new group with a :class:`JobContext`
-    (used to run instruction scripts, whose ``spawn`` lines go through the executor)."""
+    """A ``Galileo`` acting for one job (see :meth:`Galileo.act_for`) whose :meth:`spawn` also
+    registers every new group with the job's :class:`JobContext` (instruction scripts spawn
+    through the executor)."""
 
     job: JobContext | None = None
 
+    def track_for(self, job: JobContext) -> None:
+        self.job = job
+        self.act_for(job.exp_id)
+
     def spawn(self, service: str, num: int = 1, **kwargs: Any) -> ClientGroup:
-        if self.job is not None:
-            kwargs.setdefault("exp_id", self.job.exp_id)
         group = super().spawn(service, num, **kwargs)
         if self.job is not None:
             self.job.track(group)

@@ -157,7 +157,8 @@ def _spawn(sc: Scenario, ctx: JobContext) -> list[_Action]:
             w.service, w.clients, hosts=w.hosts, worker_labels=w.worker_labels or None,
             request=w.request.spec(), arrival=w.arrival_spec(),  # type: ignore[arg-type]
             rps=first.rps if first else 0.0, max_inflight=w.max_inflight,
-            timeout_s=w.timeout_s, exp_id=ctx.exp_id, on_worker_loss=w.on_worker_loss), w.name)
+            timeout_s=w.timeout_s, exp_id=ctx.exp_id, on_worker_loss=w.on_worker_loss,
+            check_route=False), w.name)  # routes were checked when it was submitted
         for ci, change in enumerate(plan):
             if change is first:
                 continue

@@ -69,7 +69,8 @@ def run_file(settings: Settings, path: Path, console: Console, *, local: bool | 
             view = _LiveView(console)
             with Live(console=console, refresh_per_second=4, transient=False) as live:
                 view.live = live
-                outcome = execute(settings, exp.id, db=service.db, on_tick=view.update)
+                outcome = execute(settings, exp.id, db=service.db, on_tick=view.update,
+                                  on_wait=lambda why: console.print(escape(why)))
         if outcome is None:
             raise ValidationError(f"experiment {exp.id} was taken by another runner")
     colour = {"FINISHED": "green", "CANCELLED": "yellow"}.get(outcome.status.value, "red")

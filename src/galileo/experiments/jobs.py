@@ -3,17 +3,19 @@ validated whole before anything runs; :func:`job_from_metadata` rebuilds it on t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from galileo.control import instructions as ins
-from galileo.errors import InstructionError, ValidationError
+from galileo.control.galileo import no_route_message
+from galileo.errors import InstructionError, NoRouteError, ValidationError
 
 from .model import JobKind
 from .scenario import Scenario, parse_scenario
 
 
-class ScriptError(InstructionError):
+class InvalidScriptError(InstructionError):
     """A script with bad lines; ``problems`` lists each as ``line N: …``."""
 
     def __init__(self, errors: list[InstructionError]) -> None:
@@ -32,6 +34,37 @@ class Job:
     @property
     def default_name(self) -> str:
         return self.scenario.name if self.scenario is not None else ""
+
+    def loaded_services(self) -> set[str]:
+        """The services the job sends requests to (workloads, ``spawn`` lines)."""
+        if self.scenario is not None:
+            return self.scenario.loaded_services()
+        return {s.instruction.service for s in self.steps
+                if isinstance(s.instruction, ins.Spawn)}
+
+    def routed_services(self) -> set[str]:
+        """The services the job routes or deploys itself (``set`` lines, ``routing:``, …)."""
+        if self.scenario is not None:
+            return self.scenario.routed_services()
+        return {s.instruction.service for s in self.steps
+                if isinstance(s.instruction, ins.SetRoute)}
+
+    def services(self) -> list[str]:
+        """Every service the job loads or changes the routing of (sorted): what it leases."""
+        out = self.loaded_services() | self.routed_services()
+        if self.scenario is not None:
+            out |= {ch.service for ch in self.scenario.routing_changes}
+        else:
+            out |= {s.instruction.service for s in self.steps
+                    if isinstance(s.instruction, ins.Unset)}
+        return sorted(out)
+
+    def check_routes(self, has_route: Callable[[str], bool]) -> None:
+        """``NoRouteError`` for the first loaded service that neither the job nor the routing
+        table (``has_route``) routes."""
+        for service in sorted(self.loaded_services() - self.routed_services()):
+            if not has_route(service):
+                raise NoRouteError(no_route_message(service))
 
     def metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind.value, "source": self.source}
@@ -54,7 +87,7 @@ def parse_script(text: str) -> list[ins.Step]:
         if instruction is not None:
             steps.append(ins.Step(number, instruction))
     if errors:
-        raise ScriptError(errors)
+        raise InvalidScriptError(errors)
     if not steps:
         raise ValidationError("the script has no instructions")
     return steps

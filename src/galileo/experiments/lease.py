@@ -7,7 +7,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from galileo.bus import Bus
 from galileo.control.events import as_text
@@ -24,8 +24,10 @@ REAP_CLOSE_TIMEOUT_S = 2.0
 
 
 @contextlib.contextmanager
-def lease(client: Bus, settings: Settings, exp_id: str, runner: str) -> Iterator[None]:
-    """Hold the heartbeat of ``exp_id`` while the block runs (refreshed by a daemon thread)."""
+def lease(client: Bus, settings: Settings, exp_id: str, runner: str,
+          also: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the heartbeat of ``exp_id`` while the block runs (refreshed by a daemon thread,
+    which also calls ``also`` each beat: the service leases)."""
     keys = Keys(settings.namespace)
     ttl_ms = int(settings.runner_heartbeat_ttl_s * 1000)
     hb = keys.job_heartbeat(exp_id)
@@ -42,6 +44,8 @@ def lease(client: Bus, settings: Settings, exp_id: str, runner: str) -> Iterator
                 p.set(hb, runner, px=ttl_ms)
                 p.hset(keys.jobs_running, exp_id, runner)
                 p.execute()
+            if also is not None:
+                also()
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{exp_id}", daemon=True)
     thread.start()

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from galileo.control.experiment import JOB_CANCEL_TTL_S
 from galileo.storage import TERMINAL_STATUSES, Experiment, ExperimentStatus
 
 TERMINAL: Final = TERMINAL_STATUSES  # the one definition is storage's
 CANCEL_CHECK_INTERVAL_S: Final = 0.1  # how often a running experiment looks for a stop request
 PROGRESS_WRITE_INTERVAL_S: Final = 0.5  # at most this often the status row is updated
-CANCEL_TTL_S: Final = 24 * 3600
+CANCEL_TTL_S: Final = JOB_CANCEL_TTL_S  # a stop request outlives any run
 TASK_NAME: Final = "galileo.experiments.run"
 
 

@@ -192,6 +192,19 @@ class Scenario(_Model):
             raise ValueError("duration is required when no workload profile has a length")
         return self
 
+    def loaded_services(self) -> set[str]:
+        """The services the workloads send to."""
+        return {w.service for w in self.workloads}
+
+    def routed_services(self) -> set[str]:
+        """The services this scenario routes or deploys itself: ``routing:``, routing changes
+        that set a route, ``balancers:`` and ``services:`` entries (by name)."""
+        out = set(self.routing) | {ch.service for ch in self.routing_changes if not ch.remove}
+        out |= {b.name for b in self.balancers}
+        deployed = getattr(self, "services", None) or ()  # the services: section
+        out |= {str(getattr(d, "name", d)) for d in deployed}
+        return out
+
     @property
     def length_s(self) -> float:
         if self.duration is not None:

@@ -11,9 +11,10 @@ import builtins
 import re
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from galileo import bus
+from galileo.control.experiment import STOP_POLL_S, STOP_WAIT_S
 from galileo.errors import BusError, NotFoundError, ValidationError
 from galileo.protocol import Keys, check_name
 from galileo.settings import Settings
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+STOPPED_MESSAGE: Final = "stopped on request"
 
 
 def safe_settings(settings: Settings) -> dict[str, Any]:
@@ -86,10 +88,13 @@ class ExperimentService:
     # ------------------------------------------------------------------ submit
     def create(self, *, script: str | None = None, scenario: str | dict[str, Any] | None = None,
                exp_id: str | None = None, name: str = "", creator: str = "") -> Experiment:
-        """Validate and store a QUEUED experiment with its metadata, without enqueueing it."""
+        """Validate and store a QUEUED experiment with its metadata, without enqueueing it.
+        A service it loads that neither it nor the routing table routes is refused
+        (``NoRouteError``)."""
         job = make_job(script=script, scenario=scenario)
         if exp_id is not None:
             check_name("experiment id", exp_id)
+        job.check_routes(lambda service: bool(self.redis.exists(self.keys.rtbl(service))))
         exp = self.db.create_experiment(name or job.default_name, creator, exp_id=exp_id,
                                         status=ExperimentStatus.QUEUED)
         store.put_metadata(self.db, exp.id, {**job.metadata(),
@@ -114,17 +119,44 @@ class ExperimentService:
         return exp
 
     # ------------------------------------------------------------------ control
-    def cancel(self, exp_id: str) -> Experiment:
-        """QUEUED → CANCELLED now; RUNNING → ask its runner to stop (cooperatively)."""
+    def cancel(self, exp_id: str, wait_s: float = STOP_WAIT_S) -> Experiment:
+        """Stop ``exp_id`` and return it as it is after stopping: QUEUED → CANCELLED now;
+        a RUNNING job is asked to stop (cooperatively; waited for up to ``wait_s``); a RUNNING
+        experiment no runner executes -- started by id alone (``exp start``, Galileo 0.x's
+        ``StartExperiment``) -- ends now: FINISHED, its marker cleared."""
         exp = self.get(exp_id)
         if exp.status == ExperimentStatus.QUEUED and store.set_status_if(
                 self.db, exp_id, ExperimentStatus.QUEUED, ExperimentStatus.CANCELLED,
                 "cancelled before it started", at=time.time()):
             return self.get(exp_id)
         exp = self.get(exp_id)
-        if exp.status == ExperimentStatus.RUNNING:
-            self.redis.set(self.keys.job_cancel(exp_id), "1", ex=CANCEL_TTL_S)
-            self._reap(exp_id)
+        if exp.status != ExperimentStatus.RUNNING:
+            return exp
+        if self._marked_only(exp_id):
+            return self._end_marked(exp_id)
+        self.redis.set(self.keys.job_cancel(exp_id), "1", ex=CANCEL_TTL_S)
+        self._reap(exp_id)
+        deadline = time.monotonic() + wait_s
+        exp = self.get(exp_id)
+        while exp.status == ExperimentStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(STOP_POLL_S)
+            exp = self.get(exp_id)
+        return exp
+
+    def _marked_only(self, exp_id: str) -> bool:
+        """True for a running experiment that is no job: no runner holds it and it has no
+        script or scenario (it was started by id alone and tags traces until stopped)."""
+        return (not self.redis.hexists(self.keys.jobs_running, exp_id)
+                and "kind" not in store.get_metadata(self.db, exp_id))
+
+    def _end_marked(self, exp_id: str) -> Experiment:
+        from galileo.control.experiment import ExperimentControl
+
+        now = time.time()
+        ExperimentControl(self.redis, self.keys).end(exp_id, {
+            "status": ExperimentStatus.FINISHED.value, "message": STOPPED_MESSAGE})
+        with self.db.transaction() as tx:  # the recorder applies the same event again
+            tx.record_stop(exp_id, ExperimentStatus.FINISHED, at=now, message=STOPPED_MESSAGE)
         return self.get(exp_id)
 
     def status(self, exp_id: str) -> ExperimentStatusView:

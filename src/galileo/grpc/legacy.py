@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from galileo.errors import NotFoundError, ValidationError
 
-from .server import _mapped, stopped_state
+from .errors import mapped
 from .stubs import legacy_pb2, legacy_pb2_grpc
 
 if TYPE_CHECKING:
@@ -55,26 +55,29 @@ class LegacyExperimentServicer(legacy_pb2_grpc.ExperimentServiceServicer):  # ty
                 self._g.close()
                 self._g = None
 
-    @_mapped
+    @mapped
     def StartExperiment(self, request: Any, context: Any) -> Any:
         exp_id = self.galileo().experiment.start(request.id or None, name=request.name,
                                                  creator=CREATOR)
         return _answer(f"Started experiment id {exp_id}, name {request.name or exp_id}; "
                        "traces are tagged with it until StopExperiment")
 
-    @_mapped
+    @mapped
     def StopExperiment(self, request: Any, context: Any) -> Any:
         if not request.id:
             raise ValidationError("StopExperiment needs the experiment id")
-        marker = self.galileo().experiment
-        if marker.current() == request.id:
-            marker.stop()
+        try:
+            exp = self.service.cancel(request.id)  # the state after stopping
+        except NotFoundError:  # not recorded (no recorder ran): the marker alone
+            marker = self.galileo().experiment
+            if marker.current() != request.id:
+                raise
+            marker.stop({"status": "FINISHED", "message": "stopped on request"})
             return _answer(f"Stopped experiment id {request.id}; it is in state FINISHED")
-        exp = stopped_state(self.service, request.id)
         return _answer(f"Stopped experiment id {exp.id}, name {exp.name or '-'}; it is in state "
                        f"{exp.status.value}")
 
-    @_mapped
+    @mapped
     def GetExperimentStatus(self, request: Any, context: Any) -> Any:
         if not request.id:
             raise ValidationError("GetExperimentStatus needs the experiment id")

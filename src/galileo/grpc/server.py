@@ -1,8 +1,8 @@
 """The gRPC ``ExperimentService`` (Galileo 0.x's, extended) over the experiment service facade.
 
-Errors map to status codes with Galileo's one-sentence message: ValidationError →
-INVALID_ARGUMENT, NotFoundError → NOT_FOUND, Bus/Storage/ConfigError → UNAVAILABLE, any other
-GalileoError → FAILED_PRECONDITION.
+Errors map to status codes with Galileo's one-sentence message (:mod:`galileo.grpc.errors`).
+``StopExperiment`` answers with the experiment as it is after stopping (a running one is waited
+for, bounded: :meth:`ExperimentService.cancel`).
 
 Access follows the REST API's rule (:mod:`galileo.access`): when ``galileo_api_token`` is set,
 every RPC of both services -- writes (start, stop, the 0.x start/stop) and reads (status, list,
@@ -13,27 +13,23 @@ a token nothing is checked, and ``galileo grpc`` binds loopback only.
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent import futures
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 import grpc  # type: ignore[import-untyped]
 from galileo.access import LOOPBACK_HOST, bearer_token, token_matches
 from galileo.errors import (
-    BusError,
     ConfigError,
     GalileoError,
-    NotFoundError,
-    StorageError,
     ValidationError,
 )
 from galileo.experiments.interface import ExperimentsAPI, StatusView
+from galileo.grpc.errors import code_for, mapped
 from galileo.grpc.records import experiment_info
 from galileo.grpc.stubs import pb2, pb2_grpc
-from galileo.storage import Experiment, ExperimentStatus
+from galileo.storage import Experiment
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -43,42 +39,10 @@ log = logging.getLogger(__name__)
 DEFAULT_LIST_LIMIT: Final = 50
 MAX_LIST_LIMIT: Final = 1000
 SERVER_THREADS: Final = 16
-STOP_WAIT_S: Final = 5.0  # how long StopExperiment waits for a running experiment to end
-STOP_POLL_S: Final = 0.1
-
-_CODES: Final = (
-    (NotFoundError, grpc.StatusCode.NOT_FOUND),
-    (ValidationError, grpc.StatusCode.INVALID_ARGUMENT),
-    (BusError, grpc.StatusCode.UNAVAILABLE),
-    (StorageError, grpc.StatusCode.UNAVAILABLE),
-    (ConfigError, grpc.StatusCode.UNAVAILABLE),
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 AUTH_METADATA: Final = "authorization"  # gRPC metadata keys are lower-case
 UNAUTHENTICATED_MESSAGE: Final = ("missing or wrong token: send the gRPC metadata "
                                   "'authorization: Bearer <galileo_api_token>'")
-
-
-def code_for(error: GalileoError) -> Any:
-    for cls, code in _CODES:
-        if isinstance(error, cls):
-            return code
-    return grpc.StatusCode.FAILED_PRECONDITION
-
-
-def _mapped(fn: F) -> F:
-    """Turn a GalileoError raised by an RPC handler into ``context.abort(code, message)``."""
-
-    @functools.wraps(fn)
-    def wrapper(self: Any, request: Any, context: Any) -> Any:
-        try:
-            return fn(self, request, context)
-        except GalileoError as e:
-            context.abort(code_for(e), str(e))
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _status_value(status: Any) -> str:
@@ -106,7 +70,7 @@ class ExperimentServicer(pb2_grpc.ExperimentServiceServicer):  # type: ignore[mi
     def __init__(self, service: ExperimentsAPI) -> None:
         self.service = service
 
-    @_mapped
+    @mapped
     def StartExperiment(self, request: Any, context: Any) -> Any:
         if not request.scenario and not request.script:
             raise ValidationError("StartExperiment needs a 'scenario' (YAML) or a 'script'")
@@ -119,18 +83,18 @@ class ExperimentServicer(pb2_grpc.ExperimentServiceServicer):  # type: ignore[mi
                   f"status {_status_value(exp.status)}")
         return pb2.Answer(answer=answer, experiment=info(exp))
 
-    @_mapped
+    @mapped
     def StopExperiment(self, request: Any, context: Any) -> Any:
-        exp = stopped_state(self.service, _require_id(request.id))
+        exp = self.service.cancel(_require_id(request.id))  # the state after stopping
         answer = (f"Stopped experiment id {exp.id}, name {exp.name or '-'}, "
                   f"status {_status_value(exp.status)}")
         return pb2.Answer(answer=answer, experiment=info(exp))
 
-    @_mapped
+    @mapped
     def GetExperimentStatus(self, request: Any, context: Any) -> Any:
         return status_message(self.service.status(_require_id(request.id)))
 
-    @_mapped
+    @mapped
     def ListExperiments(self, request: Any, context: Any) -> Any:
         if not 0 <= request.limit <= MAX_LIST_LIMIT or request.offset < 0:
             raise ValidationError(f"ListExperiments: limit must be 0..{MAX_LIST_LIMIT} and "
@@ -147,18 +111,6 @@ class ExperimentServicer(pb2_grpc.ExperimentServiceServicer):  # type: ignore[mi
                 yield status_message(view)
         except GalileoError as e:
             context.abort(code_for(e), str(e))
-
-
-def stopped_state(service: ExperimentsAPI, exp_id: str,
-                  wait_s: float = STOP_WAIT_S) -> Experiment:
-    """Cancel ``exp_id`` and return it as it is after stopping: a running experiment stops
-    cooperatively, so wait (up to ``wait_s``) until its runner has ended it."""
-    exp = service.cancel(exp_id)
-    deadline = time.monotonic() + wait_s
-    while exp.status == ExperimentStatus.RUNNING and time.monotonic() < deadline:
-        time.sleep(STOP_POLL_S)
-        exp = service.get(exp_id)
-    return exp
 
 
 def _require_id(exp_id: str) -> str:

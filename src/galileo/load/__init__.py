@@ -10,15 +10,15 @@ from galileo._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from galileo.load.arrivals import ArrivalProcess
-    from galileo.load.group import ClientGroup, TraceContext, next_request_id
+    from galileo.load.group import LoadGroup, TraceContext, next_request_id
     from galileo.load.httpclient import HttpClient, build_request, new_event_loop, parse_address
     from galileo.load.schedule import Schedule
     from galileo.load.stats import StatsWindow, decode_histogram, merge_histograms
 
 __all__ = [
     "ArrivalProcess",
-    "ClientGroup",
     "HttpClient",
+    "LoadGroup",
     "Schedule",
     "StatsWindow",
     "TraceContext",
@@ -32,7 +32,7 @@ __all__ = [
 
 __getattr__ = lazy_exports(__name__, {
     "ArrivalProcess": "galileo.load.arrivals",
-    "ClientGroup": "galileo.load.group",
+    "LoadGroup": "galileo.load.group",
     "HttpClient": "galileo.load.httpclient",
     "Schedule": "galileo.load.schedule",
     "StatsWindow": "galileo.load.stats",

@@ -71,8 +71,10 @@ def next_request_id() -> str:
     return f"{_id_prefix}{next(_ids):x}"
 
 
-class ClientGroup:
-    """Drives one group's clients of this process; call :meth:`start`, then :meth:`close`."""
+class LoadGroup:
+    """The load of one client group in this process: drives the clients of the group's share
+    placed here (the controller's handle of the whole group is
+    :class:`galileo.control.ClientGroup`); call :meth:`start`, then :meth:`close`."""
 
     def __init__(
         self,

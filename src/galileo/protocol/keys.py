@@ -181,3 +181,8 @@ class Keys:
     def job_groups(self, exp_id: str) -> str:
         """Set of the client group ids an experiment spawned (closed if its runner dies)."""
         return f"{self.ns}:job:{check_name('experiment id', exp_id)}:groups"
+
+    def service_lease(self, service: str) -> str:
+        """String (an experiment id, with a TTL its runner refreshes): the experiment that uses
+        ``service`` now; another one that needs it waits (see docs/experiments.md)."""
+        return f"{self.ns}:lease:service:{check_name('service', service)}"

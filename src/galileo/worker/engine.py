@@ -14,7 +14,7 @@ from typing import Any
 
 from galileo.balancing import SmoothWeightedRoundRobin
 from galileo.errors import NotFoundError, ValidationError
-from galileo.load.group import ClientGroup, TraceContext, TraceSink
+from galileo.load.group import LoadGroup, TraceContext, TraceSink
 from galileo.protocol import (
     Burst,
     CloseGroup,
@@ -39,7 +39,7 @@ class Engine:
                  generators: GeneratorPolicy | None = None) -> None:
         self.context = TraceContext(worker)
         self.generators = generators or GeneratorPolicy(worker=worker)
-        self.groups: dict[str, ClientGroup] = {}
+        self.groups: dict[str, LoadGroup] = {}
         self._emit = emit
         self._routes: dict[str, SmoothWeightedRoundRobin] = {}
         self._final: list[GroupStats] = []  # last partial seconds of closed groups
@@ -94,7 +94,7 @@ class Engine:
                 make_generator, cmd.request.generator, cmd.request.generator_args,
                 self.generators)
             self._check_new(cmd.gid)
-        group = ClientGroup(
+        group = LoadGroup(
             gid=cmd.gid, service=cmd.service, clients=cmd.clients, request=cmd.request,
             arrival=cmd.arrival, rps=cmd.rps, resolve=self.resolve, context=self.context,
             emit=self._emit, max_inflight=cmd.max_inflight, timeout_s=cmd.timeout_s,

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -109,28 +109,31 @@ class Registry:
     async def _merge(self, spawn: SpawnGroup, paused: bool, create: bool) -> bool:
         """Merge this worker's share into the group record; False to try again later."""
         key = self._keys.group(spawn.gid)
-        for _ in range(WATCH_ATTEMPTS):
-            async with self._client.pipeline(transaction=True) as pipe:
-                await pipe.watch(key)
-                raw = await pipe.hget(key, "info")
-                info = _decode(raw, key)
-                if info is None and not create:
-                    await pipe.unwatch()
-                    return False
-                merged = _with_share(info, spawn, self.name, paused)
-                pipe.multi()
-                if merged is not None:
-                    pipe.hset(key, "info", encode(merged))
-                pipe.sadd(self._keys.groups, spawn.gid)
-                try:
-                    await pipe.execute()
-                except BusConflict:
-                    continue  # another worker or the state keeper wrote it: merge again
-            if info is None:
-                log.warning("worker %s: re-registered group %s from its own share", self.name,
-                            spawn.gid)
-            return True
-        return False
+
+        async def step(pipe: Any) -> tuple[bool, bool]:
+            """(merged, the record was missing)"""
+            info = _decode(await pipe.hget(key, "info"), key)
+            if info is None and not create:
+                return False, True
+            merged = _with_share(info, spawn, self.name, paused)
+            pipe.multi()
+            if merged is not None:
+                pipe.hset(key, "info", encode(merged))
+            pipe.sadd(self._keys.groups, spawn.gid)
+            return True, info is None
+
+        try:
+            done, missing = await bus.transact_async(self._client, [key], step,
+                                                     what=f"group {spawn.gid}",
+                                                     attempts=WATCH_ATTEMPTS)
+        except BusConflict:
+            return False  # other writers kept changing it: merge again later
+        if not done:
+            return False
+        if missing:
+            log.warning("worker %s: re-registered group %s from its own share", self.name,
+                        spawn.gid)
+        return True
 
 
 def _decode(raw: object, key: str) -> GroupInfo | None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
+from galileo.errors import NoRouteError
 from galileo.storage.schema import TELEMETRY_COLUMNS, TRACE_COLUMNS, ExperimentStatus
 from galileo.web import repository as repo
 from galileo.web.deps import ExpDBDep, ServiceDep, SettingsDep
@@ -48,14 +49,20 @@ def list_experiments(
     return [ExperimentPublic.model_validate(e) for e in exps]
 
 
-@router.post("", status_code=201, summary="Submit an experiment (queued for a runner)")
+@router.post("", status_code=201, summary="Submit an experiment (queued for a runner)",
+             description="A service the experiment loads that neither it (`routing:`, "
+                         "`balancers:`, `services:`, a script's `set`) nor the routing table "
+                         "routes is refused with 422.")
 def create_experiment(body: ExperimentCreate, service: ServiceDep) -> ExperimentPublic:
-    if isinstance(body, ExperimentFromScript):
-        exp = service.submit(script=body.script, exp_id=body.id, name=body.name,
-                             creator=body.creator)
-    else:
-        exp = service.submit(scenario=body.scenario, exp_id=body.id, name=body.name,
-                             creator=body.creator)
+    try:
+        if isinstance(body, ExperimentFromScript):
+            exp = service.submit(script=body.script, exp_id=body.id, name=body.name,
+                                 creator=body.creator)
+        else:
+            exp = service.submit(scenario=body.scenario, exp_id=body.id, name=body.name,
+                                 creator=body.creator)
+    except NoRouteError as e:  # the body is well-formed, its content cannot run: 422
+        raise HTTPException(status_code=422, detail=str(e)) from None
     return ExperimentPublic.model_validate(exp)
 
 

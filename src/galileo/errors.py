@@ -69,4 +69,4 @@ class NoWorkersError(WorkerError):
 
 
 class NotFoundError(GalileoError):
-    pass
+    exit_code = 2

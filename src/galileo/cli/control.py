@@ -88,10 +88,16 @@ def workers_command() -> None:
     """List live workers."""
     from rich.console import Console
 
+    from galileo import bus
     from galileo.control.render import workers_table
 
     with _galileo() as g:
-        Console().print(workers_table(g.workers()))
+        workers = g.workers()
+        if not workers:
+            typer.echo(f"no workers registered on Redis {bus.describe(g.settings)} "
+                       f"(namespace {g.settings.namespace})", err=True)
+            return
+        Console().print(workers_table(workers))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,11 +22,21 @@ exp_app = typer.Typer(help="Experiments: list, submit, stop, inspect, delete, ex
 IdArg = Annotated[str, typer.Argument(help="Experiment id.")]
 
 
-def _service() -> ExperimentService:
+@contextlib.contextmanager
+def _service() -> Iterator[ExperimentService]:
+    """The experiment service; an unknown id names the experiment database it was looked up in
+    (a user in another setup or data directory sees where Galileo looked)."""
+    from galileo.errors import NotFoundError
     from galileo.experiments.service import ExperimentService
     from galileo.settings import load_settings
 
-    return ExperimentService(load_settings())
+    settings = load_settings()
+    with ExperimentService(settings) as svc:
+        try:
+            yield svc
+        except NotFoundError as e:
+            raise NotFoundError(f"{e} in the experiment database "
+                                f"{settings.redacted_expdb_url()}") from None
 
 
 def _when(ts: float | None) -> str:
@@ -62,6 +74,8 @@ def list_command(
         import json
 
         typer.echo(json.dumps([_as_dict(e) for e in exps], indent=1))
+    elif not exps:
+        typer.echo(f"no experiments in {svc.settings.redacted_expdb_url()}", err=True)
     elif not console.is_terminal:
         for e in exps:
             deleted = [_when(e.deleted_at), _when((e.deleted_at or 0.0) + retention_s)]

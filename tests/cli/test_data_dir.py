@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from waiting import until
 
 from galileo import bus
 from galileo.settings import Settings, default_data_dir
+from waiting import until
 
 
 @pytest.fixture

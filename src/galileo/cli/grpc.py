@@ -54,6 +54,9 @@ def grpc_serve(
     settings = load_settings()
     bind_port = settings.grpc_port if port is None else port
     warning = open_bind_warning(host, bind_port, settings, allow_open, GRPC_EXPOSURE)
+    from galileo.cli.ports import ensure_port_free
+
+    ensure_port_free(host, bind_port)
     from galileo.experiments.service import ExperimentService
     from galileo.grpc.server import create_server
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from cliprocess import galileo_env
 
+from cliprocess import galileo_env
 from galileo.errors import ConfigError
 from galileo.experiments.service import ExperimentService
 from galileo.grpc.server import create_server

@@ -135,13 +135,18 @@ def submit_command(
     file: Annotated[Path, typer.Argument(help="Scenario (.yaml/.yml/.json) or script file.")],
     exp_id: Annotated[str | None, typer.Option("--id", help="Experiment id.")] = None,
     name: Annotated[str, typer.Option()] = "",
-    creator: Annotated[str, typer.Option()] = "",
+    creator: Annotated[str, typer.Option(help="Creator (default: you).")] = "",
     wait: Annotated[bool, typer.Option(
         help="Watch it until it ends; exit 0 passed, 99 a threshold failed, 1 failed or "
              "cancelled (like `galileo run`).")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        min=0, help="With --wait: give up after this many seconds (exit 1; the experiment "
+                    "stays queued or running).")] = None,
 ) -> None:
     """Queue an experiment for the runners."""
-    from galileo.errors import ValidationError
+    import getpass
+
+    from galileo.errors import GalileoError, ValidationError
     from galileo.experiments import store
     from galileo.experiments.headless import SCENARIO_SUFFIXES, exit_code
 
@@ -153,20 +158,41 @@ def submit_command(
     with _service() as svc:
         exp = svc.submit(script=None if is_scenario else text,
                          scenario=text if is_scenario else None, exp_id=exp_id,
-                         name=name, creator=creator)
+                         name=name, creator=creator or getpass.getuser())
         console.print(f"experiment {exp.id} queued", highlight=False)
         if not wait:
             return
-        status = exp.status.value
-        for view in svc.watch(exp.id):
+        if not _runner_alive(svc):
+            typer.echo(f"no runner is alive for namespace {svc.settings.namespace}: experiment "
+                       f"{exp.id} stays QUEUED until one starts; start one with `galileo "
+                       "runner` (another terminal, or a service) with the same settings",
+                       err=True)
+        status, ended = exp.status.value, False
+        for view in svc.watch(exp.id, timeout_s=timeout):
             console.print(view.describe(), highlight=False)
-            status = view.status
+            status, ended = view.status, view.terminal
+        if not ended:
+            raise GalileoError(f"experiment {exp.id} is still {status} after {timeout:g} s "
+                               f"(galileo exp watch {exp.id} follows it)")
         meta = store.get_metadata(svc.db, exp.id)
         for verdict in meta.get("verdicts") or []:
             console.print(verdict, markup=False, highlight=False)
     code = exit_code(status, bool(meta.get("thresholds_passed", True)))
     if code:
         raise typer.Exit(code)
+
+
+RUNNER_PING_S = 1.0
+
+
+def _runner_alive(svc: ExperimentService) -> bool:
+    """Whether a runner consumes this namespace's experiment queue (Celery remote control:
+    every live runner answers within ``RUNNER_PING_S``)."""
+    from galileo.protocol import Keys
+
+    queue = Keys(svc.settings.namespace).job_queue
+    replies = svc.celery.control.inspect(timeout=RUNNER_PING_S).active_queues() or {}
+    return any(q.get("name") == queue for queues in replies.values() for q in queues or [])
 
 
 @exp_app.command("stop")

@@ -23,7 +23,27 @@ def runner_command(
     from galileo.experiments.daemon import run_runner
     from galileo.settings import load_settings
 
-    raise typer.Exit(run_runner(load_settings(), concurrency, name))
+    settings = load_settings()
+    _root_warning()
+    raise typer.Exit(run_runner(settings, concurrency, name))
+
+
+ROOT_RUNNER_WARNING = (
+    "warning: this runner runs as root, so every experiment it runs (scripts, scenarios, the "
+    "apps they start) has root's rights; run `galileo runner` as an unprivileged user")
+
+
+def _root_warning() -> None:
+    """Galileo's one line instead of Celery's multi-line root SecurityWarning."""
+    import os
+    import warnings
+
+    if os.geteuid() != 0:
+        return
+    from celery.exceptions import SecurityWarning
+
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    typer.echo(ROOT_RUNNER_WARNING, err=True)
 
 
 def run_command(

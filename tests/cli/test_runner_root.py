@@ -6,12 +6,12 @@ import os
 import signal
 
 import pytest
-from cliprocess import galileo_env, serving
-from waiting import until
 
+from cliprocess import galileo_env, serving
 from galileo import bus
 from galileo.cli.experiments import ROOT_RUNNER_WARNING
 from galileo.settings import Settings
+from waiting import until
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (the warning is for root)")

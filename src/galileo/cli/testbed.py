@@ -114,12 +114,18 @@ def link_cmd(name: Annotated[str, typer.Argument(help="Host whose link to change
 
 
 def down_cmd(prefix: PrefixOpt = "pico") -> None:
-    """Stop every process and remove every namespace, link and file of the testbed."""
-    from galileo.testbed.testbed import Testbed
+    """Stop every process and remove every namespace, link and /etc/netns entry of the
+    testbed. Its logs, experiment database and reports stay in the testbed's folder of the
+    data directory (printed here) for later analysis; delete that folder to drop them."""
+    from galileo.testbed.testbed import Testbed, testbed_dir
 
-    removed = Testbed.down_prefix(_data_dir(), prefix)
+    data_dir = _data_dir()
+    removed = Testbed.down_prefix(data_dir, prefix)
     typer.echo(f"testbed {prefix!r}: removed {len(removed)} namespaces" if removed
                else f"testbed {prefix!r}: nothing to remove")
+    folder = testbed_dir(data_dir, prefix)
+    if folder.exists():
+        typer.echo(f"kept its logs, experiment database and reports in {folder}")
 
 
 def register(app: typer.Typer) -> None:

@@ -196,8 +196,7 @@ class Galileo:
                       if hosts is None or fnmatch.fnmatch(w.name, hosts)
                       or fnmatch.fnmatch(w.host, hosts)]
         if not candidates:
-            raise NoWorkersError(f"no live worker matches hosts={hosts!r} "
-                                 f"labels={worker_labels!r} (see `galileo workers`)")
+            raise NoWorkersError(_no_worker_message(hosts, worker_labels))
         load = with_pending({w.name: w.clients for w in candidates},
                             [grp.info.placement for grp in self.groups()])
         counts = place_least_loaded(load, num)
@@ -257,3 +256,12 @@ class Galileo:
     def tracing(self, on: bool) -> None:
         """Switch trace recording on all workers on or off."""
         set_tracing(self.redis, self.keys, on)
+
+
+def _no_worker_message(hosts: str | None, labels: dict[str, str] | None) -> str:
+    """``no live worker matches the host pattern 'pico*' and the labels zone=eu (…)``."""
+    wanted = [f"the host pattern {hosts!r}"] if hosts is not None else []
+    if labels:
+        wanted.append("the labels " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    what = ("matches " + " and ".join(wanted)) if wanted else "is registered"
+    return f"no live worker {what} (see `galileo workers`)"

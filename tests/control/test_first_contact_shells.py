@@ -133,6 +133,6 @@ def test_source_script_runtime_error_names_the_line(settings: Settings, tmp_path
     script = tmp_path / "s.exp"
     script.write_text("# comment\necho hi\n\nrps * nothing 5\n")
     done = _cli(settings, "controller", "--source", str(script))
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == ("error: line 4: no client group of 'nothing' runs on "
                                    "workers matching '*'")

@@ -22,7 +22,14 @@ from rich.table import Table
 
 from galileo.control.galileo import Galileo
 from galileo.control.temporary_routes import TemporaryRoutes
-from galileo.errors import ValidationError, WorkerError
+from galileo.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_THRESHOLD,
+    EXIT_USAGE,
+    ValidationError,
+    WorkerError,
+)
 from galileo.settings import Settings
 from galileo.storage import ExperimentStatus
 
@@ -32,10 +39,10 @@ from .jobs import Job, make_job
 from .runner import execute
 from .service import ExperimentService
 
-EXIT_PASS: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_INVALID: Final = 2
-EXIT_THRESHOLDS: Final = 99
+# the exit codes of galileo.errors, by the names this module has always used
+EXIT_PASS: Final = EXIT_OK
+EXIT_INVALID: Final = EXIT_USAGE
+EXIT_THRESHOLDS: Final = EXIT_THRESHOLD
 SCENARIO_SUFFIXES: Final = (".yaml", ".yml", ".json")
 RENDER_INTERVAL_S: Final = 0.25
 

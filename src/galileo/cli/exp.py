@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from galileo.tables import Table
 
 if TYPE_CHECKING:
     from galileo.experiments.service import ExperimentService
@@ -52,7 +53,7 @@ def _table(exps: list[Experiment]) -> Table:
         table.add_column(col)
     for e in exps:
         table.add_row(e.id, e.name, e.creator, _when(e.created), e.status.value,
-                      f"{e.progress:.0%}", (e.status_message or "")[:60])
+                      f"{e.progress:.0%}", e.status_message or "")
     return table
 
 

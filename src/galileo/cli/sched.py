@@ -152,7 +152,8 @@ def _progress() -> _Progress:
 
 def _print_table(results: list[Result], title: str, plan: str, score: str) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from galileo.tables import Table
 
     t = Table(title=title, caption=(
         "violations: containers breaking ≥ 1 placement rule (unweighted); slack: Medea's "

@@ -18,7 +18,6 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
-from rich.table import Table
 
 from galileo.control.galileo import Galileo
 from galileo.control.temporary_routes import TemporaryRoutes
@@ -32,6 +31,7 @@ from galileo.errors import (
 )
 from galileo.settings import Settings
 from galileo.storage import ExperimentStatus
+from galileo.tables import Table
 
 from . import store
 from .context import JobContext

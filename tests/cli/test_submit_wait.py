@@ -22,7 +22,7 @@ def test_wait_without_a_runner(settings: Settings, tmp_path: Path) -> None:
                          env=galileo_env(settings))
     assert out.returncode == 1, out.stdout + out.stderr
     assert "experiment lonely queued" in out.stdout
-    assert (f"no runner is alive for namespace {settings.namespace}: experiment lonely stays "
+    assert (f"no runner is alive (namespace {settings.namespace}); experiment lonely stays "
             "QUEUED until one starts; start one with `galileo runner`") in out.stderr
     assert out.stderr.splitlines()[-1] == (
         "error: experiment lonely is still QUEUED after 1 s (galileo exp watch lonely "

@@ -164,7 +164,7 @@ def submit_command(
         if not wait:
             return
         if not _runner_alive(svc):
-            typer.echo(f"no runner is alive for namespace {svc.settings.namespace}: experiment "
+            typer.echo(f"no runner is alive (namespace {svc.settings.namespace}); experiment "
                        f"{exp.id} stays QUEUED until one starts; start one with `galileo "
                        "runner` (another terminal, or a service) with the same settings",
                        err=True)

@@ -13,24 +13,40 @@
     │   └── NoWorkersError       no worker matches a placement request
     └── NotFoundError            unknown experiment, group, service, …
 
-The CLI catches ``GalileoError`` at the edge, prints ``error: <message>`` and exits non-zero.
+The CLI catches ``GalileoError`` at the edge, prints ``error: <message>`` and exits with the
+code of its kind, the same for every command:
+
+    0    done (``run``/``exp submit --wait``: every threshold passed)
+    1    the operation failed: an experiment FAILED or was cancelled, a worker did not answer
+    2    a mistake in what was asked: bad input or setting, unknown id or name, missing or
+         unreadable file, busy port (ConfigError, ValidationError, NotFoundError)
+    3    a service Galileo needs is unreachable or failing: Redis, the experiment database
+    99   the experiment ran but a threshold failed
+    130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+EXIT_THRESHOLD = 99
+EXIT_INTERRUPTED = 130
 
 
 class GalileoError(Exception):
     """Base of every error Galileo raises on purpose."""
 
-    exit_code: int = 1
+    exit_code: int = EXIT_FAILED
 
 
 class ConfigError(GalileoError):
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ValidationError(GalileoError):
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class NoRouteError(ValidationError):
@@ -45,7 +61,7 @@ class InstructionError(ValidationError):
 
 
 class BusError(GalileoError):
-    exit_code = 3
+    exit_code = EXIT_UNAVAILABLE
 
 
 class BusUnavailable(BusError):
@@ -61,7 +77,7 @@ class BusConflict(BusError):
 
 
 class StorageError(GalileoError):
-    exit_code = 3
+    exit_code = EXIT_UNAVAILABLE
 
 
 class WorkerError(GalileoError):
@@ -73,4 +89,4 @@ class NoWorkersError(WorkerError):
 
 
 class NotFoundError(GalileoError):
-    pass
+    exit_code = EXIT_USAGE

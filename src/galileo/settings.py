@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
 from galileo.errors import ConfigError
 
@@ -28,6 +28,9 @@ ExpdbDriver = Literal["sqlite", "mysql", "postgresql", "mixed"]
 
 ENV_PREFIX = "galileo_"
 ENV_FILE = ".env"
+# Galileo 0.x's names of settings that Galileo calls differently: still accepted (the current
+# name wins when both are set), with a one-line note on stderr from :func:`load_settings`
+LEGACY_NAMES = {"logging_level": "log_level"}
 
 
 class Settings(BaseModel):
@@ -53,8 +56,9 @@ class Settings(BaseModel):
     redis_retries: int = Field(default=3, ge=0)  # per command, on connection errors/timeouts
     namespace: str = Field(default="galileo", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
 
-    # -- local state (embedded Redis socket, SQLite file)
-    data_dir: Path = Path(".galileo")
+    # -- local state (embedded Redis socket, SQLite file, reports): one per user, wherever the
+    # command runs (XDG: $XDG_DATA_HOME/galileo, else ~/.local/share/galileo)
+    data_dir: Path = Field(default_factory=lambda: default_data_dir())
 
     # -- experiment database
     expdb_driver: ExpdbDriver = "sqlite"
@@ -128,6 +132,12 @@ class Settings(BaseModel):
     grpc_port: int = 50051
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    _legacy_notes: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def legacy_notes(self) -> list[str]:
+        """One line per Galileo 0.x variable name ``from_env`` met (see ``LEGACY_NAMES``)."""
+        return list(self._legacy_notes)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -144,8 +154,15 @@ class Settings(BaseModel):
         env = dict(environ) if environ is not None else {**_env_file(Path(ENV_FILE)),
                                                          **os.environ}
         values: dict[str, object] = {}
+        legacy: list[str] = []
         for key, value in env.items():
             name = key.lower()[len(ENV_PREFIX):]
+            if key.lower().startswith(ENV_PREFIX) and name in LEGACY_NAMES:
+                legacy.append(key)
+                current = ENV_PREFIX + LEGACY_NAMES[name]
+                if not any(k.lower() == current for k in env):
+                    values[LEGACY_NAMES[name]] = value
+                continue
             if not key.lower().startswith(ENV_PREFIX) or name not in cls.model_fields:
                 continue
             if typing.get_origin(cls.model_fields[name].annotation) is dict:
@@ -163,6 +180,7 @@ class Settings(BaseModel):
         labels = labels_from_env(env)
         if labels:
             settings.labels = {**labels, **settings.labels}
+        settings._legacy_notes = [_legacy_note(key, env) for key in legacy]
         return settings
 
     # -------------------------------------------------------------- derived
@@ -237,6 +255,25 @@ def redact_password(url: str) -> str:
     return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{slash}{path}"
 
 
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The per-user data directory (XDG Base Directory): ``$XDG_DATA_HOME/galileo`` when that
+    is an absolute path, else ``~/.local/share/galileo``. The same from every working
+    directory, so every command of a user meets the same embedded Redis and SQLite expdb."""
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "galileo"
+    home = env.get("HOME") or str(Path.home())
+    return Path(home) / ".local" / "share" / "galileo"
+
+
+def _legacy_note(key: str, env: Mapping[str, str]) -> str:
+    current = ENV_PREFIX + LEGACY_NAMES[key.lower()[len(ENV_PREFIX):]]
+    if any(k.lower() == current for k in env):
+        return f"note: {key} (Galileo 0.x's name) is ignored: {current} is set"
+    return f"note: {key} is Galileo 0.x's name; Galileo reads it as {current}"
+
+
 def _auth(user: str, password: SecretStr | None) -> str:
     if password is None:
         return quote(user, safe="")
@@ -279,8 +316,11 @@ def load_settings() -> Settings:
     """Build the one Settings object from the environment and configure logging: what every
     command (the edge) does first, and a child process re-started by one."""
     import logging
+    import sys
 
     settings = Settings.from_env()
+    for note in settings.legacy_notes:
+        print(note, file=sys.stderr)
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

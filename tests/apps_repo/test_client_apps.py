@@ -88,7 +88,7 @@ def test_cli_and_rest_round_trip(settings: Settings, api_url: str, app_folder: P
                                   "not a zip archive")
     assert _cli(settings, api_url, "rm", "hello").returncode == 0
     gone = _cli(settings, api_url, "show", "hello")
-    assert gone.returncode == 1 and gone.stderr.strip() == "error: no client app named 'hello'"
+    assert gone.returncode == 2 and gone.stderr.strip() == "error: no client app named 'hello'"
     down = _cli(settings, "http://127.0.0.1:1", "ls")
     assert down.returncode == 3
     assert "cannot reach the client-app repository at http://127.0.0.1:1" in down.stderr

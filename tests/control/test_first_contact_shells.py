@@ -53,7 +53,7 @@ def test_ipython_shows_galileo_errors_as_one_line_and_bugs_in_full(g: Galileo) -
             shell.run_cell("g.spawn('echo', worker_labels={'zone': 'nowhere'})")
             shell.run_cell("g.rtbl.set('api', 'h:1', [0])")
         said = err.getvalue().strip().splitlines()
-        assert said == ["error: no live worker matches hosts=None labels={'zone': 'nowhere'} "
+        assert said == ["error: no live worker matches the labels zone=nowhere "
                         "(see `galileo workers`)",
                         "error: routing record for 'api': all weights are zero"]
         assert "Traceback" not in out.getvalue() + err.getvalue()
@@ -71,7 +71,7 @@ def test_piped_shell_exits_non_zero_after_an_error_line(settings: Settings) -> N
     done = _cli(settings, "controller", stdin="echo first\nspawn pico* api 2\necho after\n")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "first" in done.stdout and "after" in done.stdout
-    assert "error: line 2: no live worker matches hosts='pico*'" in done.stdout
+    assert "error: line 2: no live worker matches the host pattern 'pico*'" in done.stdout
     fine = _cli(settings, "rtbl", stdin="set api h:1\nlist\n")
     assert fine.returncode == 0, fine.stdout + fine.stderr
 
@@ -136,7 +136,7 @@ def test_source_script_runtime_error_names_the_line(settings: Settings, tmp_path
     script = tmp_path / "s.exp"
     script.write_text("# comment\necho hi\n\nrps * nothing 5\n")
     done = _cli(settings, "controller", "--source", str(script))
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == ("error: line 4: no client group of 'nothing' runs on "
                                    "workers matching '*'")
 

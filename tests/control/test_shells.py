@@ -57,8 +57,8 @@ def test_controller_runtime_error_is_one_line(settings: Settings, tmp_path: Path
     result = _cli(settings, "controller", "--source", str(script))
     assert result.returncode == 1
     assert "start" in result.stdout
-    assert result.stderr.strip() == ("error: line 2: no live worker matches hosts='pico*' "
-                                     "labels=None (see `galileo workers`)")
+    assert result.stderr.strip() == ("error: line 2: no live worker matches the host pattern "
+                                     "'pico*' (see `galileo workers`)")
 
 
 def test_python_shell_source(settings: Settings, g: Galileo, tmp_path: Path) -> None:

@@ -70,5 +70,7 @@ def test_bad_configuration_names_the_field(api: TestClient, real_worker: str) ->
     assert ("configuration.workloads[0].ticks: 2 ticks, but a 10 s run at 2 s intervals "
             "needs 5") in reply.text
     odd = {"configuration": {**BODY["configuration"], "duration": "ten"}}  # type: ignore[dict-item]
-    assert "configuration.duration: 'ten' is not a duration" in api.post(
-        "/api/experiments", json=odd).text
+    refused = api.post("/api/experiments", json=odd)
+    assert refused.status_code == 422
+    assert refused.json()["message"] == ("body.configuration.duration: Value error, 'ten' is "
+                                         "not a duration like '10s' or '500ms'")

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import redis
 
-from galileo.errors import BusError
+from galileo.errors import BusError, ConfigError
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_START_TIMEOUT_S = 10.0
+# sun_path holds 108 bytes with the terminating NUL: a longer socket path cannot be bound
+MAX_SOCKET_PATH = 107
 
 
 def redis_server_binary() -> str:
@@ -48,6 +50,9 @@ def ensure_embedded_redis(data_dir: Path) -> Path:
     sock = data_dir / "redis.sock"
     if _ping_socket(sock):
         return sock
+    if len(os.fsencode(sock)) > MAX_SOCKET_PATH:
+        raise ConfigError(f"the embedded Redis socket {sock} is longer than {MAX_SOCKET_PATH} "
+                          "bytes; set galileo_data_dir to a shorter directory")
     data_dir.mkdir(parents=True, exist_ok=True)
     # one starter at a time: without the lock, two processes could each start a server and
     # the second would take the socket over from clients of the first

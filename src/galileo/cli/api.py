@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         bind_port = port if port is not None else settings.api_port
         warning = open_bind_warning(host, bind_port, settings, allow_open)
+        from galileo.cli.ports import ensure_port_free
+
+        ensure_port_free(host, bind_port)
         import uvicorn
 
         if warning is not None:

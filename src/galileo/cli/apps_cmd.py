@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from galileo.tables import Table
 
 if TYPE_CHECKING:
     from galileo.worker.apps import AppRepositoryClient

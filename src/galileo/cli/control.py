@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -68,6 +69,47 @@ def rtbl_command(ctx: typer.Context, source: SourceOpt = None) -> None:
         _line_shell("rtbl", source)
 
 
+RtblArgs = Annotated[list[str] | None, typer.Argument(
+    help="The instruction's arguments, as in the rtbl shell.", show_default=False)]
+# the rtbl shell's instructions as one-shot commands: name -> help
+RTBL_ONE_SHOT = {
+    "list": "Show the routing table.",
+    "set": "Route a service: set SERVICE HOSTS [WEIGHTS], e.g. set api h1:8080,h2:8080 1,2.",
+    "unset": "Remove a routing record: unset SERVICE.",
+    "clear": "Remove every routing record.",
+    "info": "Cluster summary, or one service's routing record and groups: info [SERVICE].",
+    "updates": "Print routing updates as they happen: updates SECONDS (without: until Ctrl-C, "
+               "at a terminal only).",
+    "flush": "Ask every listener to re-read the whole routing table (asks first at a terminal).",
+}
+
+
+def _rtbl_one_shot(name: str) -> Callable[..., None]:
+    """``galileo rtbl NAME ARGS…``: the rtbl shell's instruction NAME, run once."""
+    def command(args: RtblArgs = None) -> None:
+        import shlex
+
+        from rich.console import Console
+
+        from galileo.control import instructions as ins
+        from galileo.control import shell
+        from galileo.control.executor import Executor
+        from galileo.errors import InstructionError, ValidationError
+
+        try:
+            instruction = ins.parse_line(shlex.join([name, *(args or [])]), ins.Dialect.RTBL)
+        except InstructionError as e:
+            raise ValidationError(e.reason) from None
+        assert instruction is not None
+        confirm = shell.ask if shell.stdin_is_tty() else None  # piped: unattended
+        with _galileo() as g:
+            Executor(g, ins.Dialect.RTBL, Console(), confirm=confirm).execute(instruction)
+
+    command.__doc__ = RTBL_ONE_SHOT[name]
+    command.__name__ = f"rtbl_{name}"
+    return command
+
+
 def ping_command(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for replies.")] = 2.0,
 ) -> None:
@@ -89,10 +131,16 @@ def workers_command() -> None:
     """List live workers."""
     from rich.console import Console
 
+    from galileo import bus
     from galileo.control.render import workers_table
 
     with _galileo() as g:
-        Console().print(workers_table(g.workers()))
+        workers = g.workers()
+        if not workers:
+            typer.echo(f"no workers registered on Redis {bus.describe(g.settings)} "
+                       f"(namespace {g.settings.namespace})", err=True)
+            return
+        Console().print(workers_table(workers))
 
 
 def register(app: typer.Typer) -> None:
@@ -103,6 +151,8 @@ def register(app: typer.Typer) -> None:
     rtbl = typer.Typer(name="rtbl", invoke_without_command=True, no_args_is_help=False)
     rtbl.callback()(rtbl_command)
     rtbl.command("mirror-etcd")(mirror_etcd_command)
+    for name in RTBL_ONE_SHOT:
+        rtbl.command(name)(_rtbl_one_shot(name))
     app.add_typer(rtbl)
     app.command("ping")(ping_command)
     app.command("workers")(workers_command)

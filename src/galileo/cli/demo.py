@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
+
+from galileo.tables import Table
 
 if TYPE_CHECKING:
     from galileo.control.galileo import Galileo

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from galileo.tables import Table
 
 if TYPE_CHECKING:
     from galileo.experiments.service import ExperimentService
@@ -20,11 +23,21 @@ exp_app = typer.Typer(help="Experiments: list, submit, stop, inspect, delete, ex
 IdArg = Annotated[str, typer.Argument(help="Experiment id.")]
 
 
-def _service() -> ExperimentService:
+@contextlib.contextmanager
+def _service() -> Iterator[ExperimentService]:
+    """The experiment service; an unknown id names the experiment database it was looked up in
+    (a user in another setup or data directory sees where Galileo looked)."""
+    from galileo.errors import NotFoundError
     from galileo.experiments.service import ExperimentService
     from galileo.settings import load_settings
 
-    return ExperimentService(load_settings())
+    settings = load_settings()
+    with ExperimentService(settings) as svc:
+        try:
+            yield svc
+        except NotFoundError as e:
+            raise NotFoundError(f"{e} in the experiment database "
+                                f"{settings.redacted_expdb_url()}") from None
 
 
 def _when(ts: float | None) -> str:
@@ -40,7 +53,7 @@ def _table(exps: list[Experiment]) -> Table:
         table.add_column(col)
     for e in exps:
         table.add_row(e.id, e.name, e.creator, _when(e.created), e.status.value,
-                      f"{e.progress:.0%}", (e.status_message or "")[:60])
+                      f"{e.progress:.0%}", e.status_message or "")
     return table
 
 
@@ -62,6 +75,8 @@ def list_command(
         import json
 
         typer.echo(json.dumps([_as_dict(e) for e in exps], indent=1))
+    elif not exps:
+        typer.echo(f"no experiments in {svc.settings.redacted_expdb_url()}", err=True)
     elif not console.is_terminal:
         for e in exps:
             deleted = [_when(e.deleted_at), _when((e.deleted_at or 0.0) + retention_s)]
@@ -123,13 +138,18 @@ def submit_command(
     file: Annotated[Path, typer.Argument(help="Scenario (.yaml/.yml/.json) or script file.")],
     exp_id: Annotated[str | None, typer.Option("--id", help="Experiment id.")] = None,
     name: Annotated[str, typer.Option()] = "",
-    creator: Annotated[str, typer.Option()] = "",
+    creator: Annotated[str, typer.Option(help="Creator (default: you).")] = "",
     wait: Annotated[bool, typer.Option(
         help="Watch it until it ends; exit 0 passed, 99 a threshold failed, 1 failed or "
              "cancelled (like `galileo run`).")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        min=0, help="With --wait: give up after this many seconds (exit 1; the experiment "
+                    "stays queued or running).")] = None,
 ) -> None:
     """Queue an experiment for the runners."""
-    from galileo.errors import ValidationError
+    import getpass
+
+    from galileo.errors import GalileoError, ValidationError
     from galileo.experiments import store
     from galileo.experiments.headless import SCENARIO_SUFFIXES, exit_code
 
@@ -141,20 +161,41 @@ def submit_command(
     with _service() as svc:
         exp = svc.submit(script=None if is_scenario else text,
                          scenario=text if is_scenario else None, exp_id=exp_id,
-                         name=name, creator=creator)
+                         name=name, creator=creator or getpass.getuser())
         console.print(f"experiment {exp.id} queued", highlight=False)
         if not wait:
             return
-        status = exp.status.value
-        for view in svc.watch(exp.id):
+        if not _runner_alive(svc):
+            typer.echo(f"no runner is alive (namespace {svc.settings.namespace}); experiment "
+                       f"{exp.id} stays QUEUED until one starts; start one with `galileo "
+                       "runner` (another terminal, or a service) with the same settings",
+                       err=True)
+        status, ended = exp.status.value, False
+        for view in svc.watch(exp.id, timeout_s=timeout):
             console.print(view.describe(), highlight=False)
-            status = view.status
+            status, ended = view.status, view.terminal
+        if not ended:
+            raise GalileoError(f"experiment {exp.id} is still {status} after {timeout:g} s "
+                               f"(galileo exp watch {exp.id} follows it)")
         meta = store.get_metadata(svc.db, exp.id)
         for verdict in meta.get("verdicts") or []:
             console.print(verdict, markup=False, highlight=False)
     code = exit_code(status, bool(meta.get("thresholds_passed", True)))
     if code:
         raise typer.Exit(code)
+
+
+RUNNER_PING_S = 1.0
+
+
+def _runner_alive(svc: ExperimentService) -> bool:
+    """Whether a runner consumes this namespace's experiment queue (Celery remote control:
+    every live runner answers within ``RUNNER_PING_S``)."""
+    from galileo.protocol import Keys
+
+    queue = Keys(svc.settings.namespace).job_queue
+    replies = svc.celery.control.inspect(timeout=RUNNER_PING_S).active_queues() or {}
+    return any(q.get("name") == queue for queues in replies.values() for q in queues or [])
 
 
 @exp_app.command("stop")

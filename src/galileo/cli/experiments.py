@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from galileo.settings import Settings
 
 console = Console()
 
@@ -23,7 +26,27 @@ def runner_command(
     from galileo.experiments.daemon import run_runner
     from galileo.settings import load_settings
 
-    raise typer.Exit(run_runner(load_settings(), concurrency, name))
+    settings = load_settings()
+    _root_warning()
+    raise typer.Exit(run_runner(settings, concurrency, name))
+
+
+ROOT_RUNNER_WARNING = (
+    "warning: this runner runs as root, so every experiment it runs (scripts, scenarios, the "
+    "apps they start) has root's rights; run `galileo runner` as an unprivileged user")
+
+
+def _root_warning() -> None:
+    """Galileo's one line instead of Celery's multi-line root SecurityWarning."""
+    import os
+    import warnings
+
+    if os.geteuid() != 0:
+        return
+    from celery.exceptions import SecurityWarning
+
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    typer.echo(ROOT_RUNNER_WARNING, err=True)
 
 
 def run_command(
@@ -36,6 +59,9 @@ def run_command(
     exp_id: Annotated[str | None, typer.Option("--id", help="Experiment id.")] = None,
     name: Annotated[str, typer.Option(help="Experiment name.")] = "",
     creator: Annotated[str | None, typer.Option(help="Creator (default: you).")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also show INFO log lines (default: warnings and errors only, "
+                                "unless galileo_log_level is set).")] = False,
 ) -> None:
     """Run an experiment in the foreground; exit 0 when all thresholds pass, 99 when one fails,
     2 for invalid input."""
@@ -44,6 +70,7 @@ def run_command(
     from galileo.settings import load_settings
 
     settings = load_settings()
+    _console_logging(settings, verbose)
     try:
         code = run_file(settings, file, console, local=local, workers=workers, exp_id=exp_id,
                         name=name, creator=creator)
@@ -51,6 +78,18 @@ def run_command(
         _print_invalid(e)
         raise typer.Exit(EXIT_INVALID) from None
     raise typer.Exit(code)
+
+
+def _console_logging(settings: Settings, verbose: bool) -> None:
+    """The console shows what the command prints, plus warnings and errors: INFO log lines
+    (which repeat it) only with ``-v`` or an explicit ``galileo_log_level``."""
+    import logging
+
+    if verbose:
+        logging.getLogger().setLevel(logging.DEBUG if settings.log_level == "DEBUG"
+                                     else logging.INFO)
+    elif "log_level" not in settings.model_fields_set:
+        logging.getLogger().setLevel(logging.WARNING)
 
 
 def _print_invalid(e: Exception) -> None:

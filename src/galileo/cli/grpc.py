@@ -37,69 +37,76 @@ class ClientCommand(StrEnum):
     WATCH = "watch"
 
 
+def grpc_serve(
+    port: Annotated[int | None, typer.Option(
+        help="port (default: galileo_grpc_port, 50051)")] = None,
+    host: Annotated[str, typer.Option(
+        help="interface to bind; other than loopback needs galileo_api_token "
+             "or --allow-open")] = LOOPBACK_HOST,
+    allow_open: Annotated[bool, typer.Option(
+        "--allow-open", help="serve a non-loopback interface WITHOUT a token "
+                             "(logged loudly; same as galileo_api_allow_open=true)")] = False,
+) -> None:
+    """Serve the gRPC ExperimentService until interrupted (every RPC needs
+    galileo_api_token when it is set)."""
+    from galileo.settings import load_settings
+
+    settings = load_settings()
+    bind_port = settings.grpc_port if port is None else port
+    warning = open_bind_warning(host, bind_port, settings, allow_open, GRPC_EXPOSURE)
+    from galileo.cli.ports import ensure_port_free
+
+    ensure_port_free(host, bind_port)
+    from galileo.experiments.service import ExperimentService
+    from galileo.grpc.server import create_server
+
+    if warning is not None:
+        log.warning(warning)
+    service = ExperimentService(settings)
+    server, bound = create_server(service, bind_port, host)
+    server.start()
+    typer.echo(f"gRPC ExperimentService listening on {host}:{bound}")
+    try:
+        server.wait_for_termination()
+    finally:
+        server.stop(grace=2).wait()
+        service.close()
+
+
+def grpc_client(
+    command: Annotated[ClientCommand, typer.Option("-c", "--command", help="what to do")],
+    exp_id: Annotated[str, typer.Option("-i", "--id", help="experiment id")] = "",
+    name: Annotated[str, typer.Option("-n", "--name", help="experiment name")] = "",
+    grpc_host: Annotated[str, typer.Option(
+        "-g", "--grpc-host", help="gRPC server host[:port]")] = "localhost",
+    port: Annotated[int | None, typer.Option(
+        "-p", "--port", help="port when -g has none (default: galileo_grpc_port)")] = None,
+    token: Annotated[str | None, typer.Option(
+        help="the server's galileo_api_token (default: galileo_api_token; the variable "
+             "keeps it out of the process list)")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "-f", "--file", help="start: a YAML scenario (.yaml/.yml/.json) or an instruction "
+                             "script (any other name); without it, start marks experiment "
+                             "-i (traces are tagged until stop), as Galileo 0.x did",
+        exists=True, dir_okay=False)] = None,
+) -> None:
+    """Talk to a gRPC ExperimentService like Galileo 0.x's client.py."""
+    from galileo.grpc.client import ExperimentClient, target
+    from galileo.settings import load_settings
+
+    settings = load_settings()
+    address = target(grpc_host, settings.grpc_port if port is None else port)
+    typer.echo(f"Sent command {command.value}")
+    secret = token if token is not None else settings.api_token
+    with ExperimentClient(address, token=secret) as client:
+        for line in _run(client, command, exp_id, name, file):
+            typer.echo(f"Received answer: {line}")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("grpc")
-    def grpc_serve(
-        port: Annotated[int | None, typer.Option(
-            help="port (default: galileo_grpc_port, 50051)")] = None,
-        host: Annotated[str, typer.Option(
-            help="interface to bind; other than loopback needs galileo_api_token "
-                 "or --allow-open")] = LOOPBACK_HOST,
-        allow_open: Annotated[bool, typer.Option(
-            "--allow-open", help="serve a non-loopback interface WITHOUT a token "
-                                 "(logged loudly; same as galileo_api_allow_open=true)")] = False,
-    ) -> None:
-        """Serve the gRPC ExperimentService until interrupted (every RPC needs
-        galileo_api_token when it is set)."""
-        from galileo.settings import load_settings
-
-        settings = load_settings()
-        bind_port = settings.grpc_port if port is None else port
-        warning = open_bind_warning(host, bind_port, settings, allow_open, GRPC_EXPOSURE)
-        from galileo.experiments.service import ExperimentService
-        from galileo.grpc.server import create_server
-
-        if warning is not None:
-            log.warning(warning)
-        service = ExperimentService(settings)
-        server, bound = create_server(service, bind_port, host)
-        server.start()
-        typer.echo(f"gRPC ExperimentService listening on {host}:{bound}")
-        try:
-            server.wait_for_termination()
-        finally:
-            server.stop(grace=2).wait()
-            service.close()
-
-    @app.command("grpc-client")
-    def grpc_client(
-        command: Annotated[ClientCommand, typer.Option("-c", "--command", help="what to do")],
-        exp_id: Annotated[str, typer.Option("-i", "--id", help="experiment id")] = "",
-        name: Annotated[str, typer.Option("-n", "--name", help="experiment name")] = "",
-        grpc_host: Annotated[str, typer.Option(
-            "-g", "--grpc-host", help="gRPC server host[:port]")] = "localhost",
-        port: Annotated[int | None, typer.Option(
-            "-p", "--port", help="port when -g has none (default: galileo_grpc_port)")] = None,
-        token: Annotated[str | None, typer.Option(
-            help="the server's galileo_api_token (default: galileo_api_token; the variable "
-                 "keeps it out of the process list)")] = None,
-        file: Annotated[Path | None, typer.Option(
-            "-f", "--file", help="start: a YAML scenario (.yaml/.yml/.json) or an instruction "
-                                 "script (any other name); without it, start marks experiment "
-                                 "-i (traces are tagged until stop), as Galileo 0.x did",
-            exists=True, dir_okay=False)] = None,
-    ) -> None:
-        """Talk to a gRPC ExperimentService like Galileo 0.x's client.py."""
-        from galileo.grpc.client import ExperimentClient, target
-        from galileo.settings import load_settings
-
-        settings = load_settings()
-        address = target(grpc_host, settings.grpc_port if port is None else port)
-        typer.echo(f"Sent command {command.value}")
-        secret = token if token is not None else settings.api_token
-        with ExperimentClient(address, token=secret) as client:
-            for line in _run(client, command, exp_id, name, file):
-                typer.echo(f"Received answer: {line}")
+    """Add ``grpc`` and ``grpc-client`` to the ``galileo`` CLI."""
+    app.command("grpc")(grpc_serve)
+    app.command("grpc-client")(grpc_client)
 
 
 def _run(client: ExperimentClient, command: ClientCommand, exp_id: str, name: str,

@@ -124,6 +124,9 @@ def __getattr__(name: str) -> typer.Typer:
 
 def run() -> None:
     """Console-script entry: run the app, turning user errors into one line and an exit code."""
+    from galileo.tables import unbounded_pipe_width
+
+    unbounded_pipe_width(sys.argv)  # piped output is never cut at 80 columns
     try:
         register_commands(sys.argv[1] if len(sys.argv) > 1 else None)()
     except GalileoError as e:

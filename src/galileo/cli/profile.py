@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
     @app.command("profile")
     def profile(
         apps: Annotated[list[str], typer.Argument(
-            help="Applications: kv classify checksum ycsb-a ycsb-b scenedetect superres.")],
+            help="Services as `galileo app list` names them (ycsb: both of its mixes, "
+                 "ycsb-a and ycsb-b): kv classify checksum ycsb scenedetect superres.")],
         max_per_node: Annotated[int, typer.Option(
             "--max-per-node", min=1, max=8, help="Most containers co-located on the node.")] = 2,
         duration: Annotated[int, typer.Option(min=1, help="Measured seconds per run.")] = 3,

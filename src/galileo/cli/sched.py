@@ -154,7 +154,8 @@ def _progress() -> _Progress:
 
 def _print_table(results: list[Result], title: str, plan: str, score: str) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from galileo.tables import Table
 
     t = Table(title=title, caption=(
         "violations: containers breaking ≥ 1 placement rule (unweighted); slack: Medea's "
@@ -162,8 +163,7 @@ def _print_table(results: list[Result], title: str, plan: str, score: str) -> No
         "planning sim"))
     for col in ("scheduler", f"tput on {score} (mean ± std)", f"tput on {plan}", "violations",
                 "slack", "latency (s)", "train (s)", "note"):
-        t.add_column(col, justify="left" if col in ("scheduler", "note") else "right",
-                     no_wrap=col != "note")
+        t.add_column(col, justify="left" if col in ("scheduler", "note") else "right")
     for r in results:
         t.add_row(r.scheduler, f"{r.mean_tput:.4f} ± {r.std_tput:.4f}", f"{r.plan_tput:.4f}",
                   f"{r.violating:.1f}", f"{r.slack:.1f}", f"{r.latency_s:.4f}",

@@ -26,18 +26,20 @@ def register(app: typer.Typer) -> None:
     @app.command("telemd")
     def telemd(
         node: Annotated[str | None, typer.Option(
-            help="Node name (default: galileo_worker_name, i.e. the host name).")] = None,
+            help="Node name (default: the host name, or the setting galileo_worker_name).")]
+        = None,
         period: Annotated[float, typer.Option(min=0.01, help="Seconds between samples.")] = 1.0,
         instruments: Annotated[str, typer.Option(
-            help="Comma-separated instruments (cpu,freq,load,procs,ram,net,disk,psi,gpu,"
-                 "cgroup,proc); default all.")] = "",
+            help="Comma-separated instruments, default all: cpu, freq, load, procs, ram, net, "
+                 "disk, psi, gpu, cgroup, proc.")] = "",
         period_of: Annotated[list[str] | None, typer.Option(
             "--period-of", help="Per-instrument period, e.g. --period-of disk=5.")] = None,
         per_core: Annotated[bool, typer.Option(help="Also report cpu and freq per core.")] = False,
         cgroup: Annotated[list[str] | None, typer.Option(
             help="Watch a cgroup v2 directory: NAME=PATH (repeatable).")] = None,
         proc: Annotated[list[str] | None, typer.Option(
-            help="Watch a process and its children: NAME=PID or NAME=CMDLINE-SUBSTRING.")] = None,
+            help="Watch a process and its children: NAME=PID, or NAME=TEXT for the process "
+                 "whose command line contains TEXT.")] = None,
         no_containers: Annotated[bool, typer.Option(
             "--no-containers", help="Do not discover Docker/Kubernetes cgroups.")] = False,
         no_topics: Annotated[bool, typer.Option(

@@ -34,98 +34,110 @@ def _attach(prefix: str) -> Testbed:
     return Testbed.attach(_data_dir(), prefix)
 
 
+def up_cmd(
+    hosts: Annotated[int, typer.Option("--hosts", help="Number of hosts.")] = 3,
+    prefix: PrefixOpt = "pico",
+    zones: Annotated[str, typer.Option(help="Zones assigned round-robin, e.g. A,B.")] = "",
+    delay: DelayOpt = None, jitter: JitterOpt = None, loss: LossOpt = None,
+    rate: RateOpt = None,
+    service_delay: Annotated[str, typer.Option(
+        help="Response delay of every host's echo service, e.g. 10ms.")] = "",
+) -> None:
+    """Create the control host (Redis, recorder, expdb) and N hosts (worker, telemd, echo)."""
+    from rich.console import Console
+
+    from galileo.testbed.links import LinkSpec
+    from galileo.testbed.render import status_view
+    from galileo.testbed.testbed import Testbed
+
+    link = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
+    data_dir = _data_dir()
+    console = Console()
+    with console.status(f"bringing up testbed {prefix!r} with {hosts} hosts…") as status:
+        tb = Testbed.up(hosts, data_dir=data_dir, prefix=prefix, link=link,
+                        zones=zones.split(","), service_delay=service_delay,
+                        progress=lambda msg: status.update(f"testbed {prefix!r}: {msg}…"))
+    console.print(status_view(tb))
+    flag = "" if prefix == "pico" else f" --prefix {prefix}"
+    console.print(f"next: [bold]galileo testbed run{flag} -- galileo workers[/]")
+
+
+def status_cmd(prefix: PrefixOpt = "pico", as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON document (for scripts).")] = False) -> None:
+    """Hosts, addresses, processes and link properties."""
+    import json
+
+    from rich.console import Console
+
+    from galileo.testbed.render import status_document, status_view
+
+    tb = _attach(prefix)
+    if as_json:
+        typer.echo(json.dumps(status_document(tb), indent=1))
+    else:
+        Console().print(status_view(tb))
+
+
+def run_cmd(
+    cmd: Annotated[list[str], typer.Argument(help="The command (after --).")],
+    host: Annotated[str, typer.Option("--host", help="Host to run in.")] = "control",
+    prefix: PrefixOpt = "pico",
+) -> None:
+    """Run a command inside a host with the environment reaching the testbed."""
+    tb = _attach(prefix)
+    raise typer.Exit(tb.run(host, cmd).returncode)
+
+
+def partition_cmd(name: Annotated[str, typer.Argument(help="Host to cut off.")],
+                  prefix: PrefixOpt = "pico") -> None:
+    """Cut one host's link (packets both ways are dropped)."""
+    _attach(prefix).partition(name)
+    typer.echo(f"{name}: partitioned")
+
+
+def heal_cmd(name: Annotated[str, typer.Argument(help="Host to reconnect.")],
+             prefix: PrefixOpt = "pico") -> None:
+    """Restore one host's link."""
+    _attach(prefix).heal(name)
+    typer.echo(f"{name}: connected")
+
+
+def link_cmd(name: Annotated[str, typer.Argument(help="Host whose link to change.")],
+             delay: DelayOpt = None, jitter: JitterOpt = None, loss: LossOpt = None,
+             rate: RateOpt = None, prefix: PrefixOpt = "pico") -> None:
+    """Set one host's link properties (unset ones are removed)."""
+    from galileo.testbed.links import LinkSpec
+
+    spec = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
+    _attach(prefix).link(name, spec)
+    typer.echo(f"{name}: {spec.describe()}")
+
+
+def down_cmd(prefix: PrefixOpt = "pico") -> None:
+    """Stop every process and remove every namespace, link and /etc/netns entry of the
+    testbed. Its logs, experiment database and reports stay in the testbed's folder of the
+    data directory (printed here) for later analysis; delete that folder to drop them."""
+    from galileo.testbed.testbed import Testbed, testbed_dir
+
+    data_dir = _data_dir()
+    removed = Testbed.down_prefix(data_dir, prefix)
+    typer.echo(f"testbed {prefix!r}: removed {len(removed)} namespaces" if removed
+               else f"testbed {prefix!r}: nothing to remove")
+    folder = testbed_dir(data_dir, prefix)
+    if folder.exists():
+        typer.echo(f"kept its logs, experiment database and reports in {folder}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``testbed`` command group to the ``galileo`` CLI."""
     tb_cli = typer.Typer(name="testbed", no_args_is_help=True,
                          help="An emulated multi-host cluster on this machine (needs root).")
-
-    @tb_cli.command("up")
-    def up_cmd(
-        hosts: Annotated[int, typer.Option("--hosts", help="Number of hosts.")] = 3,
-        prefix: PrefixOpt = "pico",
-        zones: Annotated[str, typer.Option(help="Zones assigned round-robin, e.g. A,B.")] = "",
-        delay: DelayOpt = None, jitter: JitterOpt = None, loss: LossOpt = None,
-        rate: RateOpt = None,
-        service_delay: Annotated[str, typer.Option(
-            help="Response delay of every host's echo service, e.g. 10ms.")] = "",
-    ) -> None:
-        """Create the control host (Redis, recorder, expdb) and N hosts (worker, telemd, echo)."""
-        from rich.console import Console
-
-        from galileo.testbed.links import LinkSpec
-        from galileo.testbed.render import status_view
-        from galileo.testbed.testbed import Testbed
-
-        link = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
-        data_dir = _data_dir()
-        console = Console()
-        with console.status(f"bringing up testbed {prefix!r} with {hosts} hosts…") as status:
-            tb = Testbed.up(hosts, data_dir=data_dir, prefix=prefix, link=link,
-                            zones=zones.split(","), service_delay=service_delay,
-                            progress=lambda msg: status.update(f"testbed {prefix!r}: {msg}…"))
-        console.print(status_view(tb))
-        flag = "" if prefix == "pico" else f" --prefix {prefix}"
-        console.print(f"next: [bold]galileo testbed run{flag} -- galileo workers[/]")
-
-    @tb_cli.command("status")
-    def status_cmd(prefix: PrefixOpt = "pico", as_json: Annotated[bool, typer.Option(
-            "--json", help="One JSON document (for scripts).")] = False) -> None:
-        """Hosts, addresses, processes and link properties."""
-        import json
-
-        from rich.console import Console
-
-        from galileo.testbed.render import status_document, status_view
-
-        tb = _attach(prefix)
-        if as_json:
-            typer.echo(json.dumps(status_document(tb), indent=1))
-        else:
-            Console().print(status_view(tb))
-
-    @tb_cli.command("run", context_settings={"allow_extra_args": True,
-                                             "ignore_unknown_options": True})
-    def run_cmd(
-        cmd: Annotated[list[str], typer.Argument(help="The command (after --).")],
-        host: Annotated[str, typer.Option("--host", help="Host to run in.")] = "control",
-        prefix: PrefixOpt = "pico",
-    ) -> None:
-        """Run a command inside a host with the environment reaching the testbed."""
-        tb = _attach(prefix)
-        raise typer.Exit(tb.run(host, cmd).returncode)
-
-    @tb_cli.command("partition")
-    def partition_cmd(name: Annotated[str, typer.Argument(help="Host to cut off.")],
-                      prefix: PrefixOpt = "pico") -> None:
-        """Cut one host's link (packets both ways are dropped)."""
-        _attach(prefix).partition(name)
-        typer.echo(f"{name}: partitioned")
-
-    @tb_cli.command("heal")
-    def heal_cmd(name: Annotated[str, typer.Argument(help="Host to reconnect.")],
-                 prefix: PrefixOpt = "pico") -> None:
-        """Restore one host's link."""
-        _attach(prefix).heal(name)
-        typer.echo(f"{name}: connected")
-
-    @tb_cli.command("link")
-    def link_cmd(name: Annotated[str, typer.Argument(help="Host whose link to change.")],
-                 delay: DelayOpt = None, jitter: JitterOpt = None, loss: LossOpt = None,
-                 rate: RateOpt = None, prefix: PrefixOpt = "pico") -> None:
-        """Set one host's link properties (unset ones are removed)."""
-        from galileo.testbed.links import LinkSpec
-
-        spec = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
-        _attach(prefix).link(name, spec)
-        typer.echo(f"{name}: {spec.describe()}")
-
-    @tb_cli.command("down")
-    def down_cmd(prefix: PrefixOpt = "pico") -> None:
-        """Stop every process and remove every namespace, link and file of the testbed."""
-        from galileo.testbed.testbed import Testbed
-
-        removed = Testbed.down_prefix(_data_dir(), prefix)
-        typer.echo(f"testbed {prefix!r}: removed {len(removed)} namespaces" if removed
-                   else f"testbed {prefix!r}: nothing to remove")
-
+    tb_cli.command("up")(up_cmd)
+    tb_cli.command("status")(status_cmd)
+    tb_cli.command("run", context_settings={"allow_extra_args": True,
+                                          "ignore_unknown_options": True})(run_cmd)
+    tb_cli.command("partition")(partition_cmd)
+    tb_cli.command("heal")(heal_cmd)
+    tb_cli.command("link")(link_cmd)
+    tb_cli.command("down")(down_cmd)
     app.add_typer(tb_cli)

@@ -120,6 +120,11 @@ class Executor:
                 out.print(render.service_info(self.g, s), highlight=False)
             case ins.Info():
                 out.print(render.cluster_info(self.g), highlight=False)
+            case ins.Updates(seconds=None) if self._confirm is None:
+                # unattended (a script, piped input): following for ever would block the rest
+                raise ValidationError("`updates` without SECONDS follows routing updates until "
+                                      "interrupted, which a script or piped input cannot do; "
+                                      "give a duration, e.g. `updates 10`")
             case ins.Updates(seconds=s):
                 render.follow_updates(self.g, out, s)
             case _:

@@ -223,8 +223,7 @@ class Galileo:
                       if hosts is None or fnmatch.fnmatch(w.name, hosts)
                       or fnmatch.fnmatch(w.host, hosts)]
         if not candidates:
-            raise NoWorkersError(f"no live worker matches hosts={hosts!r} "
-                                 f"labels={worker_labels!r} (see `galileo workers`)")
+            raise NoWorkersError(_no_worker_message(hosts, worker_labels))
         if check_route and self.rtbl.get(service) is None:
             raise NoRouteError(no_route_message(service))
         load = with_pending({w.name: w.clients for w in candidates},
@@ -291,3 +290,12 @@ class Galileo:
     def tracing(self, on: bool) -> None:
         """Switch trace recording on all workers on or off."""
         set_tracing(self.redis, self.keys, on)
+
+
+def _no_worker_message(hosts: str | None, labels: dict[str, str] | None) -> str:
+    """``no live worker matches the host pattern 'pico*' and the labels zone=eu (…)``."""
+    wanted = [f"the host pattern {hosts!r}"] if hosts is not None else []
+    if labels:
+        wanted.append("the labels " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    what = ("matches " + " and ".join(wanted)) if wanted else "is registered"
+    return f"no live worker {what} (see `galileo workers`)"

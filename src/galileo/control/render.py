@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
 from galileo import bus
 from galileo.protocol import RoutingRecord, WorkerInfo
+from galileo.tables import Table
 
 if TYPE_CHECKING:
     from .galileo import Galileo

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from rich.table import Table
 
 from galileo.bus import Bus, transact
 from galileo.errors import BusError, NotFoundError, ValidationError
@@ -23,6 +22,7 @@ from galileo.protocol import (
     encode,
     valid_members,
 )
+from galileo.tables import Table
 
 from .events import EventLog, as_bytes
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import msgspec
 from hdrh.histogram import HdrHistogram
-from rich.table import Table
 
 from galileo.bus import Bus
 from galileo.protocol import GroupStats, Keys, StatsField, decode_group_stats
+from galileo.tables import Table
 
 from .events import as_bytes
 

@@ -43,7 +43,7 @@ class Bridge:
                                       exp_id=fields.get("exp_id"),
                                       name=str(fields.get("name") or ""),
                                       creator=str(fields.get("creator") or ""))
-            log.info("seed entry queued as experiment %s", exp.id)
+            log.info("Galileo 0.x entry queued as experiment %s", exp.id)
             return exp
         except GalileoError as e:
             return self._failed(raw, fields, str(e))
@@ -61,8 +61,9 @@ class Bridge:
                                    str(fields.get("creator") or "")[:128], exp_id=exp_id)
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         store.put_metadata(db, exp.id, {"kind": "script", "source": text})
-        log.warning("malformed seed entry stored as FAILED experiment %s: %s", exp.id, reason)
-        return db.finish(exp.id, ExperimentStatus.FAILED, f"malformed seed entry: {reason}")
+        log.warning("malformed Galileo 0.x entry stored as FAILED experiment %s: %s", exp.id,
+                    reason)
+        return db.finish(exp.id, ExperimentStatus.FAILED, f"malformed Galileo 0.x entry: {reason}")
 
     def run(self, stop: threading.Event) -> None:
         """Bridge until ``stop`` is set; Redis trouble is logged and retried."""

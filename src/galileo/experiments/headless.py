@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -18,13 +18,20 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
-from rich.table import Table
 
 from galileo.control.galileo import Galileo
 from galileo.control.temporary_routes import TemporaryRoutes
-from galileo.errors import ValidationError, WorkerError
+from galileo.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_THRESHOLD,
+    EXIT_USAGE,
+    ValidationError,
+    WorkerError,
+)
 from galileo.settings import Settings
 from galileo.storage import ExperimentStatus
+from galileo.tables import Table
 
 from . import store
 from .context import JobContext
@@ -32,10 +39,10 @@ from .jobs import Job, make_job
 from .runner import execute
 from .service import ExperimentService
 
-EXIT_PASS: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_INVALID: Final = 2
-EXIT_THRESHOLDS: Final = 99
+# the exit codes of galileo.errors, by the names this module has always used
+EXIT_PASS: Final = EXIT_OK
+EXIT_INVALID: Final = EXIT_USAGE
+EXIT_THRESHOLDS: Final = EXIT_THRESHOLD
 SCENARIO_SUFFIXES: Final = (".yaml", ".yml", ".json")
 RENDER_INTERVAL_S: Final = 0.25
 
@@ -167,7 +174,7 @@ def _local_env(settings: Settings, job: Job, console: Console, local: bool,
     g = Galileo.from_settings(settings)
     routes = TemporaryRoutes(g.rtbl)
     try:
-        with console.status("starting local workers and recorder …"):
+        with console.status("starting local workers and recorder …") as status:
             apps = job.scenario.apps if job.scenario is not None else []
             port = free_port()
             if apps:
@@ -177,12 +184,18 @@ def _local_env(settings: Settings, job: Job, console: Console, local: bool,
                 procs.start(worker, ["worker", "--name", worker, "--processes", "1"])
             procs.start("recorder", ["recorder"])
             if apps:
+                status.update(f"starting the app server for {', '.join(apps)} (the classifier "
+                              "trains first: up to a minute on a busy machine) …")
                 wait_for_app_server(port, procs.log_dir)
                 routed = job.scenario.routing if job.scenario is not None else {}
                 for service in apps:
                     if service not in routed:
                         routes.set(service, [f"127.0.0.1:{port}"])
-            _wait_workers(g, set(names), procs.log_dir)
+            _wait_workers(g, set(names), procs.log_dir, progress=lambda k: status.update(
+                f"local workers registered: {k}/{len(names)} …"))
+        app_line = f", app server on 127.0.0.1:{port} ({', '.join(apps)})" if apps else ""
+        console.print(f"local: {len(names)} worker(s), recorder{app_line} ready "
+                      f"(logs in {procs.log_dir})", highlight=False)
         yield
     finally:
         routes.restore()  # the app server is gone: never leave a record pointing at it
@@ -192,11 +205,18 @@ def _local_env(settings: Settings, job: Job, console: Console, local: bool,
             bus.stop_embedded_redis(settings.data_dir)
 
 
-def _wait_workers(g: Galileo, names: set[str], log_dir: Path, timeout_s: float = 60) -> None:
+def _wait_workers(g: Galileo, names: set[str], log_dir: Path, timeout_s: float = 60,
+                  progress: Callable[[int], None] | None = None) -> None:
+    """Wait until every worker of ``names`` registered; ``progress(k)`` as k of them have."""
     deadline = time.monotonic() + timeout_s
+    seen = -1
     while time.monotonic() < deadline:
-        if names <= {w.name for w in g.workers()}:
+        registered = len(names & {w.name for w in g.workers()})
+        if registered == len(names):
             return
+        if progress is not None and registered != seen:
+            progress(registered)
+            seen = registered
         time.sleep(0.1)
     raise WorkerError(f"the local workers did not register within {timeout_s:.0f} s "
                       f"(see the logs in {log_dir})")

@@ -206,15 +206,18 @@ class ExperimentService:
         """Bring an experiment back from the trash with all its data."""
         return self.db.restore_experiment(exp_id)
 
-    def watch(self, exp_id: str, interval_s: float = 0.5) -> Iterator[ExperimentStatusView]:
-        """Yield the status whenever it changes; ends after a terminal state."""
+    def watch(self, exp_id: str, interval_s: float = 0.5,
+              timeout_s: float | None = None) -> Iterator[ExperimentStatusView]:
+        """Yield the status whenever it changes; ends after a terminal state (or, with
+        ``timeout_s``, when that long has passed: the last view is then not terminal)."""
         last: ExperimentStatusView | None = None
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             view = self.status(exp_id)
             if view != last:
                 yield view
                 last = view
-            if view.terminal:
+            if view.terminal or (deadline is not None and time.monotonic() >= deadline):
                 return
             time.sleep(interval_s)
 

@@ -162,8 +162,9 @@ def create_server(service: ExperimentsAPI, port: int, host: str = LOOPBACK_HOST,
     settings = getattr(service, "settings", None)
     token = getattr(settings, "api_token", None)
     interceptors = [TokenInterceptor(token)] if token is not None else []
+    # no SO_REUSEPORT: with it a second server binds a port the first still listens on
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads),
-                         interceptors=interceptors)
+                         interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
     pb2_grpc.add_ExperimentServiceServicer_to_server(ExperimentServicer(service), server)
     if settings is not None:  # the original Galileo's service, on the same port
         from .legacy import LegacyExperimentServicer
@@ -176,5 +177,6 @@ def create_server(service: ExperimentsAPI, port: int, host: str = LOOPBACK_HOST,
     except RuntimeError:
         bound = 0
     if not bound:
-        raise ConfigError(f"cannot bind the gRPC service to {host}:{port} (port in use?)")
+        raise ConfigError(f"cannot bind the gRPC service to {host}:{port}: port {port} on "
+                          f"{host} is already in use or the address is not this host's")
     return server, int(bound)

@@ -36,18 +36,42 @@ PROFILE_APPS: Final[dict[str, ProfileApp]] = {
 }
 
 
+def profile_names() -> str:
+    """The names ``galileo profile`` takes, by service as ``galileo app list`` names them:
+    ``kv, classify, checksum, ycsb (ycsb-a, ycsb-b), scenedetect, superres``."""
+    by_service: dict[str, list[str]] = {}
+    for app in PROFILE_APPS.values():
+        by_service.setdefault(app.service, []).append(app.name)
+    return ", ".join(s if names == [s] else f"{s} ({', '.join(names)})"
+                     for s, names in by_service.items())
+
+
+def _apps_named(name: str) -> list[ProfileApp]:
+    """A profile name (``ycsb-a``), or a service name (``ycsb``: every mix profiled of it)."""
+    if name in PROFILE_APPS:
+        return [PROFILE_APPS[name]]
+    apps = [a for a in PROFILE_APPS.values() if a.service == name]
+    if apps:
+        return apps
+    from galileo.apps.registry import list_services
+
+    if name in {s.name for s in list_services()}:
+        raise ValidationError(f"service {name!r} has no Metis column to profile into "
+                              f"(profiled services: {profile_names()})")
+    raise ValidationError(f"unknown application {name!r} to profile (profiled services: "
+                          f"{profile_names()}; all services: galileo app list)")
+
+
 def parse_apps(names: list[str]) -> list[ProfileApp]:
-    """The named apps, in Metis column order; one clear error for an unknown or repeated one."""
+    """The named apps, in Metis column order; one clear error for an unknown or repeated one.
+    A service name stands for every profiled mix of it (``ycsb``: ``ycsb-a`` and ``ycsb-b``)."""
     if not names:
         raise ValidationError("give at least one application to profile "
-                              f"(available: {', '.join(PROFILE_APPS)})")
-    out = []
+                              f"(profiled services: {profile_names()})")
+    out: list[ProfileApp] = []
     for name in names:
-        app = PROFILE_APPS.get(name)
-        if app is None:
-            raise ValidationError(f"unknown application {name!r} to profile (available: "
-                                  f"{', '.join(PROFILE_APPS)})")
-        if app in out:
-            raise ValidationError(f"application {name!r} is named twice")
-        out.append(app)
+        for app in _apps_named(name):
+            if app in out:
+                raise ValidationError(f"application {app.name!r} is named twice")
+            out.append(app)
     return sorted(out, key=lambda a: a.column)

@@ -52,7 +52,11 @@ class GroupInfo(msgspec.Struct, kw_only=True):
 
 
 # --------------------------------------------------------------------------- routing
-_HOSTPORT_RE: Final = re.compile(r"^(https?://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$|^https?://[A-Za-z0-9_.\-\[\]]+$")
+# a routing record's host: ``host:port`` (optionally with http(s)://), or an http(s) URL
+_PORT: Final = r"(6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})"
+HOSTPORT_PATTERN: Final = (rf"^(https?://)?[A-Za-z0-9_.\-\[\]:]+:{_PORT}$"
+                           r"|^https?://[A-Za-z0-9_.\-\[\]]+$")
+_HOSTPORT_RE: Final = re.compile(HOSTPORT_PATTERN)
 
 
 class RoutingRecord(msgspec.Struct, kw_only=True, frozen=True):

@@ -299,7 +299,7 @@ def _start_bridge(settings: Settings) -> TelemBridge | None:
     try:
         return TelemBridge(settings).start()
     except BusError as e:  # the recorder's own loop reports and retries Redis problems
-        log.warning("seed telemetry topics not bridged: %s", e)
+        log.warning("Galileo 0.x telemetry topics (telem/…) not bridged: %s", e)
         return None
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
+from galileo.tables import Table
 from galileo.testbed.processes import alive
 from galileo.testbed.testbed import Testbed
 

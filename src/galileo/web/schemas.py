@@ -13,6 +13,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from galileo.protocol import NAME_PATTERN, ArrivalKind, TelemetrySample, Trace, WorkerInfo
+from galileo.protocol.registry import HOSTPORT_PATTERN
 from galileo.storage.records import Experiment, ExperimentStatus, record_fields
 
 # the names Galileo accepts in Redis keys (``protocol.NAME_PATTERN``), bounded by the expdb columns
@@ -174,14 +175,21 @@ class RateChangePublic(BaseModel):
 
 
 # --------------------------------------------------------------------------- routing
+# stated in the schema, checked by the routing table itself (400 with the reason)
+HostPort = Annotated[str, Field(json_schema_extra={"pattern": HOSTPORT_PATTERN},
+                                description="host:port (port 1-65535) or an http(s) URL")]
+
+
 class RoutingRecordSet(BaseModel):
-    """Route a service to ``hosts`` (``host:port``) with ``weights`` (default: all equal)."""
+    """Route a service to ``hosts`` (``host:port``) with ``weights`` (default: all equal).
+    ``weights`` has one entry per host and at least one of them is above zero."""
 
     model_config = ConfigDict(extra="forbid")
 
-    hosts: list[str] = Field(min_length=1, max_length=1000, examples=[["10.0.0.5:8080"]])
+    hosts: list[HostPort] = Field(min_length=1, max_length=1000, examples=[["10.0.0.5:8080"]])
     weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
-        default=None, max_length=1000)
+        default=None, min_length=1, max_length=1000,
+        description="one per host, >= 0, not all zero (default: all 1)")
 
 
 class RoutingRecordPublic(_Public):

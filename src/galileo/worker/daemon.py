@@ -162,6 +162,9 @@ class Worker:
                 await self._pubsub.aclose()
         if self._replies:
             await asyncio.wait(self._replies, timeout=REPLY_DRAIN_S)
+        # replies still waiting (a close draining slow requests) and routing re-reads end here,
+        # before the load stops: none is left pending when the loop closes
+        await _cancel_and_wait([*self._replies, *self.routing.tasks])
         await asyncio.gather(*(h.stop() for h in self._handles))
         if self.connected:
             try:
@@ -322,6 +325,8 @@ def run_worker(settings: Settings, *, name: str | None = None,
 
     from galileo.load.httpclient import new_event_loop, quiet_gc
 
+    from .loops import run_to_end
+
     async def main() -> None:
         worker = Worker(settings, name=name, processes=processes)
         loop = asyncio.get_running_loop()
@@ -330,8 +335,11 @@ def run_worker(settings: Settings, *, name: str | None = None,
         await worker.run()
 
     quiet_gc()
-    loop = new_event_loop()
-    try:
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
+    run_to_end(new_event_loop(), main())
+
+
+async def _cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until each has ended."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

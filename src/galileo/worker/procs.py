@@ -29,6 +29,8 @@ from galileo.worker.engine import Engine
 from galileo.worker.generators import GeneratorPolicy
 from galileo.worker.traces import TraceShipping, TraceWriter
 
+from .loops import run_to_end
+
 log = logging.getLogger(__name__)
 
 Result = tuple[bool, str | None, dict[str, Any], int]  # ok, error, data, applied_ns
@@ -175,11 +177,7 @@ def child_main(conn: Connection, settings: Settings, worker: str) -> None:
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
     quiet_gc()
-    loop = new_event_loop()
-    try:
-        loop.run_until_complete(_child(conn, settings, worker))
-    finally:
-        loop.close()
+    run_to_end(new_event_loop(), _child(conn, settings, worker))
 
 
 async def _child(conn: Connection, settings: Settings, worker: str) -> None:
@@ -216,6 +214,9 @@ async def _child(conn: Connection, settings: Settings, worker: str) -> None:
     conn.send((-1, True, None, {}, time.time_ns()))
     await stop.wait()
     loop.remove_reader(conn.fileno())
+    for task in tasks:  # answers still running (the main process stopped waiting for them)
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await engine.close()
     await writer.close(CHILD_FLUSH_TIMEOUT_S)
     with contextlib.suppress(BusError):

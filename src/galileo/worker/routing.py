@@ -36,6 +36,11 @@ class RoutingCache:
         self.raw: dict[str, bytes] = {}  # service -> encoded record, as last seen
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The re-reads in progress (the worker ends them when it stops)."""
+        return list(self._tasks)
+
     def on_update(self, service: str) -> None:
         task = asyncio.get_running_loop().create_task(self.update(service))
         self._tasks.add(task)

@@ -16,13 +16,14 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from galileo.errors import NotFoundError, ValidationError
+from galileo.experiments.jobs import make_job
 from galileo.storage.records import Experiment, ExperimentStatus
 from galileo.web.deps import GalileoDep, ServiceDep
 from galileo.web.errors import error_responses
-from galileo.web.schemas import record_model
+from galileo.web.schemas import ExpId, Name, record_model
 
 router = APIRouter(prefix="/api", tags=["Galileo 0.x"], responses=error_responses(400, 503))
 
@@ -31,37 +32,15 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _ARRIVALS: Final = {"": "constant", "constant": "constant", "poisson": "poisson",
                     "exponential": "poisson", "expovariate": "poisson"}
+# any case, spelled out for JSON Schema's regular expressions (no inline flags there)
+ARRIVAL_PATTERN: Final = "^(" + "|".join(
+    "".join(f"[{c.lower()}{c.upper()}]" for c in k) for k in sorted(_ARRIVALS) if k) + ")?$"
+# a duration above zero: 10, 2.5s, 500ms, 1m, 1h (a non-zero digit before or after the point)
+POSITIVE_DURATION: Final = (r"^\s*(\d*[1-9]\d*(\.\d+)?|\d+\.\d*[1-9]\d*)\s*(ms|s|m|h)?\s*$")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class LegacyExperiment(_Model):
-    id: str | None = None
-    name: str | None = None
-    creator: str | None = None
-
-
-class LegacyWorkload(_Model):
-    service: str
-    ticks: Annotated[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]],
-                     Field(min_length=1)]
-    clients_per_host: Annotated[int, Field(ge=1, le=10_000)] = DEFAULT_CLIENTS_PER_HOST
-    arrival_pattern: str | None = None
-    client: str | None = None
-    client_parameters: dict[str, Any] = {}
-
-
-class LegacyConfiguration(_Model):
-    duration: str | float
-    interval: str | float
-    workloads: Annotated[list[LegacyWorkload], Field(min_length=1)]
-
-
-class LegacyExperimentRequest(_Model):
-    experiment: LegacyExperiment | None = None
-    configuration: LegacyConfiguration
 
 
 # the fields of ``Experiment`` 0.x listed (its status as plain text), and those it never had
@@ -91,6 +70,49 @@ def to_seconds(value: str | float, where: str) -> float:
     if not 0 < seconds < math.inf:
         raise ValidationError(f"{where}: the duration must be positive, got {value!r}")
     return seconds
+
+
+# the constraints below are the ones the route enforces, stated in the schema (422 before
+# anything else is looked at); what a schema cannot say (ticks per interval) is a 400
+def _positive_duration(value: str | float) -> str | float:
+    try:
+        to_seconds(value, "duration")
+    except ValidationError as e:  # the one sentence, as a 422
+        raise ValueError(str(e).split(": ", 1)[1]) from None
+    return value
+
+
+Duration = Annotated[str | float, AfterValidator(_positive_duration), WithJsonSchema({
+    "anyOf": [{"type": "number", "exclusiveMinimum": 0},
+              {"type": "string", "pattern": POSITIVE_DURATION}],
+    "description": "seconds above zero, or a duration like 10s, 500ms, 2m, 1h"})]
+
+
+class LegacyExperiment(_Model):
+    id: ExpId | None = None
+    name: str | None = Field(default=None, max_length=255)
+    creator: str | None = Field(default=None, max_length=128)
+
+
+class LegacyWorkload(_Model):
+    service: Name
+    ticks: Annotated[list[Annotated[float, Field(ge=0, allow_inf_nan=False)]],
+                     Field(min_length=1, description="one rate (req/s) per interval")]
+    clients_per_host: Annotated[int, Field(ge=1, le=10_000)] = DEFAULT_CLIENTS_PER_HOST
+    arrival_pattern: Annotated[str | None, Field(pattern=ARRIVAL_PATTERN)] = None
+    client: Name | None = None
+    client_parameters: dict[str, Any] = {}
+
+
+class LegacyConfiguration(_Model):
+    duration: Duration
+    interval: Duration
+    workloads: Annotated[list[LegacyWorkload], Field(min_length=1)]
+
+
+class LegacyExperimentRequest(_Model):
+    experiment: LegacyExperiment | None = None
+    configuration: LegacyConfiguration
 
 
 def to_scenario(body: LegacyExperimentRequest, workers: int) -> dict[str, Any]:
@@ -155,6 +177,7 @@ def list_experiments(service: ServiceDep) -> list[LegacyExperimentPublic]:
 
 @router.post("/experiments", summary="Queue a 0.x experiment configuration; answers its id")
 def create_experiment(body: LegacyExperimentRequest, service: ServiceDep, g: GalileoDep) -> str:
+    make_job(scenario=to_scenario(body, 1))  # the content first (400), then the cluster (503)
     workers = len(g.workers())
     if not workers:  # 0.x's answer
         raise HTTPException(503, "no available hosts to execute the experiment (no live worker)")

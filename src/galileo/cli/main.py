@@ -52,6 +52,7 @@ COMMAND_MODULES = (
     "galileo.cli.report",
     "galileo.cli.testbed",
     "galileo.cli.lb",
+    "galileo.cli.services",
 )
 
 
@@ -87,6 +88,7 @@ COMMAND_INDEX = {
     **dict.fromkeys(("grpc", "grpc-client"), "galileo.cli.grpc"),
     "testbed": "galileo.cli.testbed",
     "lb": "galileo.cli.lb",
+    **dict.fromkeys(("services", "node"), "galileo.cli.services"),
 }
 _registered: set[str] = set()
 

@@ -100,6 +100,11 @@ class EventKind(StrEnum):
     LB_START = "lb_start"  # a balancer was started by an experiment (name, port, policy)
     LB_STOP = "lb_stop"
     LB_POLICY = "lb_policy"  # a balancer's policy was switched (name, policy)
+    SERVICE_APPLY = "service_apply"  # a service was declared or changed (name, spec)
+    SERVICE_REMOVE = "service_remove"
+    INSTANCE_PLACE = "instance_place"  # the reconciler placed an instance (node, policy, reason)
+    INSTANCE_STATE = "instance_state"  # an instance started, became ready, failed, stopped …
+    INSTANCE_REFUSED = "instance_refused"  # a node agent refused an instance (reason)
 
 
 class Event(msgspec.Struct, kw_only=True):

@@ -218,6 +218,10 @@ def register(app: typer.Typer) -> None:
                                                  "quota or the machine's).")] = 0.0,
         memory: Annotated[str, typer.Option(help="Capacity, e.g. 2G (default: the cgroup's "
                                                  "limit or the machine's).")] = "",
+        address: Annotated[str, typer.Option(
+            help="Host name or address clients use for this node (default: its name).")] = "",
+        ports: Annotated[str, typer.Option(
+            help="Port range handed to this node's instances.")] = "9100-9999",
     ) -> None:
         """Run this host's node agent: starts, checks and restarts the service instances the
         reconciler assigns here, from this host's allow-list only."""
@@ -232,9 +236,15 @@ def register(app: typer.Typer) -> None:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         settings = load_settings()
+        from galileo.errors import ValidationError
+
+        first, _, last = ports.partition("-")
+        if not (first.isdigit() and last.isdigit() and 1024 <= int(first) <= int(last) < 65536):
+            raise ValidationError(f"--ports {ports!r} is not a range like 9100-9999.")
         allow = AllowList.build(app_names or [], commands, allow_image or [])
         agent = NodeAgent(settings, name=name, allow=allow, cgroup=cgroup, cpus=cpus or None,
-                          memory=parse_memory(memory) if memory else None)
+                          memory=parse_memory(memory) if memory else None, address=address,
+                          ports=(int(first), int(last)))
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

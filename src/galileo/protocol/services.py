@@ -87,10 +87,11 @@ class InstanceStatus(msgspec.Struct, kw_only=True):
     cpus: float = 0.0
     memory: int = 0
     since_ns: int = 0  # when it entered this state
+    address: str = ""  # the node's address for clients ("" = the node name)
 
     @property
     def endpoint(self) -> str:
-        return f"{self.node}:{self.port}"
+        return f"{self.address or self.node}:{self.port}"
 
 
 class NodeInfo(msgspec.Struct, kw_only=True):
@@ -108,6 +109,13 @@ class NodeInfo(msgspec.Struct, kw_only=True):
     image_prefixes: list[str] = []
     instances: int = 0
     ts_ns: int = 0
+    address: str = ""  # how clients reach this node's instances ("" = its name)
+    ports: list[int] = msgspec.field(
+        default_factory=lambda: [INSTANCE_PORT_BASE, INSTANCE_PORT_BASE + 899])  # first, last
+
+    @property
+    def host(self) -> str:
+        return self.address or self.name
 
     def allows(self, kind: str, what: str) -> bool:
         if kind == "app":

@@ -33,6 +33,7 @@ import psutil
 from galileo import bus
 from galileo.errors import BusError, ConfigError
 from galileo.protocol import (
+    INSTANCE_PORT_BASE,
     NODE_HEARTBEAT_S,
     NODE_TTL_S,
     EventKind,
@@ -71,7 +72,8 @@ class NodeAgent:
     def __init__(self, settings: Settings, *, name: str | None = None,
                  allow: AllowList | None = None, cgroup: str = "",
                  cpus: float | None = None, memory: int | None = None,
-                 labels: Mapping[str, str] | None = None) -> None:
+                 labels: Mapping[str, str] | None = None, address: str = "",
+                 ports: tuple[int, int] | None = None) -> None:
         self.settings = settings
         self.name = name or settings.worker_name
         self.keys = Keys(settings.namespace)
@@ -89,6 +91,8 @@ class NodeAgent:
                   else Resources())
         self.cpus = cpus or limits.cpus or float(os.cpu_count() or 1)
         self.memory = memory or limits.memory or int(psutil.virtual_memory().total)
+        self.address = address
+        self.ports = list(ports or (INSTANCE_PORT_BASE, INSTANCE_PORT_BASE + 899))
         self.instances: dict[str, Instance] = {}
         self.done: dict[str, InstanceStatus] = {}  # refused or stopped, until unassigned
         self._unassigned_since: dict[str, float] = {}
@@ -151,7 +155,7 @@ class NodeAgent:
                     events.append(self._event(EventKind.INSTANCE_STATE, inst.status()))
                     changed.append(spec.id)
                 elif spec.id not in self.done:
-                    self.done[spec.id] = _stopped(spec, self.name)
+                    self.done[spec.id] = _stopped(spec, self.name, self.address)
                     changed.append(spec.id)
             elif inst is None and spec.id not in self.done:
                 status = self._admit(spec)
@@ -208,10 +212,11 @@ class NodeAgent:
             log.warning("node %s refused instance %s of %s: %s", self.name, spec.id,
                         spec.service, e)
             return InstanceStatus(id=spec.id, service=spec.service, node=self.name,
+                                  address=self.address,
                                   port=spec.port, state=InstanceState.REFUSED, reason=str(e),
                                   cpus=spec.cpus, memory=spec.memory, since_ns=time.time_ns())
         inst = Instance(spec, self.name, argv, self.log_dir, self.cgroups,
-                        f"{self.cgroup}/{INSTANCE_PREFIX}{spec.id}")
+                        f"{self.cgroup}/{INSTANCE_PREFIX}{spec.id}", self.address)
         self.instances[spec.id] = inst
         try:
             inst.start()
@@ -255,7 +260,8 @@ class NodeAgent:
                         labels=self.labels, apps=self.allow.apps,
                         commands=sorted(self.allow.commands),
                         image_prefixes=self.allow.image_prefixes,
-                        instances=len(self.instances), ts_ns=time.time_ns())
+                        instances=len(self.instances), ts_ns=time.time_ns(),
+                        address=self.address, ports=self.ports)
         key = self.keys.node_instances(self.name)
         reports = {iid: encode(i.status()) for iid, i in self.instances.items()}
         reports.update({iid: encode(s) for iid, s in self.done.items()})
@@ -357,6 +363,7 @@ class NodeAgent:
         self._r.close()
 
 
-def _stopped(spec: InstanceSpec, node: str) -> InstanceStatus:
+def _stopped(spec: InstanceSpec, node: str, address: str) -> InstanceStatus:
     return InstanceStatus(id=spec.id, service=spec.service, node=node, port=spec.port,
+                          address=address,
                           state=InstanceState.STOPPED, since_ns=time.time_ns())

@@ -122,7 +122,7 @@ class Services:
             ready = self.ready(name)
             record = self._rtbl.get(name)
             routed = sorted(record.hosts) if record else []
-            if len(ready) >= want and (want == 0 or routed == sorted(ready)):
+            if len(ready) == want and (want == 0 or routed == sorted(ready)):
                 return ready
             if time.monotonic() >= deadline:
                 states = ", ".join(f"{s.endpoint} {s.state.value}"

@@ -38,7 +38,7 @@ HEALTH_PERIOD_READY_S: Final = 0.5
 UNHEALTHY_AFTER: Final = 2  # failed checks in a row that make a ready instance restart
 START_TIMEOUT_S: Final = 30.0
 QUICK_EXIT_S: Final = 2.0
-QUICK_EXITS: Final = 5
+QUICK_EXITS: Final = 4
 BACKOFF_FIRST_S: Final = 0.5
 BACKOFF_MAX_S: Final = 10.0
 STOP_GRACE_S: Final = 3.0
@@ -49,9 +49,10 @@ class Instance:
     """An assigned instance and its process (see the module doc)."""
 
     def __init__(self, spec: InstanceSpec, node: str, argv: Sequence[str], log_dir: Path,
-                 cgroups: Cgroups | None, cgroup: str) -> None:
+                 cgroups: Cgroups | None, cgroup: str, address: str = "") -> None:
         self.spec = spec
         self.node = node
+        self.address = address
         self.argv = list(argv)
         self.log_path = log_dir / f"{spec.id}.log"
         self.cgroups = cgroups
@@ -163,7 +164,7 @@ class Instance:
         ok = probe(self.spec.port, self.spec.health)
         if self.state == InstanceState.STARTING:
             if ok:
-                self._quick_exits = 0 if now - self._started >= QUICK_EXIT_S else self._quick_exits
+                self.reason = ""
                 self._set(InstanceState.READY)
             elif now - self._started > START_TIMEOUT_S:
                 self._backoff(f"not healthy within {START_TIMEOUT_S:g} s", now)
@@ -200,6 +201,7 @@ class Instance:
         failing = self.state in (InstanceState.BACKOFF, InstanceState.FAILED)
         return InstanceStatus(
             id=self.spec.id, service=self.spec.service, node=self.node, port=self.spec.port,
+            address=self.address,
             state=self.state, pid=self.proc.pid if self.proc and self.proc.poll() is None else 0,
             restarts=self.restarts, exit_code=self.exit_code, reason=self.reason,
             log_tail=self.log_tail() if failing else [], cpus=self.spec.cpus,

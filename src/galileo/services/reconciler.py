@@ -180,7 +180,8 @@ class Reconciler:
             chosen, reason = policy.choose(spec, feasible)
             inst = InstanceSpec(id=f"{spec.name}-{new_id()[:8]}", service=spec.name,
                                 kind=spec.kind, what=spec.what, args=spec.args,
-                                port=spec.port or _free_port(view.assigned.get(chosen.name, {})),
+                                port=spec.port or _free_port(chosen.info.ports,
+                                                             view.assigned.get(chosen.name, {})),
                                 cpus=spec.cpus, memory=spec.memory, health=spec.health,
                                 placed_ns=time.time_ns(), reason=reason)
             view.assigned.setdefault(chosen.name, {})[inst.id] = inst
@@ -193,7 +194,7 @@ class Reconciler:
             self.placed += 1
             events.append(new_event(EventKind.INSTANCE_PLACE, name=spec.name, data={
                 "instance": inst.id, "node": chosen.name,
-                "endpoint": f"{chosen.name}:{inst.port}",
+                "endpoint": f"{chosen.info.host}:{inst.port}",
                 "policy": spec.placement, "reason": reason}))
         self._pending.pop(spec.name, None)
 
@@ -261,7 +262,7 @@ class Reconciler:
                 report = view.reports.get(node, {}).get(inst.id)
                 if node in view.nodes and report is not None and \
                         report.state == InstanceState.READY:
-                    ready.append((f"{node}:{inst.port}", inst.cpus or 1.0))
+                    ready.append((f"{view.nodes[node].host}:{inst.port}", inst.cpus or 1.0))
             ready.sort()
             current = self.rtbl.get(name)
             if not ready:
@@ -326,9 +327,10 @@ def _stopping(inst: InstanceSpec) -> InstanceSpec:
     return msgspec.structs.replace(inst, stop=True)
 
 
-def _free_port(assigned: dict[str, InstanceSpec]) -> int:
+def _free_port(ports: list[int], assigned: dict[str, InstanceSpec]) -> int:
     used = {i.port for i in assigned.values()}
-    port = INSTANCE_PORT_BASE
+    first = ports[0] if ports else INSTANCE_PORT_BASE
+    port = first
     while port in used:
         port += 1
     return port

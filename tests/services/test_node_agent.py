@@ -16,8 +16,8 @@ from pathlib import Path
 import msgspec
 import psutil
 import pytest
-from conftest import AgentStarter, agent_env, wait_until
 
+from conftest import AgentStarter, agent_env, wait_until
 from galileo.control.galileo import Galileo
 from galileo.control.state import StateKeeper
 from galileo.errors import GalileoError, NotFoundError
@@ -219,7 +219,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_declared(
                                     env=agent_env(settings), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True) for args in cases}
     for args, proc in procs.items():
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert proc.returncode == 2, (args, err)
         assert len(lines) == 1 and cases[args] in lines[0], (args, err)

@@ -24,6 +24,7 @@ from galileo.errors import ConfigError, ValidationError
 __all__ = ["CgroupUsage", "Cgroups", "Resources", "detect", "parse_memory"]
 
 CFS_PERIOD_US: Final = 100_000
+CGROUP_MOUNT_ROOT: Final = "/sys/fs/cgroup"
 V1_CONTROLLERS: Final = ("cpu", "cpuacct", "memory", "cpuset")
 _MEMORY_RE: Final = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -48,7 +49,7 @@ def format_memory(value: int | None) -> str:
         return "-"
     for unit, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
         if value >= size:
-            return f"{value / size:g}{unit}"
+            return f"{value / size:.4g}{unit}" if value % size == 0 else f"{value / size:.1f}{unit}"
     return str(value)
 
 
@@ -201,6 +202,21 @@ class Cgroups:
                 with contextlib.suppress(OSError, ValueError):
                     out.update(int(x) for x in f.read_text().split())
         return sorted(out)
+
+    def mount_script(self) -> str:
+        """Shell commands that mount these hierarchies at the same paths again: ``ip netns
+        exec`` gives a host a fresh ``/sys`` without them (run inside its mount namespace)."""
+        by_path: dict[Path, list[str]] = {}
+        for controller, path in self.mounts.items():
+            by_path.setdefault(path, []).append(controller)
+        lines = [f"mount -t tmpfs galileo-cgroup {CGROUP_MOUNT_ROOT}"]
+        for path, controllers in sorted(by_path.items()):
+            lines.append(f"mkdir -p {path}")
+            if self.version == 2:
+                lines.append(f"mount -t cgroup2 cgroup2 {path}")
+            else:
+                lines.append(f"mount -t cgroup -o {','.join(sorted(controllers))} cgroup {path}")
+        return " && ".join(lines)
 
     def exists(self, rel: str) -> bool:
         return all(d.is_dir() for d in self.dirs(rel).values())

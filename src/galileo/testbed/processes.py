@@ -23,20 +23,21 @@ POLL_S: Final = 0.05
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def host_command(ns: str, hostname: str, cmd: Sequence[str]) -> list[str]:
-    """``cmd`` run in network namespace ``ns`` with ``hostname`` as its host name (same pid)."""
-    return in_ns(ns, ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
-                      hostname, *cmd])
+def host_command(ns: str, hostname: str, cmd: Sequence[str], setup: str = "") -> list[str]:
+    """``cmd`` run in network namespace ``ns`` with ``hostname`` as its host name (same pid),
+    after the shell commands ``setup`` (e.g. mounting the cgroup hierarchies)."""
+    script = 'hostname "$0" && ' + (f"{setup} && " if setup else "") + 'exec "$@"'
+    return in_ns(ns, ["unshare", "--uts", "--", "sh", "-c", script, hostname, *cmd])
 
 
 def start(ns: str, hostname: str, cmd: Sequence[str], env: Mapping[str, str],
-          log_path: Path, cgroup_procs: Sequence[Path] = ()) -> int:
+          log_path: Path, cgroup_procs: Sequence[Path] = (), setup: str = "") -> int:
     """Start ``cmd`` in host ``ns`` (own session: it outlives the CLI that started it), inside
     the cgroups whose ``cgroup.procs`` files are given (joined before ``exec``, so every
     process it forks is inside too)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:  # a fresh log per start: readiness is read from it
-        proc = subprocess.Popen(host_command(ns, hostname, cmd), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(host_command(ns, hostname, cmd, setup), stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, env=dict(env),
                                 start_new_session=True,
                                 preexec_fn=join_cgroups(cgroup_procs) if cgroup_procs else None)

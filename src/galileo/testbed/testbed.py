@@ -280,10 +280,12 @@ class Testbed:
         log = Path(self.state.directory) / "logs" / f"{label}-{role}.log"
         full_env = {**self.env(label), **(env or {})}
         procs_files: list[Path] = []
+        setup = ""
         if h.cgroup:
-            procs_files = [d / "cgroup.procs"
-                           for d in detect().dirs(f"{h.cgroup}/{DAEMONS}").values()]
-        pid = processes.start(h.name, label, cmd, full_env, log, procs_files)
+            cg = detect()
+            procs_files = [d / "cgroup.procs" for d in cg.dirs(f"{h.cgroup}/{DAEMONS}").values()]
+            setup = cg.mount_script()  # ip netns exec hides them behind a fresh /sys
+        pid = processes.start(h.name, label, cmd, full_env, log, procs_files, setup)
         proc = ProcessState(host=label, role=role, pid=pid, cmd=list(cmd), log=str(log))
         self.state.processes.append(proc)
         self.state.save()
@@ -314,7 +316,9 @@ class Testbed:
         """Run ``cmd`` inside ``host`` in the foreground with the testbed environment."""
         h = self.state.host(host)
         label = "control" if h is self.state.control else h.name
-        return subprocess.run(processes.host_command(h.name, label, cmd), env=self.env(label),
+        setup = detect().mount_script() if h.cgroup else ""
+        return subprocess.run(processes.host_command(h.name, label, cmd, setup),
+                              env=self.env(label),
                               capture_output=capture, text=True, timeout=timeout_s,
                               check=False)
 

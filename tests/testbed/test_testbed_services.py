@@ -90,3 +90,28 @@ def test_services_are_placed_routed_and_moved_off_a_cut_host(tb: Testbed, g: Gal
 def _routed(g: Galileo, service: str) -> list[str]:
     record = g.rtbl.get(service)
     return list(record.hosts) if record else []
+
+
+def test_a_scenario_deploys_its_services_before_the_load_and_removes_them_after(
+        tb: Testbed, g: Galileo, tmp_path: Path) -> None:
+    import yaml
+    from testbedhelpers import expdb_rows
+
+    path = tmp_path / "services.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "svc-scenario",
+        "services": [{"name": "web", "app": "echo", "replicas": 2, "cpus": 0.2,
+                      "max_per_host": 1},
+                     {"name": "kept", "app": "echo", "keep": True}],
+        "workloads": [{"service": "web", "clients": 1, "request": {"path": "/echo"},
+                       "profile": {"type": "constant", "rps": 20},
+                       "thresholds": ["error_rate < 0.01"]}],
+        "duration": 2, "drain_s": 0.5}))
+    done = tb.run("control", ["galileo", "run", str(path), "--id", "svc-run"], capture=True,
+                  timeout_s=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert g.services.get("web") is None and g.rtbl.get("web") is None  # removed after
+    assert g.services.get("kept") is not None  # keep: true
+    hosts = {r["host"].split(":")[0] for r in expdb_rows(tb, "svc-run")}
+    assert hosts == {H1, H2}  # the load reached both instances, one per host
+    g.services.remove("kept")

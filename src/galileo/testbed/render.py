@@ -78,9 +78,13 @@ def status_view(tb: Testbed) -> Group:
         f"(root namespace: unix://{tb.redis_socket}) · expdb {tb.expdb_path}\n"
         f"services: echo on every host at <host>:{st.service_port} · logs {st.directory}/logs")
     table = Table(show_edge=False)
-    for column in ("host", "address", "zone", "link", "network", "limits", "use", "processes"):
+    # the limits and use columns only where hosts have limits (status --json always has them)
+    limited = any(h.cpus is not None or h.memory is not None for h in st.hosts)
+    columns = ["host", "address", "zone", "link", "network"] + (
+        ["limits", "use"] if limited else []) + ["processes"]
+    for column in columns:
         table.add_column(column)
     for row in status_rows(tb):
         style = "red" if row["network"] == "partitioned" or "(dead)" in row["processes"] else ""
-        table.add_row(*row.values(), style=style)
+        table.add_row(*(row[c] for c in columns), style=style)
     return Group(head, table)

@@ -38,6 +38,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
            "galileo.experiments", "galileo.web", "galileo.analysis"),
     "interop": ("redis", "sqlalchemy", "galileo.storage", "galileo.recorder", "galileo.control",
                 "galileo.experiments", "galileo.web", "galileo.analysis", "galileo.load"),
+    "services": ("redis", "sqlalchemy", "galileo.storage", "galileo.load", "galileo.worker",
+                 "galileo.recorder", "galileo.experiments", "galileo.web", "galileo.lb"),
     "testbed": ("redis", "sqlalchemy", "galileo.bus", "galileo.protocol", "galileo.load",
                 "galileo.worker", "galileo.control", "galileo.telemetry", "galileo.storage",
                 "galileo.recorder", "galileo.experiments", "galileo.lb", "galileo.web",

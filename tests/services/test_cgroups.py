@@ -75,3 +75,37 @@ def test_sizes_and_resources_parse_or_say_why() -> None:
         Resources.parse("0")
     with pytest.raises(ValidationError, match="pico1=x: --cpus 'x' is not a number"):
         Resources.parse_pair("x", "pico1=x")
+
+
+def test_telemd_reports_a_hosts_cgroup_as_the_nodes_figures() -> None:
+    """``telemd --node-cgroup``: ram against the cgroup's limit, cpu against its quota."""
+    import subprocess
+    import sys
+    import time
+
+    from galileo.telemetry.cgroups import NodeCgroupInstrument
+    from galileo.testbed.processes import join_cgroups
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    try:
+        cg = detect()
+    except ConfigError as e:
+        pytest.skip(str(e))
+    rel = f"galileo/test-{uuid.uuid4().hex[:8]}"
+    cg.create(rel, Resources.parse(0.5, "256M"))
+    procs = [d / "cgroup.procs" for d in cg.dirs(rel).values()]
+    busy = subprocess.Popen([sys.executable, "-c", "x = bytearray(32 << 20)\nwhile True: pass"],
+                            preexec_fn=join_cgroups(procs))
+    try:
+        inst = NodeCgroupInstrument(rel)
+        inst.sample(time.time_ns())
+        time.sleep(1.0)
+        readings = {(m, s): v for m, s, v, _w in inst.sample(time.time_ns())}
+        assert readings[("ram", "used")] + readings[("ram", "available")] == 256 << 20
+        assert readings[("ram", "used")] >= 32 << 20
+        assert 0.0 < readings[("cpu", "")] <= 100.0
+    finally:
+        busy.kill()
+        busy.wait()
+        cg.remove(rel)

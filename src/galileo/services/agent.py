@@ -110,6 +110,10 @@ class NodeAgent:
                  len(self.allow.commands), ",".join(self.allow.image_prefixes) or "none")
         pubsub = None
         next_beat = 0.0
+        self._info = encode(self._node_info())
+        beat = threading.Thread(target=self._liveness, args=(stop,), daemon=True,
+                                name="galileo-node-liveness")
+        beat.start()
         try:
             while not stop.is_set():
                 try:
@@ -145,6 +149,9 @@ class NodeAgent:
             assigned[spec.id] = spec
         events: list[Event] = []
         changed: list[str] = []
+        for spec in assigned.values():  # every instance to stop gets its SIGTERM first
+            if spec.stop and spec.id in self.instances:
+                self.instances[spec.id].terminate()
         for spec in assigned.values():
             inst = self.instances.get(spec.id)
             if spec.stop:
@@ -251,17 +258,33 @@ class NodeAgent:
                     pipe.hset(key, iid, encode(status))
             pipe.execute()
 
-    def heartbeat(self) -> None:
-        """Node info with a TTL, every instance report, per-instance telemetry."""
+    def _node_info(self) -> NodeInfo:
         cpus, memory = self.allocated()
-        self._measure_host()
-        info = NodeInfo(name=self.name, cpus=self.cpus, memory=self.memory,
+        return NodeInfo(name=self.name, cpus=self.cpus, memory=self.memory,
                         cpus_allocated=cpus, memory_allocated=memory, cpu_used=self.cpu_used,
                         labels=self.labels, apps=self.allow.apps,
                         commands=sorted(self.allow.commands),
                         image_prefixes=self.allow.image_prefixes,
                         instances=len(self.instances), ts_ns=time.time_ns(),
                         address=self.address, ports=self.ports)
+
+    def _liveness(self, stop: threading.Event) -> None:
+        """The node key with its TTL, every ``NODE_HEARTBEAT_S`` from a thread of its own: a
+        loop busy stopping instances must not make the node look lost."""
+        while not stop.wait(NODE_HEARTBEAT_S):
+            try:
+                with self._r.pipeline(transaction=False) as pipe:
+                    pipe.set(self.keys.node(self.name), self._info, ex=NODE_TTL_S)
+                    pipe.sadd(self.keys.nodes, self.name)
+                    pipe.execute()
+            except BusError:
+                continue  # the main loop reports the outage
+
+    def heartbeat(self) -> None:
+        """Node info with a TTL, every instance report, per-instance telemetry."""
+        self._measure_host()
+        info = self._node_info()
+        self._info = encode(info)
         key = self.keys.node_instances(self.name)
         reports = {iid: encode(i.status()) for iid, i in self.instances.items()}
         reports.update({iid: encode(s) for iid, s in self.done.items()})
@@ -349,6 +372,8 @@ class NodeAgent:
 
     def shutdown(self) -> None:
         """Stop every instance; remove this node's reports and heartbeat (best effort)."""
+        for inst in self.instances.values():
+            inst.terminate()
         for inst in list(self.instances.values()):
             inst.stop()
         self.instances.clear()

@@ -255,8 +255,9 @@ class Testbed:
         for host in st.hosts:
             started.append(self.start_process(host.name, "worker",
                                               _galileo("worker", "--processes", "1")))
+            node_cg = ["--node-cgroup", host.cgroup] if host.cgroup else []
             started.append(self.start_process(host.name, "telemd",
-                                              _galileo("telemd", "--no-containers")))
+                                              _galileo("telemd", "--no-containers", *node_cg)))
             started.append(self.start_process(host.name, "echo", echo))
             if node_agents:
                 cg = ["--cgroup", host.cgroup] if host.cgroup else []

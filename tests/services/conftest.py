@@ -59,7 +59,8 @@ def start_agent(settings: Settings, tmp_path: Path) -> Iterator[AgentStarter]:
     keys = Keys(settings.namespace)
     g = Galileo(settings)
 
-    def start(name: str, *args: str, ports: str = "") -> subprocess.Popen[bytes]:
+    def start(name: str, *args: str, ports: str = "",
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         index = len(started)
         port_range = ports or f"{21000 + 100 * index + (os.getpid() % 50) * 1000 % 20000}-" \
                               f"{21099 + 100 * index + (os.getpid() % 50) * 1000 % 20000}"
@@ -67,7 +68,8 @@ def start_agent(settings: Settings, tmp_path: Path) -> Iterator[AgentStarter]:
         log = open(tmp_path / f"agent-{full}.log", "ab")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen([sys.executable, "-m", "galileo", "node", "--name", full,
                                  "--address", "127.0.0.1", "--ports", port_range, *args],
-                                stdout=log, stderr=subprocess.STDOUT, env=agent_env(settings),
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env={**agent_env(settings), **(env or {})},
                                 start_new_session=True)
         log.close()
         started.append((full, proc))

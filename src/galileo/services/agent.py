@@ -210,8 +210,9 @@ class NodeAgent:
 
     # ------------------------------------------------------------------ admission
     def _admit(self, spec: InstanceSpec) -> InstanceStatus:
+        cgroup = f"{self.cgroup}/{INSTANCE_PREFIX}{spec.id}"
         try:
-            argv = self.allow.argv(spec)
+            argv = self.allow.argv(spec, cgroup_parent=f"/{cgroup}" if self.cgroups else "")
             self._check_fits(spec)
             if (spec.cpus or spec.memory) and self.cgroups is None and spec.kind != "image":
                 raise Refused("this host has no usable cgroups to apply CPU/memory limits.")
@@ -222,8 +223,7 @@ class NodeAgent:
                                   address=self.address,
                                   port=spec.port, state=InstanceState.REFUSED, reason=str(e),
                                   cpus=spec.cpus, memory=spec.memory, since_ns=time.time_ns())
-        inst = Instance(spec, self.name, argv, self.log_dir, self.cgroups,
-                        f"{self.cgroup}/{INSTANCE_PREFIX}{spec.id}", self.address)
+        inst = Instance(spec, self.name, argv, self.log_dir, self.cgroups, cgroup, self.address)
         self.instances[spec.id] = inst
         try:
             inst.start()

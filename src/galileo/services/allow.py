@@ -61,8 +61,10 @@ class AllowList:
         commands = _read_commands(commands_file) if commands_file else {}
         return cls(chosen, commands, [p for p in image_prefixes if p])
 
-    def argv(self, spec: InstanceSpec, python: str = sys.executable) -> list[str]:
-        """The command line of ``spec``; raises :class:`Refused` when it is not allowed."""
+    def argv(self, spec: InstanceSpec, python: str = sys.executable,
+             cgroup_parent: str = "") -> list[str]:
+        """The command line of ``spec``; raises :class:`Refused` when it is not allowed.
+        ``cgroup_parent`` puts an image's container below the instance's cgroup."""
         if spec.kind == "app":
             if spec.what not in self.apps:
                 raise Refused(f"app {spec.what!r} is not allowed on this host "
@@ -88,14 +90,21 @@ class AllowList:
             podman = shutil.which("podman")
             if podman is None:
                 raise Refused(f"image {spec.what!r}: podman is not installed on this host.")
-            cmd = [podman, "run", "--rm", "--replace", "--name", f"galileo-{spec.id}",
-                   "--network", "host", "--env", f"PORT={spec.port}"]
+            # never pull: what runs is what the host's operator put there
+            cmd = [podman, "run", "--rm", "--replace", "--pull", "never",
+                   "--name", f"galileo-{spec.id}", "--network", "host",
+                   "--env", f"PORT={spec.port}"]
             if spec.cpus:
                 cmd += ["--cpus", f"{spec.cpus:g}"]
             if spec.memory:
                 cmd += ["--memory", str(spec.memory)]
-            return [*cmd, spec.what, *(a.replace("{port}", str(spec.port))
-                                       for a in spec.args if _APP_ARG_RE.match(a))]
+            if cgroup_parent:
+                cmd += ["--cgroup-parent", cgroup_parent]
+            args = [a.replace("{port}", str(spec.port)) for a in spec.args]
+            for arg in args:
+                if not _APP_ARG_RE.match(arg):
+                    raise Refused(f"image argument {arg!r} is not allowed.")
+            return [*cmd, spec.what, *args]
         raise Refused(f"unknown instance kind {spec.kind!r}.")
 
 

@@ -92,3 +92,14 @@ def test_services_file_forms_and_errors(tmp_path: Path) -> None:
     path.write_text("- {name: kv, app: kv}\n- {name: kv, app: echo}\n")
     with pytest.raises(ValidationError, match="declared twice"):
         read_services_file(path)
+
+
+def test_a_scenarios_services_section_is_checked_with_the_rest() -> None:
+    from galileo.experiments.scenario import ScenarioError, parse_scenario
+
+    base = {"duration": 1, "workloads": [{"service": "web", "profile": {"type": "constant",
+                                                                         "rps": 1}}]}
+    ok = parse_scenario({**base, "services": [{"name": "web", "app": "echo", "keep": True}]})
+    assert ok.services[0]["keep"] is True
+    with pytest.raises(ScenarioError, match=r"services: service 'web': unknown app 'nope'"):
+        parse_scenario({**base, "services": [{"name": "web", "app": "nope"}]})

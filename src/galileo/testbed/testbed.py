@@ -177,9 +177,8 @@ class Testbed:
             netns.delete_namespace(name)
         for folder in _owned_etc_folders(prefix):
             netns.remove_hosts_file(folder)
-        if state is not None and state.cgroup_root:
-            with contextlib.suppress(ConfigError):
-                detect().remove(state.cgroup_root)
+        with contextlib.suppress(ConfigError):  # also when the state file is gone
+            detect().remove(f"{CGROUP_BASE}/{prefix}")
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         with contextlib.suppress(FileNotFoundError):

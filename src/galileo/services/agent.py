@@ -60,6 +60,7 @@ __all__ = ["NodeAgent"]
 log = logging.getLogger(__name__)
 
 POLL_S: Final = 0.2
+LIVENESS_S: Final = 0.5  # the node key is refreshed this often (it lives NODE_TTL_S)
 ORPHAN_GRACE_S: Final = 5.0
 TELEMETRY_MAXLEN: Final = 200_000
 CAPACITY_EPS: Final = 1e-6
@@ -271,7 +272,7 @@ class NodeAgent:
     def _liveness(self, stop: threading.Event) -> None:
         """The node key with its TTL, every ``NODE_HEARTBEAT_S`` from a thread of its own: a
         loop busy stopping instances must not make the node look lost."""
-        while not stop.wait(NODE_HEARTBEAT_S):
+        while not stop.wait(LIVENESS_S):
             try:
                 with self._r.pipeline(transaction=False) as pipe:
                     pipe.set(self.keys.node(self.name), self._info, ex=NODE_TTL_S)

@@ -58,6 +58,7 @@ INTERVAL_S: Final = 0.5
 MIN_GAP_S: Final = 0.02
 LOCK_TTL_MS: Final = 3000
 AVOID_S: Final = 30.0
+NODE_GONE_AFTER_S: Final = 0.5  # a node key missing this long (after its TTL) = node gone
 _GONE_STATES: Final = (InstanceState.FAILED, InstanceState.REFUSED, InstanceState.STOPPED)
 
 
@@ -75,11 +76,13 @@ class Reconciler:
         self._pending: dict[str, str] = {}  # service -> why it cannot place (logged once)
         self._policies: dict[str, Placement] = {}
         self.placed = 0
+        self._missing_since: dict[str, float] = {}  # node -> when its key was first missing
 
     # ------------------------------------------------------------------ one round
     def tick(self) -> None:
         view = read_view(self._r, self.keys)
         now = time.monotonic()
+        gone = self._gone_nodes(view, now)
         self._avoid = {k: t for k, t in self._avoid.items() if t > now}
         writes: list[tuple[str, str, InstanceSpec | None]] = []  # (node, id, spec or delete)
         events = []
@@ -87,11 +90,12 @@ class Reconciler:
         active: dict[str, list[tuple[str, InstanceSpec]]] = {s: [] for s in view.desired}
         for node, assigned in view.assigned.items():
             reports = view.reports.get(node, {})
-            alive = node in view.nodes
+            alive = node not in gone
             for iid, inst in assigned.items():
                 report = reports.get(iid)
-                if inst.stop:
-                    if not alive or report is None or report.state == InstanceState.STOPPED:
+                if inst.stop:  # kept while the node is away: its agent stops it on return
+                    if node in view.nodes and (
+                            report is None or report.state == InstanceState.STOPPED):
                         writes.append((node, iid, None))
                     continue
                 why = self._retire_reason(inst, report, alive, view)
@@ -107,7 +111,21 @@ class Reconciler:
         for spec in view.desired.values():
             self._scale(spec, active[spec.name], view, writes, events)
         self._write(writes, events)
-        self._route(view, active)
+        self._route(view, active, gone)
+
+    def _gone_nodes(self, view: ClusterView, now: float) -> set[str]:
+        """Known nodes whose key has been missing for ``NODE_GONE_AFTER_S`` (one late
+        heartbeat on a loaded machine does not move every instance)."""
+        missing = set(view.known_nodes) - set(view.nodes)
+        for node in list(self._missing_since):
+            if node not in missing:
+                del self._missing_since[node]
+        gone = set()
+        for node in missing:
+            since = self._missing_since.setdefault(node, now)
+            if now - since >= NODE_GONE_AFTER_S:
+                gone.add(node)
+        return gone
 
     def _retire_reason(self, inst: InstanceSpec, report: InstanceStatus | None, alive: bool,
                        view: ClusterView) -> str:
@@ -180,8 +198,8 @@ class Reconciler:
             chosen, reason = policy.choose(spec, feasible)
             inst = InstanceSpec(id=f"{spec.name}-{new_id()[:8]}", service=spec.name,
                                 kind=spec.kind, what=spec.what, args=spec.args,
-                                port=spec.port or _free_port(chosen.info.ports,
-                                                             view.assigned.get(chosen.name, {})),
+                                port=spec.port or _free_port(chosen.info.ports, _ports_in_use(
+                                    view, chosen.name)),
                                 cpus=spec.cpus, memory=spec.memory, health=spec.health,
                                 placed_ns=time.time_ns(), reason=reason)
             view.assigned.setdefault(chosen.name, {})[inst.id] = inst
@@ -254,15 +272,15 @@ class Reconciler:
                 pipe.publish(self.keys.services_changes, "reconciler")
             pipe.execute()
 
-    def _route(self, view: ClusterView,
-               active: dict[str, list[tuple[str, InstanceSpec]]]) -> None:
+    def _route(self, view: ClusterView, active: dict[str, list[tuple[str, InstanceSpec]]],
+               gone: set[str]) -> None:
         for name, spec in view.desired.items():
             ready = []
             for node, inst in active.get(name, []):
                 report = view.reports.get(node, {}).get(inst.id)
-                if node in view.nodes and report is not None and \
+                if node not in gone and report is not None and \
                         report.state == InstanceState.READY:
-                    ready.append((f"{view.nodes[node].host}:{inst.port}", inst.cpus or 1.0))
+                    ready.append((report.endpoint, inst.cpus or 1.0))
             ready.sort()
             current = self.rtbl.get(name)
             if not ready:
@@ -327,8 +345,15 @@ def _stopping(inst: InstanceSpec) -> InstanceSpec:
     return msgspec.structs.replace(inst, stop=True)
 
 
-def _free_port(ports: list[int], assigned: dict[str, InstanceSpec]) -> int:
-    used = {i.port for i in assigned.values()}
+def _ports_in_use(view: ClusterView, node: str) -> set[int]:
+    """Ports of the node's assignments and of every instance its agent still reports."""
+    used = {i.port for i in view.assigned.get(node, {}).values()}
+    used |= {s.port for s in view.reports.get(node, {}).values()
+             if s.state != InstanceState.STOPPED}
+    return used
+
+
+def _free_port(ports: list[int], used: set[int]) -> int:
     first = ports[0] if ports else INSTANCE_PORT_BASE
     port = first
     while port in used:

@@ -127,6 +127,7 @@ def main() -> None:
         Testbed.down_prefix(Path(tmp), PREFIX)
         with Testbed.up(4, data_dir=Path(tmp), prefix=PREFIX) as tb, \
                 Galileo.from_settings(tb.settings()) as g:
+            _until(lambda: len(g.services.nodes()) == 4, 60, "4 node agents")
             deploy_s = deploy(g, args.instances)
             per_host = sorted(len([s for s in g.services.instances("bench") if s.node == h])
                               for h in tb.hosts)

@@ -19,6 +19,7 @@ fault of its own (its instances are replaced elsewhere) that leaves the load gen
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -60,6 +61,7 @@ __all__ = ["NodeAgent"]
 log = logging.getLogger(__name__)
 
 POLL_S: Final = 0.2
+READ_S: Final = 1.0  # assignments are re-read this often without a hint
 LIVENESS_S: Final = 0.5  # the node key is refreshed this often (it lives NODE_TTL_S)
 ORPHAN_GRACE_S: Final = 5.0
 TELEMETRY_MAXLEN: Final = 200_000
@@ -97,6 +99,8 @@ class NodeAgent:
         self.instances: dict[str, Instance] = {}
         self.done: dict[str, InstanceStatus] = {}  # refused or stopped, until unassigned
         self._unassigned_since: dict[str, float] = {}
+        self._assigned: dict[str, InstanceSpec] | None = None
+        self._epoch = False
         self._prev_use: dict[str, tuple[int, float]] = {}
         self._host_use: tuple[float, float] | None = None
         self.cpu_used = 0.0
@@ -106,11 +110,13 @@ class NodeAgent:
     # ------------------------------------------------------------------ run
     def run(self, stop: threading.Event) -> None:
         self._clean_leftovers()
+        with contextlib.suppress(BusError):  # "ready" (the log line) once the node is visible
+            self.heartbeat()
         log.info("node agent %s: %g CPU, %d MB, apps %s, %d command(s), image prefixes %s",
                  self.name, self.cpus, self.memory >> 20, ",".join(self.allow.apps),
                  len(self.allow.commands), ",".join(self.allow.image_prefixes) or "none")
         pubsub = None
-        next_beat = 0.0
+        next_beat = next_read = 0.0
         self._info = encode(self._node_info())
         beat = threading.Thread(target=self._liveness, args=(stop,), daemon=True,
                                 name="galileo-node-liveness")
@@ -121,9 +127,13 @@ class NodeAgent:
                     if pubsub is None:
                         pubsub = self._r.pubsub(ignore_subscribe_messages=True)
                         pubsub.subscribe(self.keys.services_changes)
-                    pubsub.get_message(timeout=POLL_S)
-                    changed = self.sync()
+                    msg = pubsub.get_message(timeout=POLL_S)
                     now = time.monotonic()
+                    read = (msg is not None and msg.get("data") in (b"reconciler", b"*")) \
+                        or now >= next_read
+                    if read:
+                        next_read = now + READ_S
+                    changed = self.sync(read)
                     if now >= next_beat:
                         next_beat = now + NODE_HEARTBEAT_S
                         self.heartbeat()
@@ -138,16 +148,21 @@ class NodeAgent:
         finally:
             self.shutdown()
 
-    def sync(self) -> bool:
-        """One round: assignments in, instances stepped, changed reports out."""
-        raw = self._r.hgetall(self.keys.node_assigned(self.name))
-        assigned: dict[str, InstanceSpec] = {}
-        for value in raw.values():
-            try:
-                spec = decode_instance_spec(value)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
-            assigned[spec.id] = spec
+    def sync(self, read: bool = True) -> bool:
+        """One round: assignments in (re-read when ``read``: on the reconciler's hint and every
+        ``READ_S``), instances stepped, changed reports out."""
+        if read or self._assigned is None:
+            raw = self._r.hgetall(self.keys.node_assigned(self.name))
+            fresh: dict[str, InstanceSpec] = {}
+            for value in raw.values():
+                try:
+                    spec = decode_instance_spec(value)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue
+                fresh[spec.id] = spec
+            self._assigned = fresh
+            self._epoch = self._r.get(self.keys.epoch) is not None
+        assigned = self._assigned
         events: list[Event] = []
         changed: list[str] = []
         for spec in assigned.values():  # every instance to stop gets its SIGTERM first
@@ -174,7 +189,7 @@ class NodeAgent:
                 else:
                     events.append(self._event(EventKind.INSTANCE_STATE, status))
         now = time.monotonic()
-        epoch = self._r.get(self.keys.epoch) is not None
+        epoch = self._epoch
         for iid in list(self.instances):
             if iid in assigned:
                 self._unassigned_since.pop(iid, None)

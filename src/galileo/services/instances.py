@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S: Final = 0.5
 HEALTH_PERIOD_STARTING_S: Final = 0.1
-HEALTH_PERIOD_READY_S: Final = 0.5
+HEALTH_PERIOD_READY_S: Final = 1.0
 UNHEALTHY_AFTER: Final = 2  # failed checks in a row that make a ready instance restart
 START_TIMEOUT_S: Final = 120.0  # a loaded machine starts Python slowly
 QUICK_EXIT_S: Final = 2.0

@@ -10,7 +10,8 @@ On a 4-host testbed (prefix ``gsvcb``, no host limits) it measures:
 * ``kill_back_s`` (p50/p99 over ``--kills``): an instance SIGKILLed → back ready and routed;
   ``kill_unrouted_s``: SIGKILL → its endpoint gone from the routing record (failure detection);
 * ``late_to_dead``: requests a worker sent to the killed instance more than 1 s after it left
-  the routing record, with 100 req/s running against the service (goal 0);
+  the routing record and before it was routed again (restarted), with 100 req/s running
+  against the service (goal 0); ``failed_to_victim``: the requests to it that failed at all;
 * ``agent_idle_cpu_pct`` / ``agent_rss_mb``: one node agent with 6 ready instances, over 10 s.
 
 Prints a table and one JSON line. The machine is shared: quote medians and say how loaded it was.
@@ -89,7 +90,9 @@ def late_requests(tb: Testbed, g: Galileo, rps: float = 100.0) -> dict[str, Any]
     os.kill(_pid(g, "bench", victim), signal.SIGKILL)
     _until(lambda: victim not in _routed(g, "bench"), 10, "the victim unrouted")
     removed_ns = time.time_ns()
-    time.sleep(3.0)
+    _until(lambda: victim in _routed(g, "bench"), 30, "the victim back (restarted)")
+    back_ns = time.time_ns()
+    time.sleep(1.0)
     cg.rps(0)
     time.sleep(1.0)
     cg.close(timeout=10)
@@ -97,11 +100,13 @@ def late_requests(tb: Testbed, g: Galileo, rps: float = 100.0) -> dict[str, Any]
     time.sleep(3.0)  # the recorder writes the traces
     with ExpDB(f"sqlite:///{tb.expdb_path}") as db:
         rows = db.traces(exp)
-    to_victim = [r for r in rows if r["host"] == victim]
-    late = [r for r in to_victim if r["sent_ns"] > removed_ns + S]
-    after_detection = [r for r in to_victim if r["sent_ns"] > removed_ns]
-    return {"traces": len(rows), "to_victim": len(to_victim),
-            "after_unrouted": len(after_detection), "late_to_dead": len(late)}
+    # while it was dead: from its removal from the routing record to its return
+    dead = [r for r in rows if r["host"] == victim and removed_ns < r["sent_ns"] < back_ns]
+    late = [r for r in dead if r["sent_ns"] > removed_ns + S]
+    failed = [r for r in rows if r["host"] == victim and (r["status"] == 0 or r["error"])]
+    return {"traces": len(rows), "failed_to_victim": len(failed),
+            "sent_while_unrouted": len(dead), "late_to_dead": len(late),
+            "dead_s": round((back_ns - removed_ns) / S, 2)}
 
 
 def agent_idle(tb: Testbed, g: Galileo) -> tuple[float, float]:

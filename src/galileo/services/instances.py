@@ -3,7 +3,7 @@ restarts with back-off.
 
 States (:class:`~galileo.protocol.InstanceState`): ``starting`` → ``ready`` once the health path
 answers 2xx; an exit or ``UNHEALTHY_AFTER`` failed checks in a row → ``backoff`` (restart after
-0.5 s, doubling to ``BACKOFF_MAX_S``); ``QUICK_EXITS`` exits in a row each within
+0.2 s, doubling to ``BACKOFF_MAX_S``); ``QUICK_EXITS`` exits in a row each within
 ``QUICK_EXIT_S`` of the start → ``failed`` (no more restarts; one log line), which the
 reconciler replaces elsewhere. :meth:`Instance.step` advances it; it never blocks longer than a
 health check's timeout.
@@ -40,7 +40,7 @@ UNHEALTHY_AFTER: Final = 2  # failed checks in a row that make a ready instance 
 START_TIMEOUT_S: Final = 120.0  # a loaded machine starts Python slowly
 QUICK_EXIT_S: Final = 2.0
 QUICK_EXITS: Final = 4
-BACKOFF_FIRST_S: Final = 0.5
+BACKOFF_FIRST_S: Final = 0.2
 BACKOFF_MAX_S: Final = 10.0
 STOP_GRACE_S: Final = 3.0
 LOG_TAIL_LINES: Final = 5

@@ -75,12 +75,12 @@ def test_services_are_placed_routed_and_moved_off_a_cut_host(tb: Testbed, g: Gal
     tb.partition(H2)
     try:
         t0 = time.monotonic()
-        until(lambda: all(not h.startswith(H2) for h in _routed(g, "kv")), 10,
+        until(lambda: all(not h.startswith(H2) for h in _routed(g, "kv")), 15,
               "the cut host's instances leaving the routing record")
         left_after = time.monotonic() - t0
         # H1 has 0.25 CPU free: one replacement fits there, the third waits
         until(lambda: len(g.services.ready("kv")) == 2, 30, "a replacement on H1")
-        assert left_after < 6.0, f"routed to a cut host for {left_after:.1f} s"
+        assert left_after < 8.0, f"routed to a cut host for {left_after:.1f} s"
     finally:
         tb.heal(H2)
     g.services.remove("kv")

@@ -16,7 +16,8 @@ from typing import Final, Literal
 
 import msgspec
 
-NODE_TTL_S: Final = 3  # an agent that stops heartbeating is gone after this
+NODE_TTL_S: Final = 5  # an agent that stops heartbeating is gone after this (it refreshes
+# every 0.5 s; on a loaded 2-core machine its thread was seen stalling 2.6 s)
 NODE_HEARTBEAT_S: Final = 1.0
 DEFAULT_HEALTH_PATH: Final = "/health"
 INSTANCE_PORT_BASE: Final = 9100  # ports the reconciler hands out per node, upwards

@@ -9,11 +9,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from svchelpers import AgentStarter, agent_env, need_cgroups, wait_until
 
 from galileo.control.galileo import Galileo
 from galileo.errors import ConfigError
@@ -21,33 +21,6 @@ from galileo.protocol import Keys
 from galileo.services.reconciler import Reconciler
 from galileo.settings import Settings
 from galileo.testbed.cgroups import detect
-
-AgentStarter = Callable[..., subprocess.Popen[bytes]]
-
-
-def need_cgroups() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("node agent tests need root (cgroups)")
-    try:
-        detect()
-    except ConfigError as e:
-        pytest.skip(f"node agent tests need cgroups: {e}")
-
-
-def agent_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("galileo_")}
-    env.update({"galileo_redis_url": settings.redis_url or "",
-                "galileo_namespace": settings.namespace,
-                "galileo_data_dir": str(settings.data_dir), "PYTHONUNBUFFERED": "1"})
-    return env
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

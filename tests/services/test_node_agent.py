@@ -16,8 +16,8 @@ from pathlib import Path
 import msgspec
 import psutil
 import pytest
+from svchelpers import AgentStarter, agent_env, wait_until
 
-from conftest import AgentStarter, agent_env, wait_until
 from galileo.control.galileo import Galileo
 from galileo.control.state import StateKeeper
 from galileo.errors import GalileoError, NotFoundError
@@ -163,26 +163,32 @@ def _svc_metrics(g: Galileo, subsystem: str) -> set[str]:
     return out
 
 
-def test_not_allowed_is_refused_and_a_crashing_command_fails_once(
-        g: Galileo, start_agent: AgentStarter, reconciler: Reconciler, tmp_path: Path) -> None:
+def test_an_assignment_naming_a_shell_is_refused_and_never_run(
+        g: Galileo, start_agent: AgentStarter, tmp_path: Path) -> None:
+    """Written as the reconciler would (none runs here, so nothing retires it first)."""
     marker = tmp_path / "pwned"
     start_agent("n1", "--commands", str(_commands(tmp_path)))
     node = f"n1-{g.keys.ns[-6:]}"
-    # a bus message naming a shell is refused, never run (written as the reconciler would)
     evil = InstanceSpec(id="evil-1", service="evil", kind="command",
                         what=f"sh -c 'touch {marker}'", port=21999)
     g.redis.hset(g.keys.node_assigned(node), "evil-1", encode(evil))
-    g.redis.publish(g.keys.services_changes, "test")
+    g.redis.publish(g.keys.services_changes, "reconciler")
     wait_until(lambda: any(s.id == "evil-1" and s.state == InstanceState.REFUSED
                            for s in _reports(g, node)), 5, "the refusal")
+    [refused] = [s for s in _reports(g, node) if s.id == "evil-1"]
+    assert "not in this host's allow-list" in refused.reason
     assert not marker.exists()
     assert [e["instance"] for e in _events(g, "instance_refused")] == ["evil-1"]
-    g.redis.hdel(g.keys.node_assigned(node), "evil-1")
-    # a command that exits at once: back-off, then one clear failure, no flood
+
+
+def test_a_crashing_command_backs_off_then_fails_once(
+        g: Galileo, start_agent: AgentStarter, reconciler: Reconciler, tmp_path: Path) -> None:
+    start_agent("n1", "--commands", str(_commands(tmp_path)))
+    node = f"n1-{g.keys.ns[-6:]}"
     g.services.run("crash", command="quit", health="")
     wait_until(lambda: any(s.state == InstanceState.FAILED for s in _reports(g, node)), 15,
                "the crashing instance to fail")
-    [failed] = [s for s in _reports(g, node) if s.state == InstanceState.FAILED]
+    failed = next(s for s in _reports(g, node) if s.state == InstanceState.FAILED)
     assert failed.exit_code == 3 and "exited 4 times" in failed.reason
     assert "bad config" in " ".join(failed.log_tail)
     time.sleep(1.0)  # retired, node avoided: nothing else to place on, so it waits

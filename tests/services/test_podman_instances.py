@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from svchelpers import AgentStarter, wait_until
 
-from conftest import AgentStarter, wait_until
 from galileo.control.galileo import Galileo
 from galileo.errors import ValidationError
 from galileo.protocol import InstanceState

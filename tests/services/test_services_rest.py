@@ -4,8 +4,8 @@ sentence, a declared service is deployed by the real agent and reconciler."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from svchelpers import AgentStarter, wait_until
 
-from conftest import AgentStarter, wait_until
 from galileo.services.reconciler import Reconciler
 from galileo.settings import Settings
 from galileo.web.app import create_app

@@ -186,14 +186,17 @@ def test_a_crashing_command_backs_off_then_fails_once(
     start_agent("n1", "--commands", str(_commands(tmp_path)))
     node = f"n1-{g.keys.ns[-6:]}"
     g.services.run("crash", command="quit", health="")
-    wait_until(lambda: any(s.state == InstanceState.FAILED for s in _reports(g, node)), 15,
-               "the crashing instance to fail")
-    failed = next(s for s in _reports(g, node) if s.state == InstanceState.FAILED)
-    assert failed.exit_code == 3 and "exited 4 times" in failed.reason
-    assert "bad config" in " ".join(failed.log_tail)
+    def failures() -> list[dict[str, object]]:  # the report goes once it is retired: events
+        return [e for e in _events(g, "instance_state") if e.get("state") == "failed"]
+
+    wait_until(failures, 15, "the crashing instance to fail")
+    [failed] = failures()
+    assert failed["exit_code"] == 3 and "exited 4 times" in str(failed["reason"])
+    assert "bad config" in " ".join(failed["log_tail"])  # type: ignore[arg-type]
+    assert failed["node"] == node
     time.sleep(1.0)  # retired, node avoided: nothing else to place on, so it waits
     assert [e["reason"] for e in _events(g, "instance_state") if e.get("state") == "pending"]
-    assert sum(1 for e in _events(g, "instance_state") if e.get("state") == "failed") == 1
+    assert len(failures()) == 1
 
 
 def _reports(g: Galileo, node: str) -> list:  # type: ignore[type-arg]

@@ -64,7 +64,10 @@ def test_an_image_instance_runs_with_its_limits_and_a_missing_image_fails_once(
     host_config = json.loads(inspect.stdout)[0]["HostConfig"]
     assert host_config["NanoCpus"] == 500_000_000 and host_config["Memory"] == 128 << 20
     g.services.remove("cache")
-    wait_until(lambda: not g.services.instances("cache"), 20, "the container stopped")
+    wait_until(lambda: not g.services.instances("cache"), 20, "the instance stopped")
+    gone = subprocess.run(["podman", "container", "exists", f"galileo-{inst.id}"], env={
+        **podman_env, "PATH": "/usr/bin:/bin"}, capture_output=True, check=False)
+    assert gone.returncode == 1, "the container was removed with the instance"
 
     g.services.run("ghost", image="localhost/galileo-does-not-exist:1", health="")
     def failures() -> list[dict[str, object]]:  # the report goes once it is retired: events

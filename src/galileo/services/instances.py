@@ -107,9 +107,19 @@ class Instance:
                 self._kill(signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(2.0)
+        self._remove_container()
         if self.cgroups is not None:
             self.cgroups.remove(self.cgroup)
         self._set(InstanceState.STOPPED)
+
+    def _remove_container(self) -> None:
+        """An image instance's container outlives a killed ``podman run``: remove it."""
+        if self.spec.kind != "image" or not self.argv:
+            return
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run([self.argv[0], "rm", "--force", "--time", "2",
+                            f"galileo-{self.spec.id}"], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=30, check=False)
 
     def _kill(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -156,6 +166,7 @@ class Instance:
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(2.0)
+        self._remove_container()
         self.restarts += 1
         delay = min(BACKOFF_FIRST_S * 2 ** max(self._quick_exits - 1, 0), BACKOFF_MAX_S)
         self._next_start = now + delay
@@ -164,6 +175,7 @@ class Instance:
 
     def _fail(self, reason: str) -> None:
         self._kill(signal.SIGKILL)
+        self._remove_container()
         self.reason = reason
         log.warning("instance %s of %s on %s failed: %s (last log: %s)", self.spec.id,
                     self.spec.service, self.node, reason, " | ".join(self.log_tail()[-2:]))

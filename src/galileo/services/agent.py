@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Mapping
@@ -383,6 +385,7 @@ class NodeAgent:
                         log.info("node %s: removing a leftover instance cgroup %s", self.name,
                                  d.name)
                         self.cgroups.remove(f"{self.cgroup}/{d.name}")
+                        _remove_container(d.name.removeprefix(INSTANCE_PREFIX))
         if not self.cgroups.exists(self.cgroup):
             self.cgroups.create(self.cgroup, Resources())
 
@@ -402,6 +405,17 @@ class NodeAgent:
         except BusError:
             pass
         self._r.close()
+
+
+def _remove_container(instance_id: str) -> None:
+    """The container of a leftover image instance (its ``podman run`` died with the agent)."""
+    podman = shutil.which("podman")
+    if podman is None:
+        return
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        subprocess.run([podman, "rm", "--force", "--ignore", "--time", "2",
+                        f"galileo-{instance_id}"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30, check=False)
 
 
 def _stopped(spec: InstanceSpec, node: str, address: str) -> InstanceStatus:

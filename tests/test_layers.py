@@ -21,9 +21,6 @@ SRC = ROOT / "src" / "galileo"
 DOC = ROOT / "docs" / "architecture.md"
 ANYTHING = "anything"
 
-# Module cycles the "isolation" work removes (control/galileo.py <-> control/group.py: Galileo
-# and ClientGroup; grpc/legacy.py <-> grpc/server.py: the private ``_mapped``). The lead deletes
-# these two entries when that branch is merged.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()  # none left: keep it that way
 
 

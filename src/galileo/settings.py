@@ -129,6 +129,8 @@ class Settings(BaseModel):
     # deleted experiments stay restorable this long, then any daemon opening the expdb purges them
     trash_retention_s: float = Field(default=7 * 86_400, ge=0)
     api_cors_origins: str = ""  # comma-separated allowed origins (``*`` for any); none by default
+    # modules whose Placement classes the services reconciler may load (comma-separated)
+    services_policy_modules: str = ""
     grpc_port: int = 50051
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

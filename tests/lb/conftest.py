@@ -12,12 +12,12 @@ import pytest
 from tests.lb.backends import LoopThread, TestBackend
 
 from galileo import bus
-from galileo.control.routing import RoutingTable
 from galileo.lb.balancer import Balancer, ProxyConfig
 from galileo.lb.follower import LbFollower
 from galileo.lb.policies import load_policy
 from galileo.lb.proxy import ProxyServer
 from galileo.protocol import Keys
+from galileo.routing import RoutingTable
 from galileo.settings import Settings
 
 

@@ -12,8 +12,8 @@ from tests.redis_server import RedisServer
 from tests.waiting import until
 
 from galileo import bus
-from galileo.control.routing import RoutingTable
 from galileo.protocol import Keys
+from galileo.routing import RoutingTable
 from galileo.settings import Settings
 
 

@@ -115,7 +115,7 @@ def test_up_starts_every_process_and_status_shows_them(
         cli_up: tuple[Path, dict[str, Any]]) -> None:
     data_dir, state = cli_up
     assert sorted(p["role"] for p in state["processes"]) == sorted(
-        ["redis", "recorder"] + ["worker", "telemd", "echo"] * 2)
+        ["redis", "recorder"] + ["worker", "telemd", "echo", "node"] * 2)
     assert all(alive(p["pid"]) for p in state["processes"])
     _one_error_line(_galileo(data_dir, "up", "--hosts", "1", "--prefix", PREFIX),
                     f"testbed {PREFIX!r} is already up")

@@ -53,6 +53,7 @@ COMMAND_MODULES = (
     "galileo.cli.report",
     "galileo.cli.testbed",
     "galileo.cli.lb",
+    "galileo.cli.services",
 )
 
 
@@ -89,6 +90,7 @@ COMMAND_INDEX = {
     **dict.fromkeys(("grpc", "grpc-client"), "galileo.cli.grpc"),
     "testbed": "galileo.cli.testbed",
     "lb": "galileo.cli.lb",
+    **dict.fromkeys(("services", "node"), "galileo.cli.services"),
 }
 _registered: set[str] = set()
 

@@ -42,6 +42,9 @@ def register(app: typer.Typer) -> None:
                  "whose command line contains TEXT.")] = None,
         no_containers: Annotated[bool, typer.Option(
             "--no-containers", help="Do not discover Docker/Kubernetes cgroups.")] = False,
+        node_cgroup: Annotated[str, typer.Option(
+            help="Report the node's cpu and ram from this cgroup (relative path; a testbed "
+                 "host's).")] = "",
         no_topics: Annotated[bool, typer.Option(
             "--no-topics", help="Do not publish Galileo 0.x's telem/<node>/… topics.")] = False,
     ) -> None:
@@ -62,7 +65,8 @@ def register(app: typer.Typer) -> None:
             period_s=period, periods=periods, per_core=per_core,
             cgroups={k: Path(v) for k, v in _pairs(cgroup, "--cgroup").items()},
             processes=dict(_pairs(proc, "--proc")),
-            discover_containers=not no_containers, publish_topics=not no_topics)
+            discover_containers=not no_containers, publish_topics=not no_topics,
+            node_cgroup=node_cgroup)
         stop = threading.Event()
 
         def _stop(signum: int, _frame: object) -> None:

@@ -42,20 +42,40 @@ def up_cmd(
     rate: RateOpt = None,
     service_delay: Annotated[str, typer.Option(
         help="Response delay of every host's echo service, e.g. 10ms.")] = "",
+    cpus: Annotated[str, typer.Option(
+        "--cpus", help="CPU quota of every host's cgroup in cores, e.g. 0.5.")] = "",
+    memory: Annotated[str, typer.Option(
+        "--memory", help="Memory limit of every host's cgroup, e.g. 512M.")] = "",
+    host_resources: Annotated[list[str] | None, typer.Option(
+        "--host-resources", help="One host's CPUs[,memory], e.g. pico1=1,512M "
+        "(repeatable; overrides --cpus/--memory).")] = None,
+    node_agents: Annotated[bool, typer.Option(
+        "--node-agents/--no-node-agents", help="Run a node agent on every host.")] = True,
 ) -> None:
-    """Create the control host (Redis, recorder, expdb) and N hosts (worker, telemd, echo)."""
+    """Create the control host (Redis, recorder, expdb) and N hosts (worker, telemd, echo,
+    node agent), each host in a cgroup with its CPU quota and memory limit."""
     from rich.console import Console
 
+    from galileo.errors import ValidationError
+    from galileo.testbed.cgroups import Resources
     from galileo.testbed.links import LinkSpec
     from galileo.testbed.render import status_view
     from galileo.testbed.testbed import Testbed
 
     link = LinkSpec.parse(delay=delay, jitter=jitter, loss=loss, rate=rate)
+    resources = Resources.parse(cpus or None, memory or None)
+    per_host: dict[str, Resources] = {}
+    for item in host_resources or []:
+        name, sep, spec = item.partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise ValidationError(f"--host-resources {item!r} is not HOST=CPUS[,MEMORY].")
+        per_host[name.strip()] = Resources.parse_pair(spec, f"--host-resources {item}")
     data_dir = _data_dir()
     console = Console()
     with console.status(f"bringing up testbed {prefix!r} with {hosts} hosts…") as status:
         tb = Testbed.up(hosts, data_dir=data_dir, prefix=prefix, link=link,
                         zones=zones.split(","), service_delay=service_delay,
+                        resources=resources, host_resources=per_host, node_agents=node_agents,
                         progress=lambda msg: status.update(f"testbed {prefix!r}: {msg}…"))
     console.print(status_view(tb))
     flag = "" if prefix == "pico" else f" --prefix {prefix}"

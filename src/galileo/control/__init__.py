@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from galileo.control.galileo import Galileo
     from galileo.control.group import BurstHandle, ClientGroup, RateChange
     from galileo.control.http import Response
-    from galileo.control.routing import RoutingTable
     from galileo.control.stats import Latency, SecondStats
+    from galileo.routing import RoutingTable
 
 __all__ = [
     "BurstHandle",
@@ -31,6 +31,6 @@ __getattr__ = lazy_exports(__name__, {
     "Latency": "galileo.control.stats",
     "RateChange": "galileo.control.group",
     "Response": "galileo.control.http",
-    "RoutingTable": "galileo.control.routing",
+    "RoutingTable": "galileo.routing",
     "SecondStats": "galileo.control.stats",
 })

@@ -16,9 +16,8 @@ import msgspec
 
 from galileo.bus import Bus
 from galileo.errors import BusError, WorkerError
+from galileo.events import as_bytes
 from galileo.protocol import Command, Keys, Reply, decode_reply, encode, new_id
-
-from .events import as_bytes
 
 REPUBLISH_INTERVAL_S = 0.05
 LIVENESS_CHECK_INTERVAL_S = 0.25  # how often silent workers' liveness keys are checked

@@ -7,9 +7,8 @@ from typing import Any
 
 from galileo.bus import Bus, transact
 from galileo.errors import BusError, ValidationError
+from galileo.events import EventLog
 from galileo.protocol import EventKind, Keys, check_name, new_experiment_id
-
-from .events import EventLog
 
 EXP_EVENT = "exp"
 STOP_WAIT_S = 15.0  # how long stop() waits for a runner to end its experiment

@@ -7,7 +7,7 @@ import fnmatch
 import logging
 import time
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -20,6 +20,7 @@ from galileo.errors import (
     NoWorkersError,
     ValidationError,
 )
+from galileo.events import EventLog, as_bytes
 from galileo.protocol import (
     ArrivalKind,
     ArrivalSpec,
@@ -39,15 +40,17 @@ from galileo.protocol import (
     new_id,
     valid_members,
 )
+from galileo.routing import RoutingTable
 from galileo.settings import Settings
 
 from .commands import Commander
-from .events import EventLog, as_bytes
 from .experiment import ExperimentControl, set_tracing
 from .group import ClientGroup
 from .http import Response, send
 from .placement import label_key, place_least_loaded, split_rate, with_pending
-from .routing import RoutingTable
+
+if TYPE_CHECKING:
+    from galileo.services import Services
 
 log = logging.getLogger(__name__)
 _reported_bad: set[str] = set()  # groups whose malformed record was logged once
@@ -139,6 +142,14 @@ class Galileo:
 
     def __repr__(self) -> str:
         return f"<Galileo redis={bus.describe(self.settings)} namespace={self.keys.ns}>"
+
+    @property
+    def services(self) -> Services:
+        """Declared services (``g.services.run("kv", app="kv", replicas=3, cpus=0.5)``)."""
+        from galileo.services import Services
+
+        modules = [m for m in self.settings.services_policy_modules.split(",") if m.strip()]
+        return Services(self.redis, self.keys, modules)
 
     # ------------------------------------------------------------------ workers
     def workers(self, labels: dict[str, str] | None = None) -> list[WorkerInfo]:

@@ -19,6 +19,7 @@ import msgspec
 
 from galileo.bus import transact
 from galileo.errors import BusError, ValidationError, WorkerError
+from galileo.events import as_bytes
 from galileo.protocol import (
     Burst,
     CloseGroup,
@@ -34,16 +35,15 @@ from galileo.protocol import (
 )
 
 from .commands import Replies
-from .events import as_bytes
 from .placement import split_count, split_rate
 from .stats import SecondStats, read_stats
 
 if TYPE_CHECKING:
     from galileo.bus import Bus
+    from galileo.events import EventLog
     from galileo.protocol import Keys
 
     from .commands import Commander
-    from .events import EventLog
 
 
 class GroupHost(Protocol):

@@ -25,8 +25,7 @@ from enum import StrEnum
 
 from galileo.errors import GalileoError, InstructionError, ValidationError
 from galileo.protocol import RoutingRecord, check_name
-
-from .routing import parse_hosts, parse_weights
+from galileo.routing import parse_hosts, parse_weights
 
 
 class Dialect(StrEnum):

@@ -10,6 +10,8 @@ What is kept, and who else re-creates it:
 
 ==================  ==========================================================================
 routing table       records and service set (the keeper; the workers re-read it within 1 s)
+declared services   ``services:desired`` (the node agents keep their instances running; the
+                    services reconciler adopts them again from the agents' reports)
 current experiment  the marker, only if its experiment is still running (``keep_experiment``)
 tracing switch      ``on``/``off``
 client groups       group records and the group set (also re-written by any controller that
@@ -34,9 +36,9 @@ import msgspec
 
 from galileo.bus import Bus
 from galileo.errors import ValidationError
+from galileo.events import EventLog, as_bytes, as_text
 from galileo.protocol import EventField, EventKind, Keys, decode_event, new_id
 
-from .events import EventLog, as_bytes, as_text
 from .experiment import EXP_EVENT, TRACING_EVENT
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class Snapshot:
     groups: dict[str, bytes] = field(default_factory=dict)  # gid -> encoded GroupInfo
     jobs_running: dict[str, bytes] = field(default_factory=dict)  # exp id -> runner
     job_groups: dict[str, list[bytes]] = field(default_factory=dict)  # exp id -> gids
+    services: dict[bytes, bytes] = field(default_factory=dict)  # name -> encoded ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ class StateKeeper:
             pipe.get(k.tracing)
             pipe.smembers(k.groups)
             pipe.hgetall(k.jobs_running)
-            epoch, services, exp, tracing, gids, jobs = pipe.execute()
+            pipe.hgetall(k.services_desired)
+            epoch, services, exp, tracing, gids, jobs, declared = pipe.execute()
         if epoch is None:
             return
         services = _names(services, k.rtbl)
@@ -131,7 +135,8 @@ class StateKeeper:
             experiment=as_text(exp) if exp else None, tracing=tracing,
             groups={g: v for g, v in zip(gids, infos, strict=True) if v},
             jobs_running=jobs,
-            job_groups={e: sorted(m) for e, m in zip(jobs, members, strict=True) if m})
+            job_groups={e: sorted(m) for e, m in zip(jobs, members, strict=True) if m},
+            services=dict(declared or {}))
 
     # ------------------------------------------------------------------ restore
     def _stopped_since_restart(self) -> set[str]:
@@ -163,6 +168,8 @@ class StateKeeper:
                 pipe.hsetnx(k.jobs_running, exp_id, runner)
             for exp_id, gids in snap.job_groups.items():
                 pipe.sadd(k.job_groups(exp_id), *gids)
+            for name, raw in snap.services.items():
+                pipe.hsetnx(k.services_desired, name, raw)
             pipe.publish(k.rtbl_updates, "*")
             pipe.publish(k.control_events, EXP_EVENT)
             pipe.publish(k.control_events, TRACING_EVENT)
@@ -172,7 +179,8 @@ class StateKeeper:
                             sorted(snap.jobs_running))
         self._events.append(EventKind.STATE_RESTORED, "redis-empty", {
             "services": restored.services, "experiment": restored.experiment,
-            "tracing": restored.tracing, "groups": restored.groups, "jobs": restored.jobs},
+            "tracing": restored.tracing, "groups": restored.groups, "jobs": restored.jobs,
+            "declared_services": sorted(as_text(n) for n in snap.services)},
             exp_id=experiment)
         log.warning("Redis came back empty: restored %d routing record(s), experiment %s, "
                     "tracing %s, %d group(s), %d runner lease(s)", len(restored.services),

@@ -9,10 +9,9 @@ import msgspec
 from hdrh.histogram import HdrHistogram
 
 from galileo.bus import Bus
+from galileo.events import as_bytes
 from galileo.protocol import GroupStats, Keys, StatsField, decode_group_stats
 from galileo.tables import Table
-
-from .events import as_bytes
 
 PERCENTILES = (50.0, 90.0, 99.0)
 

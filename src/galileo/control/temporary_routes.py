@@ -14,8 +14,7 @@ from types import TracebackType
 
 from galileo.errors import GalileoError
 from galileo.protocol import RoutingRecord
-
-from .routing import RoutingTable
+from galileo.routing import RoutingTable
 
 log = logging.getLogger(__name__)
 

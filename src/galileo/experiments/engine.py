@@ -51,9 +51,11 @@ def run_job(job: Job, ctx: JobContext, *, name: str = "", creator: str = "") -> 
     owner = _begin(ctx, name, creator)
     status, message = ExperimentStatus.FINISHED, "finished"
     launcher = Launcher(ctx.g.settings)  # balancers the job starts (lb start, balancers:)
+    deployed: list[str] = []  # services of the scenario to remove at the end
     try:
         ctx.check()
         if job.scenario is not None:
+            deployed = _deploy_services(job.scenario, ctx)
             _run_scenario(job.scenario, ctx, launcher)
         else:
             _run_script(job.steps, ctx, launcher)
@@ -70,6 +72,7 @@ def run_job(job: Job, ctx: JobContext, *, name: str = "", creator: str = "") -> 
         except Exception:  # best effort; the status below matters more
             log.exception("experiment %s: cleanup failed", ctx.exp_id)
         _stop_balancers(ctx, launcher)
+        _remove_services(ctx, deployed)
     if job.scenario is not None:
         time.sleep(min(job.scenario.drain_s, 5.0))
     end_ns = time.time_ns()
@@ -196,6 +199,35 @@ def _balancers(sc: Scenario, ctx: JobContext, launcher: Launcher) -> list[_Actio
             actions.append(_Action(b.stop_at, 20_099 + bi * 100, f"balancer {b.name} stops",
                                    stop))
     return actions
+
+
+def _deploy_services(sc: Scenario, ctx: JobContext) -> list[str]:
+    """Declare the scenario's ``services:`` (all checked first) and wait until every instance
+    is ready and routed; returns the ones to remove at the end (not ``keep``)."""
+    if not sc.services:
+        return []
+    from galileo.services.spec import parse_services
+
+    specs = parse_services(sc.services, "services")
+    ctx.report(stage=f"deploying {len(specs)} service(s)")
+    ctx.g.services.apply_all([spec for spec, _keep in specs])
+    remove = [spec.name for spec, keep in specs if not keep]
+    try:
+        for spec, _keep in specs:
+            ctx.check()
+            ctx.g.services.wait(spec.name, sc.services_ready_s)
+    except BaseException:
+        _remove_services(ctx, remove)
+        raise
+    return remove
+
+
+def _remove_services(ctx: JobContext, names: list[str]) -> None:
+    for name in names:
+        try:
+            ctx.g.services.remove(name)
+        except GalileoError as e:
+            log.warning("experiment %s: cannot remove service %s: %s", ctx.exp_id, name, e)
 
 
 def _stop_balancers(ctx: JobContext, launcher: Launcher) -> None:

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 
 from galileo.bus import Bus
-from galileo.control.events import as_text
 from galileo.control.galileo import Galileo
 from galileo.errors import BusError, GalileoError
+from galileo.events import as_text
 from galileo.protocol import EventKind, Keys
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus

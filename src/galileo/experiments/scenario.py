@@ -163,6 +163,17 @@ class Balancer(_Model):
     _name = field_validator("name")(_named("balancer"))
 
 
+def _check_services(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every entry a valid service (``galileo.services.spec``); ``keep: true`` kept after."""
+    from galileo.services.spec import parse_services
+
+    try:
+        parse_services(value, "services")
+    except GalileoError as e:
+        raise ValueError(str(e).removeprefix("services: ").rstrip(".")) from None
+    return value
+
+
 class Scenario(_Model):
     name: str = ""
     description: str = ""
@@ -171,11 +182,15 @@ class Scenario(_Model):
     routing: dict[str, Route] = {}
     routing_changes: list[RoutingChange] = []
     balancers: list[Balancer] = []
+    # services deployed before the load starts, removed after unless ``keep: true``
+    services: list[dict[str, Any]] = []
+    services_ready_s: Annotated[float, Field(gt=0, le=600)] = 60.0
     workloads: Annotated[list[Workload], Field(min_length=1)]
     thresholds: list[str] = []
     drain_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # wait for in-flight requests at the end
 
     _check = field_validator("thresholds")(_check_thresholds)
+    _check_services = field_validator("services")(_check_services)
 
     @model_validator(mode="after")
     def _names(self) -> Scenario:

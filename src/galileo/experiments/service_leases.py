@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from galileo.bus import Bus, transact
-from galileo.control.events import as_text
 from galileo.errors import BusError
+from galileo.events import as_text
 from galileo.protocol import Keys
 
 log = logging.getLogger(__name__)

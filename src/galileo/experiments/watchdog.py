@@ -25,10 +25,10 @@ import threading
 import time
 from typing import Final
 
-from galileo.control.events import as_text
 from galileo.control.galileo import Galileo
 from galileo.control.state import StateKeeper
 from galileo.errors import GalileoError, StorageError
+from galileo.events import as_text
 from galileo.protocol import WORKER_TTL_S, new_id
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
@@ -151,7 +151,11 @@ class Watchdog:
 
 
 def start_in_thread(settings: Settings, stop: threading.Event) -> threading.Thread:
-    """Run a :class:`Watchdog` in a daemon thread until ``stop`` is set."""
+    """Run a :class:`Watchdog` in a daemon thread until ``stop`` is set, and next to it the
+    services reconciler (:mod:`galileo.services.reconciler`; one active per namespace)."""
+    from galileo.services.reconciler import start_in_thread as start_reconciler
+
+    start_reconciler(settings, stop)
     dog = Watchdog(settings)
     thread = threading.Thread(target=dog.run, args=(stop,), name="galileo-watchdog",
                               daemon=True)

@@ -62,6 +62,39 @@ class Keys:
         """Pub/sub channel; message = service name whose record changed (or ``*`` for clear)."""
         return f"{self.ns}:rtbl:updates"
 
+    # services and node agents (see ``galileo.protocol.services``) ----------
+    @property
+    def services_desired(self) -> str:
+        """Hash: service name → encoded :class:`ServiceSpec` (the declared services)."""
+        return f"{self.ns}:services:desired"
+
+    @property
+    def services_changes(self) -> str:
+        """Pub/sub channel: a node or service name whose instances changed (a hint)."""
+        return f"{self.ns}:services:changes"
+
+    @property
+    def services_lock(self) -> str:
+        """String held (with a TTL) by the one active reconciler of this namespace."""
+        return f"{self.ns}:services:reconciler"
+
+    @property
+    def nodes(self) -> str:
+        """Set of node agent names (a member without a live ``node`` key is gone)."""
+        return f"{self.ns}:nodes"
+
+    def node(self, name: str) -> str:
+        """String: a node agent's encoded :class:`NodeInfo`; expires after ``NODE_TTL_S``."""
+        return f"{self.ns}:node:{check_name('node', name)}"
+
+    def node_assigned(self, name: str) -> str:
+        """Hash: instance id → encoded :class:`InstanceSpec` the node should run (or stop)."""
+        return f"{self.ns}:node:{check_name('node', name)}:assigned"
+
+    def node_instances(self, name: str) -> str:
+        """Hash: instance id → encoded :class:`InstanceStatus`, written by the node's agent."""
+        return f"{self.ns}:node:{check_name('node', name)}:instances"
+
     # experiments, tracing ------------------------------------------------
     @property
     def current_experiment(self) -> str:

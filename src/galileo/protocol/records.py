@@ -118,6 +118,11 @@ class EventKind(StrEnum):
     TRACES_DROPPED = "traces_dropped"  # memory and spill file full: traces lost (counted)
     RECORDER_BACKLOG = "recorder_backlog"  # the recorder falls behind (entries, oldest age)
     RECORDER_CAUGHT_UP = "recorder_caught_up"  # its backlog is back under the thresholds
+    SERVICE_APPLY = "service_apply"  # a service was declared or changed (name, spec)
+    SERVICE_REMOVE = "service_remove"
+    INSTANCE_PLACE = "instance_place"  # the reconciler placed an instance (node, policy, reason)
+    INSTANCE_STATE = "instance_state"  # an instance started, became ready, failed, stopped …
+    INSTANCE_REFUSED = "instance_refused"  # a node agent refused an instance (reason)
 
 
 class Event(msgspec.Struct, kw_only=True):

@@ -75,6 +75,7 @@ class AgentOptions:
     processes: Mapping[str, str | int] = field(default_factory=dict)
     discover_containers: bool = True
     publish_topics: bool = True
+    node_cgroup: str = ""  # the node's figures (cpu, ram) from this cgroup (a testbed host)
 
 
 class Agent:
@@ -114,8 +115,13 @@ class Agent:
 
             raise ValidationError(f"unknown telemetry instrument {unknown[0]!r} (available: "
                                   f"{', '.join(ALL_INSTRUMENTS)})")
-        out = build_instruments([n for n in names if n in SYSTEM_INSTRUMENTS],
-                                self.options.per_core)
+        from_cgroup = ("cpu", "ram") if self.options.node_cgroup else ()
+        out = build_instruments([n for n in names if n in SYSTEM_INSTRUMENTS
+                                 and n not in from_cgroup], self.options.per_core)
+        if from_cgroup and any(n in names for n in from_cgroup):
+            from galileo.telemetry.cgroups import NodeCgroupInstrument
+
+            out.append(NodeCgroupInstrument(self.options.node_cgroup))
         if "cgroup" in names:
             cg = CgroupInstrument(self.options.cgroups,
                                   discover=self.options.discover_containers)

@@ -283,3 +283,42 @@ def _totals(procs: Iterable[psutil.Process]) -> tuple[float, float, tuple[float,
         except psutil.Error:
             continue
     return (cpu, rss, (rd, wr)) if alive else None
+
+
+class NodeCgroupInstrument(Instrument):
+    """The node's own figures from the cgroup that holds everything the node runs (a testbed
+    host, whose cgroup has a CPU quota and a memory limit): ``cpu`` busy percent of the quota
+    (of the machine's cores without one) and ``ram`` ``used``/``available`` against the limit.
+    Replaces the machine-wide ``cpu`` and ``ram`` instruments (``galileo telemd --node-cgroup``).
+    """
+
+    name = "node_cgroup"
+
+    def __init__(self, rel: str) -> None:
+        from galileo.testbed.cgroups import detect
+
+        self.rel = rel
+        self.cgroups = detect()
+        self._prev: tuple[int, float] | None = None
+
+    def reset(self) -> None:
+        self._prev = None
+
+    def sample(self, now_ns: int) -> list[Reading]:
+        import os
+
+        limits = self.cgroups.limits(self.rel)
+        usage = self.cgroups.usage(self.rel)
+        out: list[Reading] = []
+        if usage.memory is not None:
+            total = limits.memory or int(psutil.virtual_memory().total)
+            out += [("ram", "used", float(usage.memory), 0),
+                    ("ram", "available", float(max(0, total - usage.memory)), 0)]
+        if usage.cpu_usec is not None:
+            before, self._prev = self._prev, (now_ns, usage.cpu_usec)
+            if before is not None and now_ns > before[0]:
+                cores = limits.cpus or float(os.cpu_count() or 1)
+                used = (usage.cpu_usec - before[1]) * 1e3 / (now_ns - before[0])
+                out.append(("cpu", "", max(0.0, min(100.0, used / cores * 100.0)),
+                            now_ns - before[0]))
+        return out

@@ -15,7 +15,7 @@ from typing import Final
 from galileo.errors import GalileoError
 from galileo.testbed.netns import in_ns, namespace_pids
 
-__all__ = ["alive", "host_command", "start", "stop_pids", "wait_for"]
+__all__ = ["alive", "host_command", "join_cgroups", "start", "stop_pids", "wait_for"]
 
 STOP_GRACE_S: Final = 5.0
 POLL_S: Final = 0.05
@@ -23,22 +23,42 @@ POLL_S: Final = 0.05
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def host_command(ns: str, hostname: str, cmd: Sequence[str]) -> list[str]:
-    """``cmd`` run in network namespace ``ns`` with ``hostname`` as its host name (same pid)."""
-    return in_ns(ns, ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"',
-                      hostname, *cmd])
+def host_command(ns: str, hostname: str, cmd: Sequence[str], setup: str = "") -> list[str]:
+    """``cmd`` run in network namespace ``ns`` with ``hostname`` as its host name (same pid),
+    after the shell commands ``setup`` (e.g. mounting the cgroup hierarchies)."""
+    script = 'hostname "$0" && ' + (f"{setup} && " if setup else "") + 'exec "$@"'
+    return in_ns(ns, ["unshare", "--uts", "--", "sh", "-c", script, hostname, *cmd])
 
 
 def start(ns: str, hostname: str, cmd: Sequence[str], env: Mapping[str, str],
-          log_path: Path) -> int:
-    """Start ``cmd`` in host ``ns`` (own session: it outlives the CLI that started it)."""
+          log_path: Path, cgroup_procs: Sequence[Path] = (), setup: str = "") -> int:
+    """Start ``cmd`` in host ``ns`` (own session: it outlives the CLI that started it), inside
+    the cgroups whose ``cgroup.procs`` files are given (joined before ``exec``, so every
+    process it forks is inside too)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:  # a fresh log per start: readiness is read from it
-        proc = subprocess.Popen(host_command(ns, hostname, cmd), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(host_command(ns, hostname, cmd, setup), stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, env=dict(env),
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=join_cgroups(cgroup_procs) if cgroup_procs else None)
     _CHILDREN[proc.pid] = proc
     return proc.pid
+
+
+def join_cgroups(procs_files: Sequence[Path]) -> Callable[[], None]:
+    """A ``preexec_fn`` that moves the child into the cgroups (before it execs)."""
+    paths = [str(p) for p in procs_files]
+
+    def join() -> None:
+        pid = str(os.getpid()).encode()
+        for path in paths:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, pid)
+            finally:
+                os.close(fd)
+
+    return join
 
 
 def alive(pid: int) -> bool:

@@ -65,6 +65,9 @@ class HostState:
     zone: str = ""
     link: dict[str, Any] = field(default_factory=dict)
     partitioned: bool = False
+    cpus: float | None = None  # CPU quota of the host's cgroup (cores), None = unlimited
+    memory: int | None = None  # memory limit of the host's cgroup (bytes), None = unlimited
+    cgroup: str = ""  # the host's cgroup (relative path), "" when cgroups are not used
 
     @property
     def link_spec(self) -> LinkSpec:
@@ -89,6 +92,7 @@ class TestbedState:
     control: HostState | None = None
     hosts: list[HostState] = field(default_factory=list)
     processes: list[ProcessState] = field(default_factory=list)
+    cgroup_root: str = ""  # galileo/<prefix>: every host's cgroup is below it
 
     # ------------------------------------------------------------------ names
     @property

@@ -36,6 +36,7 @@ from typing import Final
 from galileo.errors import ConfigError, ValidationError
 from galileo.settings import Settings
 from galileo.testbed import netns, processes
+from galileo.testbed.cgroups import Cgroups, Resources, detect
 from galileo.testbed.links import LinkSpec
 from galileo.testbed.state import (
     BRIDGE,
@@ -60,7 +61,9 @@ READY_TIMEOUT_S: Final = 90.0
 MAX_UNIX_SOCKET_PATH: Final = 100
 # a line each process logs once it is ready (their own log messages)
 READY_MARKERS: Final = {"worker": "started (", "telemd": "telemd ", "echo": "galileo app: serving",
-                        "recorder": "recorder "}
+                        "recorder": "recorder ", "node": "node agent "}
+CGROUP_BASE: Final = "galileo"  # every testbed's cgroups live below <hierarchy>/galileo/<prefix>
+DAEMONS: Final = "daemons"  # a host's own processes; instances are its other children
 
 
 def testbed_dir(data_dir: Path, prefix: str) -> Path:
@@ -80,9 +83,15 @@ class Testbed:
     @classmethod
     def up(cls, hosts: int, *, data_dir: Path = Path(".galileo"), prefix: str = "pico",
            zones: Sequence[str] = (), link: LinkSpec | None = None, service_delay: str = "",
-           subnet: str | None = None, progress: Callable[[str], None] | None = None) -> Testbed:
+           subnet: str | None = None, progress: Callable[[str], None] | None = None,
+           resources: Resources | None = None,
+           host_resources: Mapping[str, Resources] | None = None,
+           node_agents: bool = True, node_args: Sequence[str] = ()) -> Testbed:
         """Build and start a testbed; on any failure everything made so far is removed.
-        ``progress`` is told what is being done (for a live status line)."""
+        ``progress`` is told what is being done (for a live status line). ``resources`` limit
+        every host's cgroup (``host_resources`` per host name, overriding them); a node agent
+        (``galileo node``, with ``node_args``) runs on every host unless ``node_agents`` is
+        false."""
         check_prefix(prefix)
         if not 1 <= hosts <= MAX_HOSTS:
             raise ValidationError(f"--hosts must be between 1 and {MAX_HOSTS}, got {hosts}.")
@@ -91,6 +100,12 @@ class Testbed:
             if not zone.replace("-", "").replace("_", "").isalnum():
                 raise ValidationError(f"zone {zone!r} must be letters, digits, - or _.")
         link = link or LinkSpec()
+        names = [f"{prefix}{i}" for i in range(1, hosts + 1)]
+        unknown = sorted(set(host_resources or {}) - set(names))
+        if unknown:
+            raise ValidationError(f"--host-resources names {unknown[0]!r}, which is not a host "
+                                  f"of this testbed ({names[0]}..{names[-1]}).")
+        limits = {n: (host_resources or {}).get(n, resources or Resources()) for n in names}
         if service_delay:
             from galileo.units import parse_duration_s
 
@@ -106,12 +121,17 @@ class Testbed:
         state = TestbedState(prefix=prefix, directory=str(directory),
                              subnet=subnet or _free_subnet(), created_ns=time.time_ns(),
                              netem=netem, redis_port=REDIS_PORT, service_port=SERVICE_PORT)
+        cgroups = _cgroups(any(r.limited for r in limits.values()))
+        if cgroups is not None:
+            state.cgroup_root = f"{CGROUP_BASE}/{prefix}"
         state.save()
         testbed = cls(state)
         testbed._progress = progress or _quiet
         try:
             testbed._build(hosts, zones, link)
-            testbed._start_processes(service_delay)
+            if cgroups is not None:
+                testbed._make_cgroups(cgroups, limits)
+            testbed._start_processes(service_delay, node_agents, node_args)
         except BaseException:
             cls.down_prefix(data_dir, prefix)
             raise
@@ -157,6 +177,8 @@ class Testbed:
             netns.delete_namespace(name)
         for folder in _owned_etc_folders(prefix):
             netns.remove_hosts_file(folder)
+        with contextlib.suppress(ConfigError):  # also when the state file is gone
+            detect().remove(f"{CGROUP_BASE}/{prefix}")
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         with contextlib.suppress(FileNotFoundError):
@@ -194,10 +216,30 @@ class Testbed:
                 netns.shape_link(self._link_ends(host.name), host.link_spec)
         st.save()
 
+    def _make_cgroups(self, cgroups: Cgroups, limits: Mapping[str, Resources]) -> None:
+        """One cgroup per host with its limits; the host's own processes go into its
+        ``daemons`` child, the node agent's instances into other children."""
+        self._progress("creating the hosts' cgroups")
+        for host in self.state.hosts:
+            res = limits[host.name]
+            host.cgroup = f"{self.state.cgroup_root}/{host.name}"
+            host.cpus, host.memory = res.cpus, res.memory
+            self.state.save()  # recorded before it exists
+            cgroups.create(host.cgroup, res)
+            cgroups.create(f"{host.cgroup}/{DAEMONS}", Resources())
+        self.state.save()
+
+    def cgroups(self) -> Cgroups:
+        """This machine's cgroup driver (``ConfigError`` when the testbed uses none)."""
+        if not self.state.cgroup_root:
+            raise ConfigError(f"testbed {self.state.prefix!r} was started without cgroups.")
+        return detect()
+
     def _link_ends(self, name: str) -> list[tuple[str, str]]:
         return [(name, "eth0"), (self.state.switch_ns, name)]
 
-    def _start_processes(self, service_delay: str) -> None:
+    def _start_processes(self, service_delay: str, node_agents: bool,
+                         node_args: Sequence[str]) -> None:
         st = self.state
         self._progress("starting redis-server on the control host")
         redis = self.start_process("control", "redis", _redis_command(self))
@@ -212,9 +254,14 @@ class Testbed:
         for host in st.hosts:
             started.append(self.start_process(host.name, "worker",
                                               _galileo("worker", "--processes", "1")))
+            node_cg = ["--node-cgroup", host.cgroup] if host.cgroup else []
             started.append(self.start_process(host.name, "telemd",
-                                              _galileo("telemd", "--no-containers")))
+                                              _galileo("telemd", "--no-containers", *node_cg)))
             started.append(self.start_process(host.name, "echo", echo))
+            if node_agents:
+                cg = ["--cgroup", host.cgroup] if host.cgroup else []
+                started.append(self.start_process(host.name, "node",
+                                                  _galileo("node", *cg, *node_args)))
         for i, proc in enumerate(started):
             self._progress(f"waiting for {proc.role} on {proc.host} ({i + 1}/{len(started)} "
                            "processes)")
@@ -232,7 +279,13 @@ class Testbed:
         label = "control" if h is self.state.control else h.name
         log = Path(self.state.directory) / "logs" / f"{label}-{role}.log"
         full_env = {**self.env(label), **(env or {})}
-        pid = processes.start(h.name, label, cmd, full_env, log)
+        procs_files: list[Path] = []
+        setup = ""
+        if h.cgroup:
+            cg = detect()
+            procs_files = [d / "cgroup.procs" for d in cg.dirs(f"{h.cgroup}/{DAEMONS}").values()]
+            setup = cg.mount_script()  # ip netns exec hides them behind a fresh /sys
+        pid = processes.start(h.name, label, cmd, full_env, log, procs_files, setup)
         proc = ProcessState(host=label, role=role, pid=pid, cmd=list(cmd), log=str(log))
         self.state.processes.append(proc)
         self.state.save()
@@ -263,7 +316,9 @@ class Testbed:
         """Run ``cmd`` inside ``host`` in the foreground with the testbed environment."""
         h = self.state.host(host)
         label = "control" if h is self.state.control else h.name
-        return subprocess.run(processes.host_command(h.name, label, cmd), env=self.env(label),
+        setup = detect().mount_script() if h.cgroup else ""
+        return subprocess.run(processes.host_command(h.name, label, cmd, setup),
+                              env=self.env(label),
                               capture_output=capture, text=True, timeout=timeout_s,
                               check=False)
 
@@ -357,6 +412,16 @@ def _load_if_readable(path: Path) -> TestbedState | None:
 
 def _quiet(message: str) -> None:
     pass
+
+
+def _cgroups(required: bool) -> Cgroups | None:
+    """The cgroup driver; None (hosts without cgroups) when unusable and no limit asked for."""
+    try:
+        return detect()
+    except ConfigError:
+        if required:
+            raise
+        return None
 
 
 def _galileo(*args: str) -> list[str]:

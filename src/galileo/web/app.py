@@ -18,7 +18,16 @@ from galileo.web import errors
 from galileo.web.deps import require_token
 from galileo.web.errors import error_responses
 from galileo.web.resources import Resources
-from galileo.web.routers import apps, backlog, experiments, groups, legacy, routing, workers
+from galileo.web.routers import (
+    apps,
+    backlog,
+    experiments,
+    groups,
+    legacy,
+    routing,
+    services,
+    workers,
+)
 
 API_VERSION = "1"
 
@@ -49,7 +58,7 @@ def create_app(settings: Settings, *, resources: Resources | None = None) -> Fas
                            allow_headers=["*"], allow_credentials="*" not in origins)
     guard = [Depends(require_token)] if protected else []
     guard_docs = error_responses(401) if protected else {}
-    for module in (experiments, workers, groups, routing, legacy, apps, backlog):
+    for module in (experiments, workers, groups, routing, legacy, apps, backlog, services):
         app.include_router(module.router, dependencies=guard, responses=guard_docs)
 
     _mount_dashboard(app)

@@ -31,8 +31,8 @@ from galileo.analysis.report.figures import (
 )
 from galileo.analysis.report.runs import recent_errors, run_events, telemetry_series
 from galileo.control import ClientGroup, Galileo
-from galileo.control.events import as_bytes
 from galileo.errors import BusError
+from galileo.events import as_bytes
 from galileo.protocol import GroupStats, StatsField, decode_group_stats
 from galileo.storage import ExpDB, Experiment
 

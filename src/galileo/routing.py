@@ -14,6 +14,7 @@ import msgspec
 
 from galileo.bus import Bus, transact
 from galileo.errors import BusError, NotFoundError, ValidationError
+from galileo.events import EventLog, as_bytes
 from galileo.protocol import (
     EventKind,
     Keys,
@@ -23,8 +24,6 @@ from galileo.protocol import (
     valid_members,
 )
 from galileo.tables import Table
-
-from .events import EventLog, as_bytes
 
 
 def parse_hosts(hosts: str | Sequence[str]) -> list[str]:

@@ -1,0 +1,140 @@
+"""Placement policies: which live node gets the next instance of a service.
+
+The reconciler hands a policy only *feasible* nodes (alive, matching the service's host pattern
+and labels, allowing what it runs, with room for its CPU and memory, under ``max_per_host``, the
+fixed port free); the policy picks one and says why (the reason goes into the
+``instance_place`` event). Built in:
+
+* ``spread`` -- fewest instances of this service, then the least allocated node (default);
+* ``binpack`` -- the node that is fullest (allocated CPU share) after placing: few hosts used;
+* ``least-loaded`` -- the lowest *measured* CPU use per core (the agents' heartbeat).
+
+A researcher subclasses :class:`Placement` and names it ``module:Class[,key=value...]`` or by
+its ``name``, from a module listed in ``galileo_services_policy_modules`` (comma-separated) of
+the process that places (the reconciler): nothing is imported because a bus message named it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from galileo.errors import ConfigError
+from galileo.protocol import NodeInfo, ServiceSpec
+
+__all__ = ["BUILTIN_PLACEMENTS", "NodeView", "Placement", "load_placement"]
+
+
+@dataclass
+class NodeView:
+    """A node as placement sees it (allocation updated as instances are placed)."""
+
+    info: NodeInfo
+    cpus_allocated: float
+    memory_allocated: int
+    of_service: int  # instances of the service being placed already on this node
+    instances: int
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def share_after(self, cpus: float) -> float:
+        return (self.cpus_allocated + cpus) / max(self.info.cpus, 1e-9)
+
+
+class Placement(ABC):
+    """Chooses a node among feasible ``nodes`` (never empty) for one instance of ``service``."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, **options: str) -> None:
+        if options:
+            raise ConfigError(f"placement {self.name!r} takes no options, got {sorted(options)}.")
+
+    @abstractmethod
+    def choose(self, service: ServiceSpec, nodes: Sequence[NodeView]) -> tuple[NodeView, str]:
+        """The node and a short reason."""
+
+
+class Spread(Placement):
+    name = "spread"
+
+    def choose(self, service: ServiceSpec, nodes: Sequence[NodeView]) -> tuple[NodeView, str]:
+        node = min(nodes, key=lambda n: (n.of_service, n.share_after(0), n.instances, n.name))
+        return node, (f"spread: {node.of_service} of {service.name} there "
+                      f"(fewest among {len(nodes)} feasible)")
+
+
+class Binpack(Placement):
+    name = "binpack"
+
+    def choose(self, service: ServiceSpec, nodes: Sequence[NodeView]) -> tuple[NodeView, str]:
+        node = min(nodes, key=lambda n: (-n.share_after(service.cpus), n.name))
+        return node, (f"binpack: {node.share_after(service.cpus):.0%} of its CPU allocated "
+                      f"after placing (fullest of {len(nodes)} feasible)")
+
+
+class LeastLoaded(Placement):
+    name = "least-loaded"
+
+    def choose(self, service: ServiceSpec, nodes: Sequence[NodeView]) -> tuple[NodeView, str]:
+        def load(n: NodeView) -> float:
+            return n.info.cpu_used / max(n.info.cpus, 1e-9)
+
+        node = min(nodes, key=lambda n: (load(n), n.share_after(0), n.name))
+        return node, (f"least-loaded: {load(node):.0%} CPU used (lowest of {len(nodes)} "
+                      "feasible)")
+
+
+BUILTIN_PLACEMENTS: dict[str, type[Placement]] = {
+    p.name: p for p in (Spread, Binpack, LeastLoaded)}
+
+
+def load_placement(spec: str, allowed_modules: Iterable[str] = ()) -> Placement:
+    """The policy named by ``spec`` (``name[,key=value...]`` or ``module:Class[,...]``);
+    ``module:Class`` only from an allowed module. Raises ConfigError with one sentence."""
+    name, *pairs = [p.strip() for p in spec.split(",")]
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"placement option {pair!r} in {spec!r} is not key=value.")
+        options[key] = value
+    cls = _placement_class(name, tuple(m.strip() for m in allowed_modules if m.strip()))
+    try:
+        return cls(**options)
+    except TypeError as e:
+        raise ConfigError(f"placement {spec!r}: {e}.") from None
+
+
+def _placement_class(name: str, allowed: tuple[str, ...]) -> type[Placement]:
+    if name in BUILTIN_PLACEMENTS:
+        return BUILTIN_PLACEMENTS[name]
+    known = ", ".join(sorted(BUILTIN_PLACEMENTS))
+    module, sep, attr = name.partition(":")
+    if not sep:
+        for module_name in allowed:
+            for obj in vars(_import(module_name)).values():
+                if (isinstance(obj, type) and issubclass(obj, Placement) and obj is not Placement
+                        and obj.name == name):
+                    return obj
+        raise ConfigError(f"unknown placement policy {name!r} (built in: {known}; or "
+                          "module:Class from a module in galileo_services_policy_modules).")
+    if not any(module == m or module.startswith(m + ".") for m in allowed):
+        raise ConfigError(f"placement module {module!r} is not allowed (add it to "
+                          "galileo_services_policy_modules where the reconciler runs).")
+    obj = getattr(_import(module), attr, None)
+    if not (isinstance(obj, type) and issubclass(obj, Placement)):
+        raise ConfigError(f"{name!r} is not a Placement subclass.")
+    return obj
+
+
+def _import(module_name: str) -> object:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"placement module {module_name!r} cannot be imported: {e}.") from None

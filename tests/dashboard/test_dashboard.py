@@ -5,6 +5,7 @@ dashboard or a console error (see conftest.Watched)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -345,6 +346,7 @@ def test_a_run_whose_requests_all_fail_shows_it_live_and_is_failed_everywhere(
         p.wait_for_function("document.getElementById('status').dataset.status === 'FAILED'",
                             timeout=20_000)
         assert p.inner_text("#hl-errors") == "100.00 %"
+        assert re.fullmatch(r"\d+ / 2000", p.inner_text("#hl-backlog"))  # the recorder's backlog
         row = p.locator(f'tr[data-gid="{group.gid}"]')
         assert row.locator("td").first.inner_text() == "nowhere"  # a name, not the group id
         assert group.gid in (row.locator("td").first.get_attribute("title") or "")

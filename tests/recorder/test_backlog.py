@@ -165,3 +165,17 @@ def test_the_api_reports_the_backlog(settings: Settings, keys: Keys,
     assert traces["name"] == "traces" and traces["entries"] == 4
     assert traces["oldest_age_s"] >= 29 and body["trace_cap_entries"] == 2000
     assert body["rates"][0]["arrival_per_s"] == 0.0
+
+
+def test_the_live_dashboard_flags_a_recorder_that_falls_behind(
+        settings: Settings, keys: Keys, redis_client: redis.Redis) -> None:
+    from galileo.control import Galileo
+    from galileo.web.dashboard.live import trace_backlog
+
+    with Galileo(settings) as g:
+        quiet = trace_backlog(g)
+        assert quiet is not None and quiet["entries"] == 0 and not quiet["behind"]
+        push(redis_client, keys, 2, age_s=45)  # older than the alert age
+        behind = trace_backlog(g)
+    assert behind is not None and behind["entries"] == 2 and behind["behind"]
+    assert behind["cap"] == settings.trace_backlog_max_entries

@@ -34,6 +34,7 @@ from galileo.control import ClientGroup, Galileo
 from galileo.errors import BusError
 from galileo.events import as_bytes
 from galileo.protocol import GroupStats, StatsField, decode_group_stats
+from galileo.recorder.backlog import ALERT_AGE_S, ALERT_CAP_SHARE, read_stream
 from galileo.storage import ExpDB, Experiment
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,7 @@ class LiveHub:
                     f"{found[0]['label']} per node", "time (s)", found[0]["unit"], **keep)}
         counts = request_counts(db, [exp.id], (now_s - HEADLINE_S) * NS_PER_S)[exp.id]
         names = group_names(groups)
+        backlog = trace_backlog(g)
         return {
             "exp_id": exp.id, "status": exp.status.value, "stage": exp.stage,
             "progress": exp.progress, "now": now_s - t0, "figures": figures,
@@ -226,7 +228,8 @@ class LiveHub:
                          "requests": counts.requests, "failed": counts.failed,
                          "error_rate": counts.error_rate,
                          "pcts": [table[0][k] for k in ("p50_ms", "p95_ms", "p99_ms")]
-                         if len(table) == 1 else None},
+                         if len(table) == 1 else None,
+                         "backlog": backlog},
             "services": table,
             "workers": [{"worker": w, "group": k, "name": names.get(k, k),
                          "second": v.second - t0, "sent": v.sent, "errors": v.errors,
@@ -238,6 +241,19 @@ class LiveHub:
                        for grp in groups],
             "errors": recent_errors(db, exp.id, (now_s - 60) * NS_PER_S),
         }
+
+
+def trace_backlog(g: Galileo) -> dict[str, Any] | None:
+    """The traces waiting for the recorder (entries, oldest age, the cap, whether that is
+    the recorder falling behind), or None when Redis cannot tell right now."""
+    cap = g.settings.trace_backlog_max_entries
+    try:
+        b = read_stream(g.redis, "traces", g.keys.traces)
+    except BusError:
+        return None
+    age = b.oldest_age_s or 0.0
+    return {"entries": b.entries, "oldest_age_s": round(age, 1), "cap": cap,
+            "behind": age >= ALERT_AGE_S or b.entries >= ALERT_CAP_SHARE * cap}
 
 
 def group_names(groups: list[ClientGroup]) -> dict[str, str]:

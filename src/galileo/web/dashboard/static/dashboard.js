@@ -74,6 +74,12 @@ const Galileo = (() => {
       $("#hl-errors-n").textContent = h.requests ? `${h.failed} of ${h.requests} requests` : "";
       $("#hl-errors-box").className = (h.error_rate || h.errors_rps) ? "bad" : "";
       $("#hl-pcts").textContent = h.pcts ? h.pcts.map((v) => num(v, 2)).join(" / ") : "–";
+      const b = h.backlog;
+      if ($("#hl-backlog")) {
+        $("#hl-backlog").textContent = b ? `${b.entries} / ${b.cap}` : "–";
+        $("#hl-backlog-n").textContent = b ? (b.entries ? `entries, oldest ${num(b.oldest_age_s, 1)} s` : "entries: none") : "";
+        $("#hl-backlog-box").className = b && b.behind ? "bad" : "";
+      }
       document.body.dataset.tick = (Number(document.body.dataset.tick || 0) + 1).toString();
       for (const [name, fig] of Object.entries(s.figures)) plot(box, name, fig, config);
       rows("#services", s.services.map((r) => `<tr data-service="${esc(r.service)}"><td class="l">${esc(r.service)}</td><td>${num(r.target)}</td><td class="sent">${r.sent}</td><td class="errors ${r.errors ? "err" : ""}">${r.errors}</td><td>${r.late}</td><td>${r.inflight}</td><td>${num(r.p50_ms, 2)}</td><td>${num(r.p95_ms, 2)}</td><td>${num(r.p99_ms, 2)}</td></tr>`).join(""));

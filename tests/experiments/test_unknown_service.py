@@ -47,7 +47,8 @@ def test_rest_answers_422_unless_the_scenario_routes_or_deploys_it(
         assert refused.json()["detail"].startswith(SENTENCE)
         assert api.get("/experiments").json() == []
         for extra in ({"routing": {"nosuchsvc": {"hosts": ["127.0.0.1:9"]}}},
-                      {"balancers": [{"name": "nosuchsvc", "port": 0}]}):
+                      {"balancers": [{"name": "nosuchsvc", "port": 0}]},
+                      {"services": [{"name": "nosuchsvc", "app": "echo"}]}):
             taken = api.post("/experiments", json={"scenario": scenario(**extra)})
             assert taken.status_code == 201, (extra, taken.text)
             service.cancel(taken.json()["id"])

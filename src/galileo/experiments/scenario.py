@@ -216,8 +216,7 @@ class Scenario(_Model):
         that set a route, ``balancers:`` and ``services:`` entries (by name)."""
         out = set(self.routing) | {ch.service for ch in self.routing_changes if not ch.remove}
         out |= {b.name for b in self.balancers}
-        deployed = getattr(self, "services", None) or ()  # the services: section
-        out |= {str(getattr(d, "name", d)) for d in deployed}
+        out |= {str(entry["name"]) for entry in self.services if entry.get("name")}
         return out
 
     @property

@@ -20,7 +20,6 @@ message named it.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import random
 from abc import ABC, abstractmethod
@@ -30,6 +29,7 @@ from typing import ClassVar, Final, Protocol
 from galileo.balancing import SmoothWeightedRoundRobin
 from galileo.errors import ConfigError
 from galileo.lb.backends import Backend
+from galileo.plugins import PluginKind
 
 __all__ = ["BUILTIN_POLICIES", "DEFAULT_POLICY", "Policy", "RequestInfo", "load_policy"]
 
@@ -178,61 +178,14 @@ ALIASES: Final = {"round-robin": "wrr", "lor": "least-outstanding", "peak-ewma":
 DEFAULT_POLICY: Final = "wrr"
 
 
+POLICIES: Final = PluginKind(
+    "balancing policy", Policy, BUILTIN_POLICIES, aliases=ALIASES,
+    allow_hint="give it with --allow-policy-module when the balancer starts")
+
+
 def load_policy(spec: str, allowed_modules: Iterable[str] = ()) -> Policy:
     """Build the policy named by ``spec`` (``name[,key=value...]`` or ``module:Class[,...]``);
     a ``module:Class`` loads only when ``module`` is (inside) one of ``allowed_modules``.
-    Raises :class:`ConfigError` with one sentence otherwise."""
-    name, *pairs = [p.strip() for p in spec.split(",")]
-    options: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"policy option {pair!r} in {spec!r} is not key=value.")
-        options[key] = value
-    cls = _policy_class(name, tuple(allowed_modules))
-    try:
-        return cls(**options)
-    except TypeError as e:
-        raise ConfigError(f"policy {spec!r}: {e}.") from None
-
-
-def _by_short_name(name: str, allowed: tuple[str, ...]) -> type[Policy] | None:
-    """A Policy subclass whose ``name`` is ``name``, defined in one of the allowed modules."""
-    for module_name in allowed:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as e:
-            raise ConfigError(f"allowed policy module {module_name!r} cannot be imported: "
-                              f"{e}.") from None
-        for obj in vars(module).values():
-            if (isinstance(obj, type) and issubclass(obj, Policy) and obj is not Policy
-                    and obj.name == name):
-                return obj
-    return None
-
-
-def _policy_class(name: str, allowed: tuple[str, ...]) -> type[Policy]:
-    name = ALIASES.get(name, name)
-    if name in BUILTIN_POLICIES:
-        return BUILTIN_POLICIES[name]
-    known = ", ".join(sorted(BUILTIN_POLICIES))
-    module, sep, attr = name.partition(":")
-    if not sep:
-        found = _by_short_name(name, allowed)
-        if found is not None:
-            return found
-        raise ConfigError(f"unknown balancing policy {name!r} (known: {known}; or module:Class "
-                          "from an allowed module).")
-    if not any(module == m or module.startswith(m + ".") for m in allowed):
-        raise ConfigError(f"policy {name!r} is not allowed: module {module!r} was not given "
-                          "with --allow-policy-module when the balancer started.")
-    try:
-        obj: object = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(f"policy {name!r} cannot be loaded: {e}.") from None
-    if not (isinstance(obj, type) and issubclass(obj, Policy)):
-        raise ConfigError(f"policy {name!r} is not a subclass of galileo.lb.Policy.")
-    return obj
+    Raises :class:`ConfigError` with one sentence otherwise (:mod:`galileo.plugins`)."""
+    return POLICIES.load(spec, allowed_modules)
 

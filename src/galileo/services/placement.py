@@ -16,13 +16,13 @@ the process that places (the reconciler): nothing is imported because a bus mess
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from galileo.errors import ConfigError
+from galileo.plugins import PluginKind
 from galileo.protocol import NodeInfo, ServiceSpec
 
 __all__ = ["BUILTIN_PLACEMENTS", "NodeView", "Placement", "load_placement"]
@@ -94,47 +94,13 @@ BUILTIN_PLACEMENTS: dict[str, type[Placement]] = {
     p.name: p for p in (Spread, Binpack, LeastLoaded)}
 
 
+PLACEMENTS: Final = PluginKind(
+    "placement policy", Placement, BUILTIN_PLACEMENTS,
+    allow_hint="add it to galileo_services_policy_modules where the reconciler runs")
+
+
 def load_placement(spec: str, allowed_modules: Iterable[str] = ()) -> Placement:
     """The policy named by ``spec`` (``name[,key=value...]`` or ``module:Class[,...]``);
-    ``module:Class`` only from an allowed module. Raises ConfigError with one sentence."""
-    name, *pairs = [p.strip() for p in spec.split(",")]
-    options: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"placement option {pair!r} in {spec!r} is not key=value.")
-        options[key] = value
-    cls = _placement_class(name, tuple(m.strip() for m in allowed_modules if m.strip()))
-    try:
-        return cls(**options)
-    except TypeError as e:
-        raise ConfigError(f"placement {spec!r}: {e}.") from None
-
-
-def _placement_class(name: str, allowed: tuple[str, ...]) -> type[Placement]:
-    if name in BUILTIN_PLACEMENTS:
-        return BUILTIN_PLACEMENTS[name]
-    known = ", ".join(sorted(BUILTIN_PLACEMENTS))
-    module, sep, attr = name.partition(":")
-    if not sep:
-        for module_name in allowed:
-            for obj in vars(_import(module_name)).values():
-                if (isinstance(obj, type) and issubclass(obj, Placement) and obj is not Placement
-                        and obj.name == name):
-                    return obj
-        raise ConfigError(f"unknown placement policy {name!r} (built in: {known}; or "
-                          "module:Class from a module in galileo_services_policy_modules).")
-    if not any(module == m or module.startswith(m + ".") for m in allowed):
-        raise ConfigError(f"placement module {module!r} is not allowed (add it to "
-                          "galileo_services_policy_modules where the reconciler runs).")
-    obj = getattr(_import(module), attr, None)
-    if not (isinstance(obj, type) and issubclass(obj, Placement)):
-        raise ConfigError(f"{name!r} is not a Placement subclass.")
-    return obj
-
-
-def _import(module_name: str) -> object:
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as e:
-        raise ConfigError(f"placement module {module_name!r} cannot be imported: {e}.") from None
+    ``module:Class`` only from an allowed module. Raises ConfigError with one sentence
+    (:mod:`galileo.plugins`)."""
+    return PLACEMENTS.load(spec, allowed_modules)

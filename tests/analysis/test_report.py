@@ -23,7 +23,8 @@ from galileo.analysis.report.figures import ERROR_COLOUR, event_layer, rate_figu
 from galileo.analysis.report.html import summary
 from galileo.analysis.report.runs import _targets, run_totals
 from galileo.errors import NotFoundError
-from galileo.storage import ExpDB
+from galileo.experiments.thresholds import Observed
+from galileo.storage import ExpDB, jobs
 from reportdata import make_run
 
 
@@ -126,6 +127,8 @@ def test_the_same_aggregates_on_every_backend(expdb_url: str) -> None:
             listed = run_totals(d, [exp_id])[exp_id]  # the experiments page
             assert run.totals["counts"] == listed["counts"] == RequestCounts(240, 240, 30)
             assert run.totals["p99_ms"] == listed["p99_ms"]  # one p99: SQL probe == numpy
+            seen = Observed(*jobs.trace_summary(d, exp_id)[:3], duration_s=3, target_rps=80)
+            assert seen.metric("p99_ms") == listed["p99_ms"]  # ... == a threshold's p99
             assert unsent_per_second(d, exp_id, run.t0_ns, 3, ["echo"])["echo"].sum() == 0
             assert run.workers.requests.tolist() == [120, 120]
             exact = np.percentile(lat, 99, method="inverted_cdf")

@@ -100,7 +100,8 @@ def tag_traces(db: ExpDB, exp_id: str, group_ids: list[str]) -> int:
 
 
 class TraceSummary(NamedTuple):
-    """Requests, errors, latencies (ms from the intended send) of the answered ones, and the
+    """Requests, errors, latencies (ms from the intended send, in whole microseconds) of the
+    answered ones (a status was received, as the dashboard's exact p99 reads them), and the
     first and last send time (unix ns; 0 when there was none)."""
 
     requests: int
@@ -126,8 +127,8 @@ def trace_summary(db: ExpDB, exp_id: str, group_ids: list[str] | None = None) ->
             n += 1
             if request_failed(int(status), error):
                 errors += 1
-            else:
-                lat.append((int(done) - int(intended)) / 1e6)
+            if int(status) > 0:  # answered
+                lat.append(((int(done) - int(intended)) // 1000) / 1000)
             first = int(sent) if not first else min(first, int(sent))
             last = max(last, int(sent))
     return TraceSummary(n, errors, lat, first, last)

@@ -35,3 +35,22 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .galileo build *.egg-info
+
+# ---- images and the compose stack (docs/deploy.md) ----------------------------------------------
+.PHONY: images images-arm64 stack-test stack-test-bare k8s-smoke
+
+images:
+	bash deploy/build-images.sh
+
+images-arm64:
+	bash deploy/build-images.sh --arch arm64
+	python3 deploy/arm64_smoke.py
+
+stack-test:
+	python3 deploy/stack_test.py
+
+stack-test-bare:
+	python3 deploy/stack_test.py --bare
+
+k8s-smoke:
+	python3 deploy/k8s_smoke.py

@@ -42,15 +42,18 @@ clean:
 images:
 	bash deploy/build-images.sh
 
-images-arm64:
+# arm64 (Raspberry Pi 4/5, 64-bit OS) worker image, built and run under qemu-user-static
+images-arm64: $(RUNTIME)
 	bash deploy/build-images.sh --arch arm64
-	python3 deploy/arm64_smoke.py
+	$(BIN)/python deploy/arm64_smoke.py
 
+# one experiment through the compose stack, restart, stop, remove (prints one JSON line)
 stack-test:
 	python3 deploy/stack_test.py
 
+# the same from a bare machine: Galileo's images and base removed first
 stack-test-bare:
 	python3 deploy/stack_test.py --bare
 
-k8s-smoke:
-	python3 deploy/k8s_smoke.py
+k8s-smoke: $(RUNTIME)
+	$(BIN)/python deploy/k8s_smoke.py

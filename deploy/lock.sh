@@ -11,10 +11,11 @@ export PIP_CONFIG_FILE=/dev/null PIP_CONSTRAINT= PIP_FIND_LINKS= PIP_DISABLE_PIP
 "${tmp}/venv/bin/pip" install -q --upgrade pip
 "${tmp}/venv/bin/pip" install -q --dry-run --ignore-installed --report "${tmp}/report.json" ".[all]"
 "${tmp}/venv/bin/python" - "${tmp}/report.json" > deploy/constraints.txt <<'PY'
-import json, sys
+import json, re, sys
 items = json.load(open(sys.argv[1]))["install"]
-pins = sorted((i["metadata"]["name"].lower(), i["metadata"]["version"]) for i in items
-              if i["metadata"]["name"].lower() != "galileo")
+names = ((re.sub(r"[-_.]+", "-", i["metadata"]["name"]).lower(), i["metadata"]["version"])
+         for i in items)
+pins = sorted((n, v) for n, v in names if n != "galileo")
 print("# Every dependency of galileo[all], pinned: each image build installs with -c this file.")
 print("# Made by deploy/lock.sh from a resolved install; re-run it to move the pins, then commit.")
 for name, version in pins:

@@ -39,7 +39,7 @@ make_base() {
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
     "${SUITE}" "${tar}" "${MIRROR}"
-  "${ENGINE}" import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+  "${ENGINE}" import --arch "${ARCH}" --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
     "${tar}" "${BASE}" >/dev/null
   rm -f "${tar}"
 }

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from k8s_render import render  # noqa: E402
+from k8s_render import render
 
 DEPLOY = Path(__file__).resolve().parent
 PLAYED = ("redis", "recorder", "api", "worker")

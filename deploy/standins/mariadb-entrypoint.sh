@@ -13,14 +13,20 @@ if [[ ! -d "${DATADIR}/mysql" ]]; then
     mariadb-admin --socket=/run/mysqld/init.sock ping >/dev/null 2>&1 && break
     sleep 0.2
   done
+  # a failed initialisation leaves an empty data directory: the next start tries again
+  trap 'kill -TERM "${pid}" 2>/dev/null; wait "${pid}" || true; rm -rf "${DATADIR:?}"/*' ERR
+  q="'" qq="''"
   db="${MARIADB_DATABASE:-galileo}" user="${MARIADB_USER:-galileo}"
-  mariadb --socket=/run/mysqld/init.sock <<SQL
-CREATE DATABASE IF NOT EXISTS \`${db}\`;
-CREATE USER '${user}'@'%' IDENTIFIED BY '${MARIADB_PASSWORD//\'/\'\'}';
-GRANT ALL ON \`${db}\`.* TO '${user}'@'%';
-${MARIADB_ROOT_PASSWORD:+ALTER USER 'root'@'localhost' IDENTIFIED BY '${MARIADB_ROOT_PASSWORD//\'/\'\'}';}
-FLUSH PRIVILEGES;
-SQL
+  password="${MARIADB_PASSWORD//${q}/${qq}}" root="${MARIADB_ROOT_PASSWORD:-}"
+  root="${root//${q}/${qq}}"
+  {
+    echo "CREATE DATABASE IF NOT EXISTS \`${db}\`;"
+    echo "CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';"
+    echo "GRANT ALL ON \`${db}\`.* TO '${user}'@'%';"
+    [[ -n "${root}" ]] && echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '${root}';"
+    echo "FLUSH PRIVILEGES;"
+  } | mariadb --socket=/run/mysqld/init.sock
+  trap - ERR
   kill -TERM "${pid}"; wait "${pid}" || true
 fi
 exec "$@" --datadir="${DATADIR}" --bind-address=0.0.0.0 --skip-name-resolve

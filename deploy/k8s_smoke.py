@@ -9,7 +9,8 @@ What ``podman kube play`` 4.3 cannot take is adapted here, each said in the JSON
 Services do not resolve (only pod names: the bus URL names the Redis pod), a DaemonSet is not
 supported (the worker's pod template runs as a Pod), ``fieldRef: spec.nodeName`` is refused (the
 worker gets a fixed name), ``envFrom`` a ConfigMap/Secret is inlined as ``env``, probes are left
-to this script (no systemd runs them; an ``httpGet`` probe would need curl in the image), and the
+to this script (no systemd runs them; an ``httpGet`` probe would need curl in the image), container
+ports are dropped (kube play 4.3 publishes each on the host, where 6379 is taken), and the
 database is SQLite in the recorder's pod (the MariaDB StatefulSet is schema-checked only:
 ``tests/deploy/test_deploy_files.py`` validates every kind against the Kubernetes schemas).
 """
@@ -88,8 +89,8 @@ def to_pods(docs: list[dict[str, Any]], prefix: str, token: str) -> tuple[list[d
             env += [{"name": k, "value": values[k]} for k in ("galileo_redis_url",)
                     if k not in have]
             c["env"] = env
-            for port in c.get("ports", []):
-                port.pop("hostPort", None)
+            if c.pop("ports", None):  # kube play 4.3 publishes every containerPort on the host
+                notes.add("ports: dropped (podman 4.3 publishes containerPorts on the host)")
         pods.append({"apiVersion": "v1", "kind": "Pod",
                      "metadata": {"name": f"{prefix}-{name}",
                                   "labels": doc["spec"]["template"]["metadata"]["labels"]},

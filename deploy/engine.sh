@@ -35,6 +35,13 @@ short-name-mode = "enforcing"
 CONF
   export CONTAINERS_CONF="${dir}/containers.conf"
   export CONTAINERS_REGISTRIES_CONF="${dir}/registries.conf"
+  # GALILEO_PODMAN_ROOT: an image store of its own (a bare machine's run, `stack_test.py --bare`)
+  if [[ -n "${GALILEO_PODMAN_ROOT:-}" ]]; then
+    mkdir -p "${GALILEO_PODMAN_ROOT}"
+    printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n' \
+      "${GALILEO_PODMAN_ROOT}" "${GALILEO_PODMAN_ROOT}" > "${dir}/storage.conf"
+    export CONTAINERS_STORAGE_CONF="${dir}/storage.conf"
+  fi
 }
 
 if [[ -z "${ENGINE:-}" ]]; then

@@ -278,21 +278,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true",
                         help="use the images as they are (fail when one is missing)")
     parser.add_argument("--bare", action="store_true",
-                        help="first remove Galileo's images and base (a bare machine's run)")
+                        help="from a bare machine: an empty image store of its own (removed after)")
     args = parser.parse_args(argv)
     if shutil.which("podman") is None or shutil.which("podman-compose") is None:
         print("stack-test: podman and podman-compose are needed (apt-get install podman "
               "podman-compose)", file=sys.stderr)
         return 2
+    bare_root = None
+    if args.bare:
+        # a bare machine: an empty image store of its own (no image, base or cached layer), so
+        # images other people's containers use are not touched; removed at the end
+        bare_root = ROOT / "build" / "images" / f"bare-{os.getpid()}"
+        os.environ["GALILEO_PODMAN_ROOT"] = str(bare_root)
     env = {**os.environ, **engine_env()}
     workdir = Path(env["GALILEO_BUILD_DIR"])
     t0 = time.monotonic()
     summary: dict[str, Any] = {"bench": "stack-test", "bare": args.bare, "ok": False}
-    if args.bare:
-        # untagged, not removed: a container of someone else's may still use a stand-in; a new
-        # base (another image ID) misses every cached build layer
-        for name in (*IMAGES.values(), "localhost/galileo-base:bookworm"):
-            subprocess.run([env["ENGINE"], "untag", name], env=env, capture_output=True)
     if not args.no_build:
         log("building or reusing the images (deploy/build-images.sh)")
         proc = subprocess.run(["bash", str(DEPLOY / "build-images.sh")], env=env, cwd=ROOT)
@@ -359,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
                 summary["ok"] = False
                 log(f"left over: {left}")
     summary["total_s"] = round(time.monotonic() - t0, 1)
+    if bare_root is not None:
+        subprocess.run([env["ENGINE"], "rmi", "-a", "-f"], env=env, capture_output=True)
+        shutil.rmtree(bare_root, ignore_errors=True)
     print(json.dumps(summary, sort_keys=True))
     return 0 if summary["ok"] else 1
 

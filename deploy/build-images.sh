@@ -43,7 +43,9 @@ build() {  # target tag
   local args=(build --pull=never --network host --target "$1" -t "$2" -f deploy/Dockerfile
               --build-arg "BASE=${BASE}" "${secrets[@]}")
   [[ "${ENGINE}" == podman ]] && args+=(--format docker --layers)  # docker format keeps HEALTHCHECK
-  [[ "${ARCH}" != amd64 ]] && args+=(--arch "${ARCH}")
+  # arm64: hdrhistogram has no aarch64 wheel, so the build stage gets a compiler
+  [[ "${ARCH}" != amd64 ]] && args+=(--arch "${ARCH}"
+                                     --build-arg "BUILD_PACKAGES=binutils gcc libc6-dev python3-dev")
   local log="${GALILEO_BUILD_DIR}/build-$1-${ARCH}.log"
   if ! "${ENGINE}" "${args[@]}" . >"${log}" 2>&1; then
     tail -30 "${log}" >&2

@@ -359,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             if left:
                 summary["ok"] = False
                 log(f"left over: {left}")
+        if summary["ok"]:  # podman-compose's output is kept only for a failed run
+            (workdir / f"{stack.project}.log").unlink(missing_ok=True)
     summary["total_s"] = round(time.monotonic() - t0, 1)
     if bare_root is not None:
         subprocess.run([env["ENGINE"], "rmi", "-a", "-f"], env=env, capture_output=True)

@@ -131,8 +131,12 @@ class Stack:
             raise StackFailed(f"only {len(pending)} containers came up: {sorted(pending)}")
         while pending:
             for name in sorted(pending):
-                proc = subprocess.run([self.env["ENGINE"], "healthcheck", "run", name],
-                                      env=self.env, capture_output=True, text=True, timeout=60)
+                try:
+                    proc = subprocess.run([self.env["ENGINE"], "healthcheck", "run", name],
+                                          env=self.env, capture_output=True, text=True,
+                                          timeout=60)
+                except subprocess.TimeoutExpired:  # a check stuck on a loaded host: poll again
+                    continue
                 if proc.returncode == 0:
                     pending.discard(name)
             if not pending:

@@ -14,7 +14,8 @@ Runs with the host's python3 (standard library only) and podman + podman-compose
    traces in MariaDB equal the requests the worker sent, the dashboard answers, telemetry
    rows exist;
 5. recreates the stack (``down`` keeping volumes, ``up``): the run and every trace are still there;
-6. stops every container (each timed against its 10 s grace period, exit code 0);
+6. stops every container in compose's order, roles first, then Redis and MariaDB (each timed
+   against its 10 s grace period, exit code 0);
 7. removes every container, network, volume and env file it made (also on failure).
 
 The last line is one JSON object (times in seconds, sizes in MB; ``ok`` true when every check
@@ -152,16 +153,19 @@ class Stack:
         return " | ".join(out.strip().splitlines()[-5:])
 
     def stop_all(self) -> dict[str, Any]:
-        """Stop every container at once (SIGTERM, then SIGKILL after the grace period), each
-        timed; every one must exit within the grace period with exit code 0."""
+        """Stop every container (SIGTERM, SIGKILL after the grace period), each timed, in the
+        compose order: Galileo's roles together, then the bus and the database they depend on.
+        Every one must exit within the grace period with exit code 0."""
         names = self.containers(all_=False)
-        procs = {n: (time.monotonic(), subprocess.Popen(
-            [self.env["ENGINE"], "stop", "--time", str(int(GRACE_S)), n], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)) for n in names}
+        backing = [n for n in names if n in (self.container("redis"), self.container("mariadb"))]
         times: dict[str, float] = {}
-        for name, (t0, proc) in procs.items():
-            proc.wait(timeout=GRACE_S + 60)
-            times[name] = round(time.monotonic() - t0, 2)
+        for wave in ([n for n in names if n not in backing], backing):
+            procs = {n: (time.monotonic(), subprocess.Popen(
+                [self.env["ENGINE"], "stop", "--time", str(int(GRACE_S)), n], env=self.env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)) for n in wave}
+            for name, (t0, proc) in procs.items():
+                proc.wait(timeout=GRACE_S + 60)
+                times[name] = round(time.monotonic() - t0, 2)
         codes = {n: self.podman("inspect", "--format", "{{.State.ExitCode}}", n).strip()
                  for n in names}
         return {"times": times, "codes": codes}

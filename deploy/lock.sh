@@ -21,4 +21,7 @@ print("# Made by deploy/lock.sh from a resolved install; re-run it to move the p
 for name, version in pins:
     print(f"{name}=={version}")
 PY
+# Pins the resolution above cannot see: it runs on this machine's python3, the images on Debian's
+# 3.11.2, where redis also needs async-timeout (python_full_version < "3.11.3").
+printf '%s\n' "async-timeout==5.0.1" >> deploy/constraints.txt
 echo "deploy/constraints.txt: $(grep -c '==' deploy/constraints.txt) pins"

@@ -22,7 +22,10 @@ case "$1" in
     "$pip" install -q --no-deps .
     # pip and the build tools are not needed at run time, nor the libraries' own test suites
     # (≈120 MB in galileo[all]) and debugging symbols (uvloop: 13 MB → 1 MB)
-    "$pip" uninstall -q -y pip setuptools wheel >/dev/null 2>&1 || true
+    # (setuptools stays where a dependency asks for it: it is then pinned in the constraints)
+    for tool in pip setuptools wheel; do
+      grep -q "^${tool}==" /constraints.txt || "$pip" uninstall -q -y "$tool" >/dev/null 2>&1 || true
+    done
     site="$(echo /opt/galileo/lib/python3*/site-packages)"
     find "$site" -mindepth 2 -maxdepth 5 -type d -name tests -not -path "$site/galileo/*" \
       -prune -exec rm -rf {} +

@@ -5,6 +5,7 @@ Runs with the host's python3 (standard library only) and podman + podman-compose
 
 1. builds or reuses the images (``deploy/build-images.sh``: the layer cache makes a rebuild of
    unchanged sources quick, and changed sources are never served from a stale layer);
+   and checks each installs exactly the versions ``deploy/constraints.txt`` pins;
 2. brings ``deploy/docker-compose.yml`` up under a project name of its own, with a fresh env file
    (random passwords and API token) and the local Redis and MariaDB stand-ins; nothing is
    published on the host: the API is reached on its address in the stack's own network;
@@ -281,6 +282,28 @@ def image_sizes(env: dict[str, str]) -> dict[str, float]:
     return out
 
 
+def pin_mismatches(env: dict[str, str]) -> list[str]:
+    """What an image installed other than deploy/constraints.txt pins (two builds install the
+    same set): every distribution at its pinned version, and the full image all of them."""
+    pins = dict(line.split("==") for line in (DEPLOY / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    script = ("import importlib.metadata as m, re\n"
+              "for d in m.distributions():\n"
+              "    print(re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(), d.version)\n")
+    bad = []
+    for image in (IMAGES["GALILEO_IMAGE"], IMAGES["GALILEO_WORKER_IMAGE"]):
+        out = subprocess.run([env["ENGINE"], "run", "--rm", "--entrypoint", "python", image,
+                              "-c", script], env=env, capture_output=True, text=True,
+                             timeout=300).stdout
+        installed = dict(line.split() for line in out.splitlines() if line.strip())
+        installed.pop("galileo", None)
+        bad += [f"{image}: {n} {v} (pinned {pins.get(n)})" for n, v in installed.items()
+                if pins.get(n) != v]
+        if image == IMAGES["GALILEO_IMAGE"]:
+            bad += [f"{image}: {n} missing" for n in set(pins) - set(installed)]
+    return bad
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-build", action="store_true",
@@ -309,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
             return proc.returncode
     summary["images_s"] = round(time.monotonic() - t0, 1)
     summary["sizes_mb"] = image_sizes(env)
+    summary["pin_mismatches"] = pin_mismatches(env)
+    if summary["pin_mismatches"]:
+        log(f"installed versions differ from deploy/constraints.txt: {summary['pin_mismatches']}")
+        print(json.dumps(summary, sort_keys=True))
+        return 1
     stack = Stack(env, f"galileo-st{os.getpid()}", workdir)
     stack.write_env_file()
     try:

@@ -35,3 +35,25 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .galileo build *.egg-info
+
+# ---- images and the compose stack (docs/deploy.md) ----------------------------------------------
+.PHONY: images images-arm64 stack-test stack-test-bare k8s-smoke
+
+images:
+	bash deploy/build-images.sh
+
+# arm64 (Raspberry Pi 4/5, 64-bit OS) worker image, built and run under qemu-user-static
+images-arm64: $(RUNTIME)
+	bash deploy/build-images.sh --arch arm64
+	$(BIN)/python deploy/arm64_smoke.py
+
+# one experiment through the compose stack, restart, stop, remove (prints one JSON line)
+stack-test:
+	python3 deploy/stack_test.py
+
+# the same from a bare machine: Galileo's images and base removed first
+stack-test-bare:
+	python3 deploy/stack_test.py --bare
+
+k8s-smoke: $(RUNTIME)
+	$(BIN)/python deploy/k8s_smoke.py

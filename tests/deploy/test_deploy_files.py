@@ -95,6 +95,23 @@ def test_configuration_comes_from_the_configmap_and_secret_only() -> None:
 
 
 # --------------------------------------------------------------------- compose
+_DEFAULT = re.compile(r"^\$\{[A-Z_]+:-([^}]+)\}$")
+
+
+def _image(service: dict[str, Any]) -> str:
+    """A service's image as it runs by default (``${VAR:-default}`` resolved)."""
+    image = str(service.get("image", ""))
+    m = _DEFAULT.match(image)
+    return m.group(1) if m else image
+
+
+def _fully_qualified(image: str) -> bool:
+    """``host/name:tag`` with a registry host (a dot, a port or ``localhost``) and a tag."""
+    host, _, rest = image.partition("/")
+    return bool(rest) and ("." in host or ":" in host or host == "localhost") \
+        and ":" in rest.rsplit("/", 1)[-1]
+
+
 def test_compose_has_every_role_and_scalable_workers() -> None:
     services = _compose()["services"]
     assert {"redis", "mariadb", "recorder", "api", "runner", "worker", "telemd"} <= set(services)
@@ -107,7 +124,23 @@ def test_compose_has_every_role_and_scalable_workers() -> None:
             assert not re.search("password|token", key, re.I), f"{name}: {key} inline"
         assert not service.get("labels"), name
         for env_file in service.get("env_file", []):
-            assert (DEPLOY / f"{env_file}.example").exists(), env_file
+            m = re.match(r"^\$\{GALILEO_ENV_FILE:-([^}]+)\}$", env_file)
+            assert m, f"{name}: env_file {env_file} cannot be chosen by GALILEO_ENV_FILE"
+            assert (DEPLOY / f"{m.group(1)}.example").exists(), env_file
+
+
+def test_compose_images_are_fully_qualified_and_nothing_is_published() -> None:
+    """podman refuses short names without a registry alias, and a port published on the host
+    also captures the host's own loopback traffic to it: neither is in the compose file."""
+    services = _compose()["services"]
+    for name, service in services.items():
+        assert _fully_qualified(_image(service)), f"{name}: {_image(service)}"
+        assert "ports" not in service, f"{name} publishes {service['ports']}"
+    assert _image(services["worker"]) == "localhost/galileo-worker:latest"
+    assert _image(services["api"]) == "localhost/galileo:latest"
+    publish = yaml.safe_load((DEPLOY / "compose.publish.yml").read_text())
+    (port,) = publish["services"]["api"]["ports"]
+    assert port.startswith("${GALILEO_API_PUBLISH:?"), port  # no default: an address is chosen
 
 
 def test_compose_builds_targets_that_exist() -> None:
@@ -125,20 +158,66 @@ def _stages() -> dict[str, str]:
     return {re.match(r"\S+ AS (\S+)", p).group(1): p for p in parts}  # type: ignore[union-attr]
 
 
-def test_dockerfile_is_multistage_non_root_and_lean() -> None:
+def test_dockerfile_copies_venvs_runs_non_root_and_mounts_nothing_between_stages() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
     stages = _stages()
-    assert set(stages) == {"build", "runtime", "worker", "full"}
-    assert "build-essential" in stages["build"]
-    for final in ("worker", "full"):
-        body = stages[final]
-        assert re.search(r"^USER galileo$", body, re.M), final
-        assert "HEALTHCHECK" in body, final
-        assert "apt-get" not in body and "build-essential" not in body, final
-        assert "--no-index" in body, final  # installs only the wheels built in `build`
-    lean = "pip install --no-cache-dir --no-index --find-links /wheels galileo\n"
-    assert lean in stages["worker"]  # the worker image has no extras
+    assert set(stages) == {"build", "venv-worker", "venv-full", "runtime", "worker", "full"}
+    # podman's layer cache serves stale code through bind mounts between stages
+    assert "type=bind" not in text and "from=" not in text.replace("COPY --from=", "")
+    assert re.search(r"^ARG BASE=docker\.io/library/python:3\.11-slim", text, re.M)
+    for target, venv in (("worker", "venv-worker"), ("full", "venv-full")):
+        body = stages[target]
+        assert f"COPY --from={venv} /opt/galileo /opt/galileo" in body, target
+        assert re.search(r"^USER galileo$", body, re.M), target
+        assert "HEALTHCHECK" in body, target
+        assert "RUN" not in body and "pip" not in body, target  # nothing is installed here
+    assert 'galileo-pip-install deps ""' in stages["venv-worker"]  # the worker: no extras
+    assert 'galileo-pip-install deps "[all]"' in stages["venv-full"]
+    for venv in ("venv-worker", "venv-full"):  # secrets mounted for pip, never copied
+        for line in re.findall(r"^RUN .*galileo-pip-install.*$", stages[venv], re.M):
+            assert "--mount=type=secret,id=ca" in line and "--mount=type=secret,id=pipconf" in line
+    assert "secret" not in stages["runtime"] + stages["worker"] + stages["full"]
     ignore = (DEPLOY.parent / ".dockerignore").read_text().split()
     assert ignore[ignore.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!src/"]
+    assert {"!deploy/constraints.txt", "!deploy/pip-install.sh"} <= set(ignore)
+
+
+def test_every_pip_install_in_the_build_uses_the_constraints() -> None:
+    script = (DEPLOY / "pip-install.sh").read_text()
+    installs = re.findall(r'"\$pip" install [^\n]+', script)
+    assert len(installs) == 2
+    deps, own = installs
+    assert "-c /constraints.txt" in deps
+    assert "--no-deps" in own  # galileo itself: nothing resolved beyond the pins
+
+
+def _requirement_names() -> set[str]:
+    """Every distribution pyproject.toml asks for (the lean set and every extra)."""
+    import tomllib
+
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for name, extra in project["optional-dependencies"].items():
+        if name != "dev":
+            reqs += extra
+    names = set()
+    for req in reqs:
+        name = re.match(r"[A-Za-z0-9_.-]+", req).group(0)  # type: ignore[union-attr]
+        if name.lower() != "galileo":
+            names.add(re.sub(r"[-_.]+", "-", name).lower())
+    return names
+
+
+def test_constraints_pin_every_dependency_exactly() -> None:
+    lines = [ln for ln in (DEPLOY / "constraints.txt").read_text().splitlines()
+             if ln and not ln.startswith("#")]
+    pins = dict(ln.split("==") for ln in lines)
+    assert all(re.fullmatch(r"[a-z0-9-]+", n) and re.fullmatch(r"[0-9][0-9a-z.+]*", v)
+               for n, v in pins.items()), lines
+    assert len(pins) == len(lines)  # no name twice
+    assert "galileo" not in pins
+    missing = _requirement_names() - set(pins)
+    assert not missing, f"deploy/constraints.txt lacks {sorted(missing)}: run deploy/lock.sh"
 
 
 # --------------------------------------------------------------------- variables and commands
@@ -163,14 +242,14 @@ def test_every_galileo_variable_is_a_real_setting() -> None:
 def _command_lines() -> Iterator[tuple[str, list[str]]]:
     """Every argument list handed to the ``galileo`` entry point in the deploy files."""
     for name, container in _containers():
-        if container["image"] in GALILEO_IMAGES:
+        if container["image"] in GALILEO_IMAGES:  # before kustomize sets localhost/…
             yield f"k8s {name}", list(container["args"])
         for probe in ("readinessProbe", "livenessProbe"):
             command = container.get(probe, {}).get("exec", {}).get("command", [])
             if command[:1] == ["galileo"]:
                 yield f"k8s {name} {probe}", command[1:]
     for name, service in _compose()["services"].items():
-        if str(service.get("image", "")).split(":")[0] in GALILEO_IMAGES:
+        if _image(service).split(":")[0].removeprefix("localhost/") in GALILEO_IMAGES:
             yield f"compose {name}", list(service["command"])
         test = service.get("healthcheck", {}).get("test", [])
         if test[:2] == ["CMD", "galileo"]:

@@ -192,13 +192,14 @@ def test_every_pip_install_in_the_build_uses_the_constraints() -> None:
 
 
 def _requirement_names() -> set[str]:
-    """Every distribution pyproject.toml asks for (the lean set and every extra)."""
+    """Every distribution the images may install: the lean set and every extra but the test
+    tools (``dev``) and the benchmark anchors (``bench``), which no image carries."""
     import tomllib
 
     project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
     for name, extra in project["optional-dependencies"].items():
-        if name != "dev":
+        if name not in ("dev", "bench"):
             reqs += extra
     names = set()
     for req in reqs:

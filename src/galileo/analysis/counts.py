@@ -23,7 +23,7 @@ from typing import Final
 
 import numpy as np
 
-from galileo.storage import ExpDB, reads
+from galileo.storage import ExpDB, jobs, reads
 
 NS_PER_S: Final = 1_000_000_000
 
@@ -111,3 +111,22 @@ def run_outcome(status: str, counts: RequestCounts, thresholds_passed: bool | No
     if thresholds_passed is False:
         return Outcome("FAILED", "a threshold failed")
     return Outcome(status)
+
+
+def thresholds_passed(db: ExpDB, exp_ids: Sequence[str]) -> dict[str, bool | None]:
+    """Whether each run's thresholds passed (None: it had none, or none were judged yet)."""
+    ids = list(exp_ids)
+    verdicts = jobs.metadata_of(db, ids, "verdicts")
+    out: dict[str, bool | None] = dict.fromkeys(ids)
+    for exp_id, value in jobs.metadata_of(db, ids, "thresholds_passed").items():
+        out[exp_id] = bool(value) if verdicts.get(exp_id) else None
+    return out
+
+
+def run_outcomes(db: ExpDB, runs: Sequence[tuple[str, str]]) -> dict[str, Outcome]:
+    """The status a person sees for each ``(exp_id, recorded status)`` (see :func:`run_outcome`)."""
+    ids = [exp_id for exp_id, _ in runs]
+    counts = request_counts(db, ids)
+    passed = thresholds_passed(db, ids)
+    return {exp_id: run_outcome(status, counts[exp_id], passed[exp_id])
+            for exp_id, status in runs}

@@ -14,6 +14,7 @@ from rich.console import Console
 from galileo.tables import Table
 
 if TYPE_CHECKING:
+    from galileo.analysis.counts import Outcome
     from galileo.experiments.service import ExperimentService
     from galileo.storage import Experiment
 
@@ -44,7 +45,24 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _table(exps: list[Experiment]) -> Table:
+def _outcomes(svc: ExperimentService, exps: list[Experiment]) -> dict[str, Outcome]:
+    """What the dashboard shows as each run's status: FAILED when every request or a
+    threshold failed, whatever the runner recorded (galileo.analysis.counts)."""
+    from galileo.analysis.counts import run_outcomes
+
+    return run_outcomes(svc.db, [(e.id, e.status.value) for e in exps])
+
+
+def _status(e: Experiment, outcomes: dict[str, Outcome]) -> tuple[str, str]:
+    """The status shown and the message (the outcome's reason first)."""
+    o = outcomes.get(e.id)
+    if o is None:
+        return e.status.value, e.status_message or ""
+    message = "; ".join(m for m in (o.reason, e.status_message or "") if m)
+    return o.status, message
+
+
+def _table(exps: list[Experiment], outcomes: dict[str, Outcome]) -> Table:
     from galileo.control.render import add_id_column
 
     table = Table(title="experiments")
@@ -52,8 +70,9 @@ def _table(exps: list[Experiment]) -> Table:
     for col in ("name", "creator", "created", "status", "progress", "message"):
         table.add_column(col)
     for e in exps:
-        table.add_row(e.id, e.name, e.creator, _when(e.created), e.status.value,
-                      f"{e.progress:.0%}", e.status_message or "")
+        status, message = _status(e, outcomes)
+        table.add_row(e.id, e.name, e.creator, _when(e.created), status,
+                      f"{e.progress:.0%}", message)
     return table
 
 
@@ -71,20 +90,22 @@ def list_command(
     with _service() as svc:
         exps = svc.list(status=status, creator=creator, limit=limit, offset=offset, trash=trash)
         retention_s = svc.settings.trash_retention_s
+        outcomes = _outcomes(svc, exps)
     if as_json:
         import json
 
-        typer.echo(json.dumps([_as_dict(e) for e in exps], indent=1))
+        typer.echo(json.dumps([_as_dict(e) | {"outcome": _status(e, outcomes)[0]}
+                               for e in exps], indent=1))
     elif not exps:
         typer.echo(f"no experiments in {svc.settings.redacted_expdb_url()}", err=True)
     elif not console.is_terminal:
         for e in exps:
             deleted = [_when(e.deleted_at), _when((e.deleted_at or 0.0) + retention_s)]
-            typer.echo("\t".join([e.id, e.name, e.creator, _when(e.created), e.status.value,
-                                  f"{e.progress:.0%}", e.status_message or "",
-                                  *(deleted if trash else [])]))
+            typer.echo("\t".join([e.id, e.name, e.creator, _when(e.created),
+                                  *_status(e, outcomes)[:1], f"{e.progress:.0%}",
+                                  _status(e, outcomes)[1], *(deleted if trash else [])]))
     else:
-        console.print(_table(exps))
+        console.print(_table(exps, outcomes))
         for e in exps if trash else []:
             console.print(f"{e.id}: deleted {_when(e.deleted_at)}, purged after "
                           f"{_when((e.deleted_at or 0.0) + retention_s)} "
@@ -106,7 +127,7 @@ def show_command(exp_id: IdArg) -> None:
     with _service() as svc:
         e = svc.get(exp_id)
         meta = store.get_metadata(svc.db, exp_id)
-        console.print(_table([e]))
+        console.print(_table([e], _outcomes(svc, [e])))
         console.print(f"start {_when(e.start)}  end {_when(e.end)}  stage {e.stage or '-'}")
         counts = request_counts(svc.db, [exp_id])[exp_id]  # the dashboard's definition
         console.print(f"{counts.describe()}  events: {len(svc.db.events(exp_id))}",

@@ -15,7 +15,12 @@ from typing import Any, Final
 
 import numpy as np
 
-from galileo.analysis.counts import order_rank, request_counts, unsent_per_second
+from galileo.analysis.counts import (
+    order_rank,
+    request_counts,
+    thresholds_passed,
+    unsent_per_second,
+)
 from galileo.errors import NotFoundError
 from galileo.storage import ExpDB, Experiment, jobs, reads
 
@@ -320,7 +325,6 @@ def run_totals(db: ExpDB, exp_ids: list[str]) -> dict[str, dict[str, Any]]:
         if counts.answered:
             lat = reads.answered_latency_us_at(db, exp_id, order_rank(counts.answered, 99.0))
             out[exp_id]["p99_ms"] = None if lat is None else lat / 1000.0
-    verdicts = jobs.metadata_of(db, exp_ids, "verdicts")
-    for exp_id, value in jobs.metadata_of(db, exp_ids, "thresholds_passed").items():
-        out[exp_id]["thresholds_passed"] = bool(value) if verdicts.get(exp_id) else None
+    for exp_id, passed in thresholds_passed(db, exp_ids).items():
+        out[exp_id]["thresholds_passed"] = passed
     return out

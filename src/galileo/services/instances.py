@@ -243,7 +243,7 @@ def probe(port: int, path: str) -> bool:
             conn.connect()
             return True
         conn.request("GET", path)
-        return 200 <= conn.getresponse().status < 300
+        return conn.getresponse().status // 100 == 2  # healthy: any 2xx
     except (OSError, http.client.HTTPException):
         return False
     finally:

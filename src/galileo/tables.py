@@ -7,12 +7,14 @@ is plain tab-separated lines, a header line first, ready for ``cut``, ``awk`` or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
+from rich.live import Live
 from rich.segment import Segment
 from rich.table import Table as _RichTable
 from rich.text import Text
@@ -37,6 +39,16 @@ class Table(_RichTable):
             return
         for line in plain_lines(self):
             yield Segment(line + "\n")
+
+
+@contextlib.contextmanager
+def live_view(console: Console, **kwargs: Any) -> Iterator[Live]:
+    """A rich ``Live`` display; into a pipe its one final frame ends with a newline (rich's
+    leaves the last line open, so the next output ran on after the table's last row)."""
+    with Live(console=console, **kwargs) as live:
+        yield live
+    if not console.is_terminal:
+        console.line()
 
 
 def plain_lines(table: _RichTable) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from galileo.storage import ExpDB, ExperimentStatus
-from galileo.tables import Table
+from galileo.tables import Table, live_view
 
 MESSAGE = "every threshold passed; the run recorded 12345 traces on 3 workers"
 
@@ -73,3 +73,18 @@ def test_exp_show_piped_and_narrow(tmp_path: Path) -> None:
     narrow = _exp_show(tmp_path, COLUMNS="60", FORCE_COLOR="1", NO_COLOR="1")
     assert "…" not in narrow
     assert _holds_all_of(narrow, "a-rather-long-experiment-name", "FINISHED", MESSAGE)
+
+
+def test_a_piped_live_view_ends_its_last_line() -> None:
+    """Into a pipe a live table's one frame ends with a newline, so what follows starts on a
+    line of its own (the demo's summary header ran on after the last row)."""
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    table = Table()
+    table.add_column("service")
+    table.add_column("sent")
+    table.add_row("echo", "20")
+    with live_view(console) as live:
+        live.update(table)
+    console.print("next line")
+    assert out.getvalue().splitlines()[-2:] == ["echo\t20", "next line"]

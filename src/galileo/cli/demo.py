@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console, Group
-from rich.live import Live
 
-from galileo.tables import Table
+from galileo.tables import Table, live_view
 
 if TYPE_CHECKING:
     from galileo.control.galileo import Galileo
@@ -150,7 +149,7 @@ def _drive(echo: ClientGroup, classify: ClientGroup, stages: list[Stage]) -> Non
     pending = list(stages)
     current = pending.pop(0)
     echo.rps(current.rps, ramp=current.ramp_s)
-    with Live(console=console, refresh_per_second=4) as live:
+    with live_view(console, refresh_per_second=4) as live:
         while True:
             elapsed = time.monotonic() - t0
             if elapsed >= current.until_s:

@@ -12,10 +12,9 @@ import getpass
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.markup import escape
 from rich.progress_bar import ProgressBar
 
@@ -31,13 +30,16 @@ from galileo.errors import (
 )
 from galileo.settings import Settings
 from galileo.storage import ExperimentStatus
-from galileo.tables import Table
+from galileo.tables import Table, live_view
 
 from . import store
 from .context import JobContext
 from .jobs import Job, make_job
 from .runner import execute
 from .service import ExperimentService
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 # the exit codes of galileo.errors, by the names this module has always used
 EXIT_PASS: Final = EXIT_OK
@@ -74,7 +76,7 @@ def run_file(settings: Settings, path: Path, console: Console, *, local: bool | 
         console.print(f"experiment [bold]{exp.id}[/] ({path.name}) starts")
         with _failed_unless_claimed(service, exp.id):
             view = _LiveView(console)
-            with Live(console=console, refresh_per_second=4, transient=False) as live:
+            with live_view(console, refresh_per_second=4, transient=False) as live:
                 view.live = live
                 outcome = execute(settings, exp.id, db=service.db, on_tick=view.update,
                                   on_wait=lambda why: console.print(escape(why)))

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ENTRIES: Final = 2_000  # stream entries (each up to TRACE_BATCH_MAX traces)
 RETRY_INTERVAL_S: Final = 0.5
 WRITE_CHUNK: Final = 64  # batches per round trip
+STOP_ROUNDS: Final = 5  # close(): cancel the loop up to this many times,
+STOP_ROUND_S: Final = 0.5  # waiting this long after each
 DROP_NOTE_INTERVAL_S: Final = 10.0  # at most one traces_dropped event (with totals) this often
 
 # KEYS[1] the stream; ARGV[1] the cap (entries), ARGV[2] the field, ARGV[3..] payloads.
@@ -92,6 +94,7 @@ class TraceWriter:
         self._backlog = Backlog(self.shipping.local, worker)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._outage = False
         self._full = False  # the stream is at its cap: holding locally
         self._spilling = False
@@ -122,11 +125,7 @@ class TraceWriter:
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stop the background task and write what is buffered (retrying up to ``timeout_s``);
         what still cannot be written is kept in the spill file for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._stop_task()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while not await self.flush() and loop.time() < deadline:
@@ -136,8 +135,29 @@ class TraceWriter:
             log.error("worker %s: %d traces could not be written to Redis at shutdown and are "
                       "lost (no spill directory)", self._worker, lost)
 
+    async def _stop_task(self) -> None:
+        """End the background loop: a stop flag it checks every round, and cancels repeated
+        until it is done (a cancellation that coincides with the loop's own timeout can be
+        swallowed; waiting for the task unbounded then hung ``close()``)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._closing = True
+        for _ in range(STOP_ROUNDS):
+            task.cancel()
+            done, _pending = await asyncio.wait({task}, timeout=STOP_ROUND_S)
+            if done:
+                break
+        else:
+            log.error("worker %s: the trace writer's loop did not stop within %.0f s",
+                      self._worker, STOP_ROUNDS * STOP_ROUND_S)
+            return
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker %s: the trace writer's loop failed: %r", self._worker,
+                      task.exception())
+
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
             # arrives as the event is set, and close() then waited for this loop for ever
             with contextlib.suppress(TimeoutError):

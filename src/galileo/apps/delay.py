@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass, field
 
 from galileo.apps.http import Handler, Request, Response
@@ -68,7 +69,12 @@ class DelayedRouter(Router):
         wait_s = self.delay.sample()
 
         async def delayed(req: Request) -> Response:
+            due = time.monotonic() + wait_s
             await asyncio.sleep(wait_s)
+            # uvloop's timers have millisecond granularity and may wake a little early: the
+            # answer waits at least the delay, by the monotonic clock
+            while (left := due - time.monotonic()) > 0:
+                await asyncio.sleep(left)
             return await handler(req)
 
         return delayed

@@ -42,7 +42,7 @@ class Services:
     # ------------------------------------------------------------------ writes
     def apply(self, spec: ServiceSpec) -> ServiceSpec:
         """Declare ``spec`` (create or replace); returns it with its new version."""
-        load_placement(spec.placement, self._policy_modules)  # unknown policy: one line
+        spec = self._prepared(spec)  # unknown policy or an app it cannot place: one line
         check_deployable(spec, self.nodes())
         old = self.get(spec.name)
         spec = msgspec.structs.replace(spec, version=(old.version if old else 0) + 1)
@@ -53,9 +53,16 @@ class Services:
         """Check every spec first, then declare them all (nothing half-deployed)."""
         nodes = self.nodes()
         for spec in specs:
-            load_placement(spec.placement, self._policy_modules)
-            check_deployable(spec, nodes)
+            check_deployable(self._prepared(spec), nodes)
         return [self.apply(spec) for spec in specs]
+
+    def _prepared(self, spec: ServiceSpec) -> ServiceSpec:
+        """``spec`` checked by its placement policy, with the placement text it stores (e.g. a
+        lab policy's table path made absolute)."""
+        policy = load_placement(spec.placement, self._policy_modules)
+        placement = policy.prepare(spec)
+        return spec if placement == spec.placement else msgspec.structs.replace(
+            spec, placement=placement)
 
     def run(self, name: str, **options: Any) -> ServiceSpec:
         """``g.services.run("kv", app="kv", replicas=3, cpus=0.5)``."""

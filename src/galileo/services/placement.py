@@ -7,7 +7,10 @@ fixed port free); the policy picks one and says why (the reason goes into the
 
 * ``spread`` -- fewest instances of this service, then the least allocated node (default);
 * ``binpack`` -- the node that is fullest (allocated CPU share) after placing: few hosts used;
-* ``least-loaded`` -- the lowest *measured* CPU use per core (the agents' heartbeat).
+* ``least-loaded`` -- the lowest *measured* CPU use per core (the agents' heartbeat);
+* ``greedy``, ``paragon``, ``medea``, ``ours``, ``metis``, ``round-robin`` -- the scheduling
+  lab's schedulers on the live nodes, fed by an interference table
+  (``greedy,table=profile/profile.npz``; :mod:`galileo.services.lab_placement`).
 
 A researcher subclasses :class:`Placement` and names it ``module:Class[,key=value...]`` or by
 its ``name``, from a module listed in ``galileo_services_policy_modules`` (comma-separated) of
@@ -16,48 +19,15 @@ the process that places (the reconciler): nothing is imported because a bus mess
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import Final
 
-from galileo.errors import ConfigError
 from galileo.plugins import PluginKind
-from galileo.protocol import NodeInfo, ServiceSpec
+from galileo.protocol import ServiceSpec
+from galileo.services.lab_placement import LAB_PLACEMENTS
+from galileo.services.placement_base import NodeView, Placement
 
 __all__ = ["BUILTIN_PLACEMENTS", "NodeView", "Placement", "load_placement"]
-
-
-@dataclass
-class NodeView:
-    """A node as placement sees it (allocation updated as instances are placed)."""
-
-    info: NodeInfo
-    cpus_allocated: float
-    memory_allocated: int
-    of_service: int  # instances of the service being placed already on this node
-    instances: int
-
-    @property
-    def name(self) -> str:
-        return self.info.name
-
-    def share_after(self, cpus: float) -> float:
-        return (self.cpus_allocated + cpus) / max(self.info.cpus, 1e-9)
-
-
-class Placement(ABC):
-    """Chooses a node among feasible ``nodes`` (never empty) for one instance of ``service``."""
-
-    name: ClassVar[str] = ""
-
-    def __init__(self, **options: str) -> None:
-        if options:
-            raise ConfigError(f"placement {self.name!r} takes no options, got {sorted(options)}.")
-
-    @abstractmethod
-    def choose(self, service: ServiceSpec, nodes: Sequence[NodeView]) -> tuple[NodeView, str]:
-        """The node and a short reason."""
 
 
 class Spread(Placement):
@@ -90,8 +60,8 @@ class LeastLoaded(Placement):
                       "feasible)")
 
 
-BUILTIN_PLACEMENTS: dict[str, type[Placement]] = {
-    p.name: p for p in (Spread, Binpack, LeastLoaded)}
+_BUILTIN: tuple[type[Placement], ...] = (Spread, Binpack, LeastLoaded, *LAB_PLACEMENTS)
+BUILTIN_PLACEMENTS: dict[str, type[Placement]] = {p.name: p for p in _BUILTIN}
 
 
 PLACEMENTS: Final = PluginKind(

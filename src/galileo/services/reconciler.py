@@ -10,8 +10,9 @@ One round (:meth:`Reconciler.tick`) reads the whole state (:func:`read_view`) an
    ``refused`` (that node is then avoided for the service for ``AVOID_S``), and the extra ones
    after a scale-down (not-ready first, then the newest); an assignment whose agent reports it
    ``stopped`` (or whose node is gone) is deleted;
-3. **places** the missing instances on feasible nodes with the service's placement policy, each
-   decision an ``instance_place`` event with its reason;
+3. **places** the missing instances on feasible nodes with the service's placement policy
+   (``choose_many``: a batch scheduler plans them together; each pick is re-checked for
+   feasibility before it is placed), each decision an ``instance_place`` event with its reason;
 4. **routes**: the service's routing record becomes its ready instances (equal weights, or the
    instance's CPU share), written only when it changed; removed when none is ready. Only
    declared services' records are touched.
@@ -189,13 +190,30 @@ class Reconciler:
             self._note_pending(spec.name, str(e), events)
             return
         nodes = self._node_views(spec, view)
-        for _ in range(missing):
+        plan: list[tuple[NodeView, str]] = []  # the policy's picks not yet placed
+        while missing > 0:
             feasible = [n for n in nodes.values() if self._feasible(spec, n, view)]
             if not feasible:
                 self._note_pending(spec.name, f"{missing} instance(s) wait: no feasible node "
                                    f"(live: {', '.join(sorted(view.nodes)) or 'none'})", events)
                 return
-            chosen, reason = policy.choose(spec, feasible)
+            fresh = not plan
+            if fresh:
+                try:
+                    plan = list(policy.choose_many(spec, feasible, missing,
+                                                   list(nodes.values())))[:missing]
+                except ConfigError as e:
+                    self._note_pending(spec.name, str(e), events)
+                    return
+            if not plan or plan[0][0].name not in {n.name for n in feasible}:
+                if fresh:  # a policy must pick among the feasible nodes it was given
+                    self._note_pending(spec.name, f"placement {spec.placement!r} chose no "
+                                       "feasible node", events)
+                    return
+                plan = []  # an earlier pick took the room: plan the rest again
+                continue
+            chosen, reason = plan.pop(0)
+            chosen = nodes[chosen.name]
             inst = InstanceSpec(id=f"{spec.name}-{new_id()[:8]}", service=spec.name,
                                 kind=spec.kind, what=spec.what, args=spec.args,
                                 port=spec.port or _free_port(chosen.info.ports, _ports_in_use(
@@ -207,6 +225,7 @@ class Reconciler:
             chosen.memory_allocated += spec.memory
             chosen.of_service += 1
             chosen.instances += 1
+            chosen.services[spec.name] = chosen.services.get(spec.name, 0) + 1
             writes.append((chosen.name, inst.id, inst))
             missing -= 1
             self.placed += 1
@@ -235,10 +254,13 @@ class Reconciler:
         out = {}
         for name, info in view.nodes.items():
             live = [i for i in view.assigned.get(name, {}).values() if not i.stop]
+            services: dict[str, int] = {}
+            for i in live:
+                services[i.service] = services.get(i.service, 0) + 1
             out[name] = NodeView(info=info, cpus_allocated=sum(i.cpus for i in live),
                                  memory_allocated=sum(i.memory for i in live),
-                                 of_service=sum(1 for i in live if i.service == spec.name),
-                                 instances=len(live))
+                                 of_service=services.get(spec.name, 0),
+                                 instances=len(live), services=services, specs=view.desired)
         return out
 
     def _policy(self, spec: str) -> Placement:

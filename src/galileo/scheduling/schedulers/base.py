@@ -186,3 +186,64 @@ def sequential_place(batch: IntArray, cluster: Cluster,
         state[node] = code_to_index()[codes[state[node]] + POW[app]]
         loads[node] += 1
     return np.asarray(comps[state], dtype=np.int64).copy()
+
+
+ONTO_MAX_COLUMNS = 200_000  # per-node ILP size beyond which the "onto" form is not attempted
+
+
+def onto_columns(batch: IntArray, cluster: Cluster, initial: IntArray) -> list[np.ndarray]:
+    """Per node: the compositions it may end in when ``batch`` is added to ``initial`` (at least
+    its current containers, at most those plus the whole batch, within capacity)."""
+    comps = all_compositions()
+    b = np.asarray(batch, dtype=np.int64)
+    room = comps.sum(1) <= cluster.capacity
+    return [np.flatnonzero(room & (comps >= start).all(1) & (comps <= start + b).all(1))
+            for start in np.asarray(initial, dtype=np.int64)]
+
+
+def ilp_onto(values: FloatArray, batch: IntArray, cluster: Cluster, initial: IntArray,
+             node_limit: int) -> IntArray | None:
+    """The placement of ``batch`` onto the existing ``initial`` (nodes × 7, never moved) that
+    maximises ``sum(values[composition of each node])``: one binary per node and reachable
+    composition (HiGHS, ``node_limit`` branch-and-bound nodes). A node whose current
+    composition has no finite value only keeps what it holds. ``None`` without a solution."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    start = np.asarray(initial, dtype=np.int64)
+    b = np.asarray(batch, dtype=np.int64)
+    comps = all_compositions()
+    here = code_to_index()[start @ POW]
+    cols: list[np.ndarray] = []
+    for i, reach in enumerate(onto_columns(b, cluster, start)):
+        if here[i] < 0 or not np.isfinite(values[here[i]]):
+            cols.append(np.array([], dtype=np.int64))  # closed: only its current composition
+        else:
+            cols.append(reach[np.isfinite(values[reach])])
+    sizes = [max(len(c), 1) for c in cols]
+    if sum(sizes) > ONTO_MAX_COLUMNS:
+        return None
+    n_var = sum(sizes)
+    obj = np.zeros(n_var)
+    a_node = np.zeros((cluster.n_nodes, n_var))
+    a_app = np.zeros((N_APPS, n_var))
+    at = 0
+    for i, c in enumerate(cols):
+        if len(c):
+            obj[at: at + len(c)] = -(values[c] - (values[here[i]] if here[i] >= 0 else 0.0))
+            a_app[:, at: at + len(c)] = (comps[c] - start[i]).T
+        a_node[i, at: at + sizes[i]] = 1.0
+        at += sizes[i]
+    res = milp(obj, constraints=[LinearConstraint(a_node, 1, 1), LinearConstraint(a_app, b, b)],
+               integrality=np.ones(n_var), bounds=Bounds(0, 1),
+               options={"node_limit": node_limit, "disp": False})
+    if res.x is None:
+        return None
+    out = start.copy()
+    pick = np.rint(res.x).astype(bool)
+    at = 0
+    for i, c in enumerate(cols):
+        chosen = np.flatnonzero(pick[at: at + sizes[i]])
+        if len(c) and len(chosen):
+            out[i] = comps[c[int(chosen[0])]]
+        at += sizes[i]
+    return out

@@ -15,12 +15,15 @@ from galileo.scheduling.schedulers.base import (
 
 
 class RoundRobin(Scheduler):
-    """Container *i* (in arrival order) goes to the next node that still has room."""
+    """Container *i* (in arrival order) goes to the next node that still has room. Onto an
+    ``initial`` placement the turn continues where it would stand after the containers already
+    placed (``sum(initial) % n_nodes``)."""
 
     name = "round-robin"
 
-    def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
-        cursor = [0]
+    def place(self, batch: IntArray, cluster: Cluster,
+              initial: IntArray | None = None) -> IntArray:
+        cursor = [0 if initial is None else int(np.asarray(initial).sum()) % cluster.n_nodes]
 
         def choose(state: IntArray, loads: IntArray, app: int) -> int:
             while loads[cursor[0] % cluster.n_nodes] >= cluster.capacity:
@@ -29,7 +32,7 @@ class RoundRobin(Scheduler):
             cursor[0] += 1
             return node
 
-        return sequential_place(batch, cluster, choose)
+        return sequential_place(batch, cluster, choose, initial)
 
 
 class Greedy(Scheduler):
@@ -84,11 +87,20 @@ class Paragon(Scheduler):
         s = self.SENSITIVITY
         return (tol + s - 1) / s, cause / s
 
-    def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
+    def place(self, batch: IntArray, cluster: Cluster,
+              initial: IntArray | None = None) -> IntArray:
+        """Onto ``initial`` (optional): each node starts tolerating the least of its present
+        apps' tolerances and causing the sum of its containers' causes."""
         tol, cause = self.scores(cluster.capacity)
         rng = np.random.default_rng(self.ctx.seed)
         node_tol = np.ones((cluster.n_nodes, N_APPS))
         node_cause = np.zeros((cluster.n_nodes, N_APPS))
+        if initial is not None:
+            start = np.asarray(initial, dtype=np.int64)
+            for node, counts in enumerate(start):
+                for app in np.flatnonzero(counts):
+                    node_tol[node] = np.minimum(node_tol[node], tol[app])
+                node_cause[node] = counts @ cause
 
         def choose(state: IntArray, loads: IntArray, app: int) -> int:
             room = loads < cluster.capacity
@@ -100,7 +112,7 @@ class Paragon(Scheduler):
             node_cause[node] += cause[app]
             return node
 
-        return sequential_place(batch, cluster, choose)
+        return sequential_place(batch, cluster, choose, initial)
 
 
 def _paragon_node(app: int, tol: np.ndarray, cause: np.ndarray, node_tol: np.ndarray,

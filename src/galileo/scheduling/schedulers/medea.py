@@ -26,6 +26,7 @@ from galileo.scheduling.schedulers.base import (
     Scheduler,
     check_fits,
     gain_table,
+    ilp_onto,
     medea_weights,
     sequential_place,
     violation_table,
@@ -54,8 +55,13 @@ class Medea(Scheduler):
         self.last_gap = float("nan")
         self.last_slack = float("nan")
 
-    def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
-        """The ILP's best placement within the node limit, else the violation-greedy one."""
+    def place(self, batch: IntArray, cluster: Cluster,
+              initial: IntArray | None = None) -> IntArray:
+        """The ILP's best placement within the node limit, else the violation-greedy one.
+        Onto ``initial`` (containers already placed, never moved): the same objective over
+        each node's reachable compositions (:func:`base.ilp_onto`)."""
+        if initial is not None and np.asarray(initial).any():
+            return self._place_onto(batch, cluster, np.asarray(initial, dtype=np.int64))
         check_fits(batch, cluster)
         b = np.asarray(batch, dtype=np.int64)
         comps = all_compositions()
@@ -84,7 +90,25 @@ class Medea(Scheduler):
         return np.asarray(x, dtype=np.int64)
 
 
-def violation_greedy(batch: IntArray, cluster: Cluster, cost: np.ndarray) -> IntArray:
+    def _place_onto(self, batch: IntArray, cluster: Cluster, initial: IntArray) -> IntArray:
+        check_fits(np.asarray(batch) + initial.sum(0), cluster)
+        comps = all_compositions()
+        values = -(self.slack + NODE_EPS * (comps.sum(1) > 0))
+        x = ilp_onto(values, batch, cluster, initial, self.node_limit)
+        self.last_optimal = x is not None
+        if x is None:
+            x = violation_greedy(batch, cluster, self.cost, initial)
+            self.last_source, self.last_gap = "fallback", float("nan")
+            self.last_note = f"fallback (no ILP incumbent in {self.node_limit} B&B nodes)"
+        else:
+            self.last_source, self.last_gap = "ilp", 0.0
+            self.last_note = "ILP onto the existing placement"
+        self.last_slack = weighted_slack(x, self.ctx.rules, self.weights)
+        return np.asarray(x, dtype=np.int64)
+
+
+def violation_greedy(batch: IntArray, cluster: Cluster, cost: np.ndarray,
+                     initial: IntArray | None = None) -> IntArray:
     """Each container to the node where it adds the least weighted slack (then the fullest
     node, first on ties): always feasible, Medea's fallback."""
 
@@ -93,4 +117,4 @@ def violation_greedy(batch: IntArray, cluster: Cluster, cost: np.ndarray) -> Int
         added = np.where(np.isneginf(added), np.inf, added)
         return int(np.argmin(added * (cluster.capacity + 1) - loads))
 
-    return sequential_place(batch, cluster, choose)
+    return sequential_place(batch, cluster, choose, initial)

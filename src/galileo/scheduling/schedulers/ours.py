@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from galileo.scheduling.compositions import N_APPS, IntArray, all_compositions, index_of
-from galileo.scheduling.schedulers.base import Cluster, Context, Scheduler, check_fits
+from galileo.scheduling.schedulers.base import Cluster, Context, Scheduler, check_fits, ilp_onto
 from galileo.scheduling.schedulers.heuristics import Greedy
 from galileo.scheduling.schedulers.local_search import improve
 
@@ -61,7 +61,13 @@ class Ours(Scheduler):
         self.last_source = ""
         self.last_gap = float("nan")
 
-    def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
+    def place(self, batch: IntArray, cluster: Cluster,
+              initial: IntArray | None = None) -> IntArray:
+        """See the module doc. Onto ``initial`` (containers already placed, never moved): the
+        greedy guard onto it and the exact per-node ILP (:func:`base.ilp_onto`) on the same
+        trust-aware values; the better one wins."""
+        if initial is not None and np.asarray(initial).any():
+            return self._place_onto(batch, cluster, np.asarray(initial, dtype=np.int64))
         check_fits(batch, cluster)
         b = np.asarray(batch, dtype=np.int64)
         candidates = {"greedy": self.greedy.place(b, cluster)}
@@ -80,6 +86,21 @@ class Ours(Scheduler):
         self.last_gap = max(0.0, (bound - best) / bound) if bound > 0 else float("nan")
         self.last_note = self.last_source + (" (proven optimal)" if self.last_optimal else
                                              f" (gap to LP bound < {self._gap_bucket()})")
+        return candidates[self.last_source]
+
+    def _place_onto(self, batch: IntArray, cluster: Cluster, initial: IntArray) -> IntArray:
+        b = np.asarray(batch, dtype=np.int64)
+        check_fits(b + initial.sum(0), cluster)
+        candidates = {"greedy": self.greedy.place(b, cluster, initial=initial)}
+        ilp = ilp_onto(self.values, b, cluster, initial, self.ilp_node_limit)
+        if ilp is not None:
+            candidates["ilp"] = ilp
+        scores = {k: float(self.values[index_of(v)].sum()) for k, v in candidates.items()}
+        self.last_source = max(scores, key=lambda k: scores[k])  # ties: greedy (first)
+        self.last_optimal = self.last_source == "ilp" or (
+            "ilp" in scores and scores["ilp"] <= scores["greedy"])
+        self.last_gap = 0.0 if self.last_optimal else float("nan")
+        self.last_note = f"{self.last_source} onto the existing placement"
         return candidates[self.last_source]
 
     def _gap_bucket(self) -> str:

@@ -98,12 +98,15 @@ class TreePolicy:
     def rollout(self, seqs: IntArray, rng: np.random.Generator | None,
                 forced: IntArray | None = None,
                 slot_value: Callable[[np.ndarray], np.ndarray] | None = None,
-                ) -> tuple[IntArray, Trace]:
+                initial: IntArray | None = None) -> tuple[IntArray, Trace]:
         """Run ``len(seqs)`` episodes; ``rng=None`` picks the most likely action, ``forced``
         (episodes × steps slot indices) replays given placements. With ``slot_value`` (value of
-        slot compositions) the trace records each decision's gain. Returns slot counts."""
+        slot compositions) the trace records each decision's gain. ``initial`` (slots × 7)
+        holds containers already placed, in every episode. Returns slot counts."""
         n_ep, steps = seqs.shape
         counts = np.zeros((n_ep, self.n_slots, N_APPS))
+        if initial is not None:
+            counts += np.asarray(initial, dtype=np.float64)[None]
         remaining = np.stack([np.bincount(s[s >= 0], minlength=N_APPS) for s in seqs]).astype(float)
         total = np.maximum(remaining.sum(1, keepdims=True), 1.0)
         levels = range(len(self.branching))

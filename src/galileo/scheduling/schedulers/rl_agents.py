@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from galileo.scheduling.compositions import N_APPS, IntArray, index_of
-from galileo.scheduling.schedulers.base import Cluster, Context, Scheduler
+from galileo.scheduling.schedulers.base import Cluster, Context, Scheduler, check_fits
 from galileo.scheduling.schedulers.heuristics import Greedy
 from galileo.scheduling.schedulers.policy import TreePolicy, sequences
 from galileo.scheduling.schedulers.subsched import SubSchedulers, sub_cluster_size, tree_branching
@@ -125,11 +125,35 @@ class DivideConquer(VanillaRL):
     def _placement(self, alloc: IntArray) -> IntArray:
         return np.asarray(self.subs.place_many(alloc).reshape(-1, N_APPS), dtype=np.int64)
 
-    def place(self, batch: IntArray, cluster: Cluster) -> IntArray:
+    def place(self, batch: IntArray, cluster: Cluster,
+              initial: IntArray | None = None) -> IntArray:
+        """Onto ``initial`` (containers already placed, never moved): one sub-scheduler for the
+        whole cluster (:meth:`place_onto`); else the high-level split and the sub-schedulers."""
         b = np.asarray(batch)
+        if initial is not None and np.asarray(initial).any():
+            return self.place_onto(b, cluster, np.asarray(initial, dtype=np.int64))
         if not hasattr(self, "high"):
             self.fit(cluster, b[None])
         return self._placement(self._select(b))
+
+    def place_onto(self, batch: IntArray, cluster: Cluster, initial: IntArray) -> IntArray:
+        """The cluster as one sub-cluster (live clusters are small; the split over
+        sub-clusters is for hundreds of nodes): its sub-scheduler, trained (or loaded: shipped
+        weights fit 27 nodes of the Metis table) for ``cluster.n_nodes`` nodes, places the batch
+        on top of ``initial``; the best of its argmax and ``PLACE_SAMPLES`` sampled rollouts
+        by the planning simulator, as :meth:`_select`."""
+        check_fits(np.asarray(batch) + initial.sum(0), cluster)
+        subs = getattr(self, "onto_subs", None)
+        if subs is None or subs.size != cluster.n_nodes:
+            subs = SubSchedulers(cluster.n_nodes, cluster.capacity, self.ctx,
+                                 distilled=self.distilled)
+            subs.train()
+            self.onto_subs = subs
+        cands = subs.place_onto(batch, initial, PLACE_SAMPLES,
+                                np.random.default_rng(self.ctx.seed))
+        best = int(np.argmax(self.ctx.sim.node_tput[index_of(cands)].sum(1)))
+        self.last_note = "argmax" if best == 0 else "sample"
+        return np.asarray(cands[best], dtype=np.int64)
 
     # Metis' tricks (unused by plain DC) ------------------------------------------------
     def _demos(self, update: int, row: int) -> IntArray | None:

@@ -194,6 +194,25 @@ class SubSchedulers:
         tput = self.ctx.sim.node_tput[index_of(counts)].sum(1)
         return float(np.mean(tput / np.asarray(batches).sum(1)))
 
+    def range_of(self, total: int) -> int:
+        """The index of the container-count range ``total`` falls in (the last one beyond)."""
+        for i, (lo, hi) in enumerate(self.ranges):
+            if lo <= total <= hi:
+                return i
+        return len(self.ranges) - 1
+
+    def place_onto(self, batch: IntArray, initial: IntArray, samples: int,
+                   rng: np.random.Generator) -> IntArray:
+        """Candidate node counts (1 + ``samples``) × size × 7 for ``batch`` added to the
+        containers already on the nodes (``initial``, size × 7), by the policy of the range
+        the sub-cluster's total falls in: its argmax rollout, then ``samples`` sampled ones."""
+        start = np.asarray(initial, dtype=np.int64)
+        b = np.asarray(batch, dtype=np.int64)
+        policy = self.policies[self.range_of(int(b.sum() + start.sum()))]
+        best, _ = policy.rollout(sequences(b[None]), None, initial=start)
+        sampled, _ = policy.rollout(sequences(b[None], samples), rng, initial=start)
+        return np.concatenate([best, sampled])
+
     def place_many(self, batches: IntArray) -> IntArray:
         """Node counts (len(batches) × size × 7) from the matching range's greedy rollout."""
         b = np.asarray(batches, dtype=np.int64)

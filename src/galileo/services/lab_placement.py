@@ -140,7 +140,7 @@ def _build(path: Path, metis: bool) -> LabModel:
     capacity = int(table.alloc.sum(1).max())
     comps = all_compositions()
     others = [a for a in range(comps.shape[1]) if a not in apps]
-    wanted = (comps[:, others].sum(1) == 0) & (comps.sum(1) <= capacity)
+    wanted = (comps[:, others].sum(1) == 0) & (comps.sum(1) >= 1) & (comps.sum(1) <= capacity)
     policy_dir = path.parent / f"{path.stem}-policies"
     if metis or not _writable(path.parent):
         policy_dir = Path(tempfile.gettempdir()) / "galileo-lab-policies" / path.stem

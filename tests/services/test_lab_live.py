@@ -33,6 +33,7 @@ def test_greedy_fed_by_a_table_keeps_kv_away_from_checksum(
     reasons = [str(e["reason"]) for e in _places(g) if e["name"] == "cache"]
     assert len(reasons) == 2 and all(
         r.startswith(f"{POLICY}: predicted node throughput") for r in reasons), reasons
+    assert all("2 instances planned together" in r for r in reasons)  # one choose_many
     assert g.services.get("cache").placement == placement  # absolute already: stored as is
 
 

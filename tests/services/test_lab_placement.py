@@ -207,3 +207,11 @@ def test_the_lab_onto_form_is_the_exact_optimum_and_keeps_what_is_placed(
     if name == "ours":
         greedy = make_scheduler("greedy", ctx).place(batch, Cluster(4, 8), initial=initial)  # type: ignore[call-arg]
         assert float(score[index_of(greedy)].sum()) < best - 0.1
+
+
+def test_a_rewritten_table_is_picked_up_by_the_next_placement(tmp_path: Path) -> None:
+    path = write_abc_table(tmp_path / "t.npz", capacity=2)
+    policy = load_placement(f"greedy,table={path}")
+    assert policy.model.capacity == 2  # type: ignore[attr-defined]
+    write_abc_table(path, capacity=3)
+    assert policy.model.capacity == 3  # type: ignore[attr-defined]

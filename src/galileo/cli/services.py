@@ -82,7 +82,9 @@ def register(app: typer.Typer) -> None:
         health: Annotated[str, typer.Option(help="Health check path ('' = port open).")] =
             "/health",
         placement: Annotated[str, typer.Option(
-            help="spread, binpack, least-loaded or module:Class.")] = "spread",
+            help="spread, binpack, least-loaded, a lab scheduler fed by a table (greedy, "
+                 "paragon, medea, ours, metis, round-robin: e.g. "
+                 "greedy,table=profile/profile.npz) or module:Class.")] = "spread",
         hosts: Annotated[str, typer.Option(help="Host name pattern, e.g. 'pico[1-2]'.")] = "",
         label: Annotated[list[str] | None, typer.Option(
             "--label", help="Node label KEY=VALUE that must match (repeatable).")] = None,

@@ -209,7 +209,12 @@ class LabPlacement(Placement):
             raise ConfigError(f"placement {self.name!r}: as={self.app!r} is not a table app "
                               f"({', '.join(APP_COLUMNS)}).")
         self.table_text = table
-        self.model = lab_model(table)
+        lab_model(table)  # a missing or malformed table: refused now
+
+    @property
+    def model(self) -> LabModel:
+        """The table's model (rebuilt when the file changed: path, size, mtime)."""
+        return lab_model(self.table_text)
 
     # ------------------------------------------------------------------ declaring
     def prepare(self, service: ServiceSpec) -> str:

@@ -25,8 +25,9 @@ plan on the feasible nodes only, and the reason says so.
 The table is loaded, and its simulator built, once per file (path, size and mtime) per
 process: :class:`~galileo.scheduling.sim.TableSim` when it measures every composition of its
 apps up to its capacity, else the Metis random forest (:class:`~galileo.scheduling.sim.RFSim`,
-scikit-learn). ``metis`` trains its sub-scheduler for the live node count on first use (about
-5 s at ``budget=0.2``) and caches it in ``<table dir>/<table stem>-policies/``.
+scikit-learn). ``metis`` trains its sub-scheduler for the live node count on first use (5-20 s
+at ``budget=0.2``, in the reconciler's round) and caches it in
+``<table dir>/<table stem>-policies/``.
 """
 
 from __future__ import annotations

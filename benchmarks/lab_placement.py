@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="galileo-labbench-")
-    lab_placement.tempfile.tempdir = tmp  # metis' cache for table=metis goes here, fresh
+    tempfile.tempdir = tmp  # metis' cache for table=metis goes here, fresh
     spec = ServiceSpec(name="cls", kind="app", what="classify", replicas=args.count)
     nodes = live_state(args.nodes)
     t0 = time.perf_counter()

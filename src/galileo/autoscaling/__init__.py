@@ -8,7 +8,7 @@ is an ``autoscale`` event. ``galileo autoscale`` runs one in the foreground and 
 
 from __future__ import annotations
 
-from .autoscaler import Autoscaler, Decision, check_bounds
+from .autoscaler import Autoscaler, Decision, check_bounds, settle
 from .policies import (
     BUILTIN_POLICIES,
     ConcurrencyPolicy,
@@ -24,4 +24,4 @@ from .policies import (
 
 __all__ = ["BUILTIN_POLICIES", "Autoscaler", "ConcurrencyPolicy", "CpuPolicy", "Decision",
            "LatencyPolicy", "Observation", "Policy", "Proposal", "SchedulePolicy", "check_bounds",
-           "load_policy", "parse_schedule"]
+           "load_policy", "parse_schedule", "settle"]

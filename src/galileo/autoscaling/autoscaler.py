@@ -132,20 +132,10 @@ class Autoscaler:
         inputs = dict(proposal.inputs)
         if obs is not None:
             inputs.update({"replicas": obs.replicas, "ready": obs.ready})
-        to, action, reason = current, "hold", proposal.reason
-        if proposal.desired is not None:
-            wanted = min(max(proposal.desired, self.min_replicas), self.max_replicas)
-            if wanted != proposal.desired:
-                reason += (f"; {proposal.desired} clamped to {wanted} (min {self.min_replicas}, "
-                           f"max {self.max_replicas})")
-            left = (self._last_change + self.cooldown_s - now
-                    if self._last_change is not None else 0.0)
-            if wanted != current and left > 0:
-                reason += f"; cooldown: {left:.1f} s left, holding {current}"
-            elif wanted != current:
-                to, action = wanted, "scale"
-        else:
-            reason = f"metric missing: {reason}; holding {current}"
+        left = (self._last_change + self.cooldown_s - now
+                if self._last_change is not None else 0.0)
+        to, action, reason = settle(proposal, current, self.min_replicas, self.max_replicas,
+                                    left)
         return Decision(t_s=t_s, ts_ns=time.time_ns(), service=self.service,
                         policy=self.policy.describe(), action=action, replicas_from=current,
                         replicas_to=to, desired=proposal.desired, metric=self.policy.metric,
@@ -199,6 +189,25 @@ class Autoscaler:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def settle(proposal: Proposal, current: int, min_replicas: int, max_replicas: int,
+           cooldown_left_s: float) -> tuple[int, str, str]:
+    """The replicas to have, ``"scale"`` or ``"hold"``, and the reason: a missing metric holds;
+    else the proposal clamped to ``[min, max]``, held while the cooldown lasts."""
+    if proposal.desired is None:
+        return current, "hold", f"metric missing: {proposal.reason}; holding {current}"
+    reason = proposal.reason
+    wanted = min(max(proposal.desired, min_replicas), max_replicas)
+    if wanted != proposal.desired:
+        reason += f"; {proposal.desired} clamped to {wanted} (min {min_replicas}, max " \
+                  f"{max_replicas})"
+    if wanted == current:
+        return current, "hold", reason
+    if cooldown_left_s > 0:
+        return current, "hold", f"{reason}; cooldown: {cooldown_left_s:.1f} s left, holding " \
+                                f"{current}"
+    return wanted, "scale", reason
 
 
 def check_bounds(min_replicas: int, max_replicas: int, period_s: float,

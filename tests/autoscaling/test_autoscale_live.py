@@ -113,3 +113,31 @@ def test_a_load_step_scales_up_and_the_window_delays_the_scale_down(
     assert first["inputs"]["cpu_request"] == 0.2 and first["inputs"]["cpu_used"]  # type: ignore[index]
     # holds are recorded when they change, not every period
     assert len(events) < len(decisions)
+
+
+def test_latency_and_concurrency_read_the_clients_live_stats(
+        g: Galileo, start_agent: AgentStarter, reconciler: Reconciler,
+        load_cluster: str) -> None:
+    """The stats-driven policies see the worker's per-second stats of the groups sending to the
+    service; when the load is gone their metric is missing and they hold, saying why."""
+    start_agent("gas1")
+    g.services.run("gasecho", app="echo", replicas=1, cpus=0.1)
+    g.services.wait("gasecho", 60)
+    latency = Autoscaler(g, "gasecho", "latency", 1, 2, 1.0, 0.0, {"slo_ms": 0.001})
+    concurrency = Autoscaler(g, "gasecho", "concurrency", 1, 2, 1.0, 0.0, {"target": 5})
+    missing = latency.step()
+    assert missing.action == "hold" and missing.desired is None
+    assert "no client group sends to 'gasecho'" in missing.reason
+    group = g.spawn("gasecho", 1, rps=20)
+    try:
+        wait_until(lambda: concurrency.step().desired is not None, 20, "live in-flight counts")
+        held = concurrency.decisions[-1]
+        assert held.metric == "inflight" and held.observed is not None and held.observed >= 0
+        up = latency.step()  # any p99 is over a 1 µs SLO
+        assert up.action == "scale" and (up.replicas_from, up.replicas_to) == (1, 2), up.reason
+        assert up.metric == "p99_ms" and up.observed is not None and up.observed > 0.001
+        assert 5 <= up.inputs["rps"] <= 40, up.inputs  # type: ignore[operator]
+    finally:
+        group.close()
+    gone = latency.step()
+    assert gone.action == "hold" and gone.desired is None and "no client group" in gone.reason

@@ -17,7 +17,10 @@ from galileo.autoscaling import (
     parse_schedule,
     settle,
 )
+from galileo.autoscaling.metrics import window_stats
 from galileo.errors import ConfigError
+from galileo.load.stats import new_histogram
+from galileo.protocol import GroupStats
 
 
 def cpu_obs(t: float, replicas: int, used: tuple[float, ...], request: float = 0.5
@@ -213,3 +216,30 @@ def test_a_researchers_policy_loads_only_from_an_allowed_module() -> None:
     assert load_policy("fixed", None, ["as_policies"]).name == "fixed"  # by its name
     with pytest.raises(ConfigError, match="not a subclass"):
         load_policy("as_policies:NotAPolicy", None, ["as_policies"])
+
+
+# ---------------------------------------------------------------------- the stats window
+def _stats(gid: str, second: int, sent: int, inflight: int, latencies_us: list[int]
+           ) -> GroupStats:
+    hist = new_histogram()
+    for v in latencies_us:
+        hist.record_value(v)
+    return GroupStats(gid=gid, worker="w", second=second, target_rps=sent, sent=sent,
+                      done=len(latencies_us), errors=0, late=0, inflight=inflight,
+                      hist_intended=hist.encode(), hist_actual=hist.encode())
+
+
+def test_window_merges_groups_and_seconds_and_drops_stale_ones() -> None:
+    now = 1_000
+    entries = [_stats("a", now - 1, 10, 2, [1_000] * 99 + [50_000]),  # p99 of a alone: 1 ms
+               _stats("b", now - 1, 30, 4, [2_000] * 100),
+               _stats("a", now - 2, 20, 6, [1_000] * 100),
+               _stats("a", now - 9, 500, 99, [900_000] * 100)]  # stale: ignored
+    seconds, row, why = window_stats(entries, 2, now)
+    assert (seconds, why) == (2, "") and row is not None
+    assert row.sent / seconds == 30.0  # (10 + 30 + 20) / 2 s
+    assert row.inflight / seconds == 6.0  # (2 + 4 + 6) / 2 s
+    assert row.from_intended.p99_ms == pytest.approx(2.0, rel=0.01)  # 300 samples merged
+    assert window_stats(entries, 1, now)[0] == 1
+    none = window_stats(entries[3:], 2, now)
+    assert none[:2] == (0, None) and "no live stats" in none[2]

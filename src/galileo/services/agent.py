@@ -8,7 +8,8 @@ An instance that is not allowed or does not fit the node's free capacity is refu
 reason (state ``refused`` and an ``instance_refused`` event). Instances it runs but that are
 not assigned (Redis came back empty) are kept until the reconciler has had ``ORPHAN_GRACE_S`` to
 adopt them. Every ``NODE_HEARTBEAT_S`` it writes its :class:`~galileo.protocol.NodeInfo`
-(capacity, allocation, use, allow-list) with a TTL, all its instance reports, and each
+(capacity, allocation, use, allow-list) with a TTL, all its instance reports (each with the cores
+it used over the last heartbeat, ``cpu_used``, which the autoscalers read), and each
 instance's CPU and memory as telemetry (``svc_cpu``/``svc_memory``, subsystem
 ``service@node:port``).
 

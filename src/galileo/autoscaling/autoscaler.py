@@ -166,7 +166,7 @@ class Autoscaler:
                 self.step()
             except GalileoError as e:
                 log.warning("autoscaler %s: step failed: %s", self.service, e)
-            next_at += self.period_s
+            next_at = max(next_at + self.period_s, self._clock())  # late: no burst to catch up
             stop.wait(max(0.0, next_at - self._clock()))
 
     def start(self) -> Autoscaler:

@@ -131,6 +131,8 @@ class Settings(BaseModel):
     api_cors_origins: str = ""  # comma-separated allowed origins (``*`` for any); none by default
     # modules whose Placement classes the services reconciler may load (comma-separated)
     services_policy_modules: str = ""
+    # modules whose autoscaling Policy classes `galileo autoscale` and scenarios may load
+    autoscale_policy_modules: str = ""
     grpc_port: int = 50051
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -54,6 +54,7 @@ COMMAND_MODULES = (
     "galileo.cli.testbed",
     "galileo.cli.lb",
     "galileo.cli.services",
+    "galileo.cli.autoscale",
 )
 
 
@@ -91,6 +92,7 @@ COMMAND_INDEX = {
     "testbed": "galileo.cli.testbed",
     "lb": "galileo.cli.lb",
     **dict.fromkeys(("services", "node"), "galileo.cli.services"),
+    "autoscale": "galileo.cli.autoscale",
 }
 _registered: set[str] = set()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
+from galileo.autoscaling import Autoscaler
 from galileo.control import instructions as ins
 from galileo.control.executor import Executor
 from galileo.errors import BusError, GalileoError, ValidationError
@@ -239,9 +240,43 @@ def _stop_balancers(ctx: JobContext, launcher: Launcher) -> None:
                         ctx.exp_id, name, e)
 
 
+def _autoscalers(sc: Scenario, ctx: JobContext) -> list[Autoscaler]:
+    """The scenario's autoscalers, built (every one checked: a bad one fails the run before any
+    starts) on a controller of their own acting for this experiment; not started yet."""
+    if not sc.autoscalers:
+        return []
+    from galileo.control.galileo import Galileo
+
+    g = Galileo(ctx.g.settings, ctx.g.redis)
+    g.act_for(ctx.exp_id)
+    return [Autoscaler(g, a.service, a.policy, a.min, a.max, a.period, a.cooldown, a.options,
+                       exp_id=ctx.exp_id) for a in sc.autoscalers]
+
+
+def _stop_autoscalers(ctx: JobContext, scalers: list[Autoscaler]) -> None:
+    for scaler in scalers:
+        try:
+            scaler.stop()
+        except Exception:  # best effort: the run's status matters more
+            log.exception("experiment %s: cannot stop the autoscaler of %s", ctx.exp_id,
+                          scaler.service)
+
+
 def _run_scenario(sc: Scenario, ctx: JobContext, launcher: Launcher) -> None:
+    scalers = _autoscalers(sc, ctx)
+    try:
+        _run_load(sc, ctx, launcher, scalers)
+    finally:
+        _stop_autoscalers(ctx, scalers)
+
+
+def _run_load(sc: Scenario, ctx: JobContext, launcher: Launcher,
+              scalers: list[Autoscaler]) -> None:
     duration = sc.length_s
     pending = sorted(_routing(sc, ctx) + _balancers(sc, ctx, launcher) + _spawn(sc, ctx))
+    for scaler in scalers:  # from the start of the load to its end
+        scaler.start()
+        ctx.report(stage=f"autoscaler of {scaler.service}: {scaler.policy.describe()}")
     ctx.report(stage=", ".join(f"{w.name}: {w.plan()[0].label}" for w in sc.workloads
                                if w.plan()))
     workers = {w for grp in ctx.groups.values() for w in grp.workers}
@@ -255,6 +290,7 @@ def _run_scenario(sc: Scenario, ctx: JobContext, launcher: Launcher) -> None:
             action.apply()
             ctx.report(stage=action.label)
         if elapsed >= duration:
+            _stop_autoscalers(ctx, scalers)  # before the groups are quiesced
             ctx.report(progress=1.0)
             return
         ctx.report(progress=elapsed / duration)

@@ -174,6 +174,32 @@ def _check_services(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return value
 
 
+class AutoscalerSpec(_Model):
+    """An autoscaler the experiment runs while its load runs (see docs/autoscaling.md)."""
+
+    service: str
+    policy: str = "cpu"
+    min: Annotated[int, Field(ge=0)] = 1
+    max: Annotated[int, Field(ge=1)] = 10
+    period: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 15.0
+    cooldown: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    options: dict[str, Any] = {}
+
+    _service = field_validator("service")(_named("service"))
+
+    @model_validator(mode="after")
+    def _check(self) -> AutoscalerSpec:
+        from galileo.autoscaling import check_bounds, load_policy
+
+        try:
+            check_bounds(self.min, self.max, self.period, self.cooldown)
+            if ":" not in self.policy.split(",")[0]:  # module:Class: checked when it starts
+                load_policy(self.policy, self.options)
+        except GalileoError as e:
+            raise ValueError(str(e).rstrip(".")) from None
+        return self
+
+
 class Scenario(_Model):
     name: str = ""
     description: str = ""
@@ -186,6 +212,8 @@ class Scenario(_Model):
     services: list[dict[str, Any]] = []
     services_ready_s: Annotated[float, Field(gt=0, le=600)] = 60.0
     workloads: Annotated[list[Workload], Field(min_length=1)]
+    # autoscalers run from the start of the load to its end
+    autoscalers: list[AutoscalerSpec] = []
     thresholds: list[str] = []
     drain_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # wait for in-flight requests at the end
 
@@ -200,6 +228,9 @@ class Scenario(_Model):
             if w.name in seen:
                 raise ValueError(f"workloads[{i}].name {w.name!r} is used twice")
             seen.add(w.name)
+        scaled = [a.service for a in self.autoscalers]
+        if len(set(scaled)) != len(scaled):
+            raise ValueError("autoscalers: one per service")
         names = [b.name for b in self.balancers]
         if len(set(names)) != len(names):
             raise ValueError("balancers: each needs its own name")

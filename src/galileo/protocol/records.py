@@ -123,6 +123,9 @@ class EventKind(StrEnum):
     INSTANCE_PLACE = "instance_place"  # the reconciler placed an instance (node, policy, reason)
     INSTANCE_STATE = "instance_state"  # an instance started, became ready, failed, stopped …
     INSTANCE_REFUSED = "instance_refused"  # a node agent refused an instance (reason)
+    # an autoscaler's decision (scale or hold): service, policy, replicas_from, replicas_to,
+    # metric, observed, target, inputs, reason (galileo.autoscaling)
+    AUTOSCALE = "autoscale"
 
 
 class Event(msgspec.Struct, kw_only=True):

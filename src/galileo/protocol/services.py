@@ -89,6 +89,7 @@ class InstanceStatus(msgspec.Struct, kw_only=True):
     memory: int = 0
     since_ns: int = 0  # when it entered this state
     address: str = ""  # the node's address for clients ("" = the node name)
+    cpu_used: float | None = None  # cores used over the last heartbeat (None: not measured)
 
     @property
     def endpoint(self) -> str:

@@ -8,7 +8,8 @@ An instance that is not allowed or does not fit the node's free capacity is refu
 reason (state ``refused`` and an ``instance_refused`` event). Instances it runs but that are
 not assigned (Redis came back empty) are kept until the reconciler has had ``ORPHAN_GRACE_S`` to
 adopt them. Every ``NODE_HEARTBEAT_S`` it writes its :class:`~galileo.protocol.NodeInfo`
-(capacity, allocation, use, allow-list) with a TTL, all its instance reports, and each
+(capacity, allocation, use, allow-list) with a TTL, all its instance reports (each with the cores
+it used over the last heartbeat, ``cpu_used``, which the autoscalers read), and each
 instance's CPU and memory as telemetry (``svc_cpu``/``svc_memory``, subsystem
 ``service@node:port``).
 
@@ -104,6 +105,7 @@ class NodeAgent:
         self._assigned: dict[str, InstanceSpec] | None = None
         self._epoch = False
         self._prev_use: dict[str, tuple[int, float]] = {}
+        self._cpu_now: dict[str, float] = {}  # instance id -> cores used over the last window
         self._host_use: tuple[float, float] | None = None
         self.cpu_used = 0.0
         self._r = bus.connect(settings, check=False)
@@ -304,12 +306,14 @@ class NodeAgent:
         info = self._node_info()
         self._info = encode(info)
         key = self.keys.node_instances(self.name)
-        reports = {iid: encode(i.status()) for iid, i in self.instances.items()}
+        samples = self._instance_samples()  # first: the reports carry each one's CPU use
+        reports = {iid: encode(msgspec.structs.replace(i.status(),
+                                                       cpu_used=self._cpu_now.get(iid)))
+                   for iid, i in self.instances.items()}
         reports.update({iid: encode(s) for iid, s in self.done.items()})
         known = set(reports)
         stale = [k for k in self._r.hkeys(key)
                  if (k.decode() if isinstance(k, bytes) else k) not in known]
-        samples = self._instance_samples()
         exp = self._r.get(self.keys.current_experiment)
         with self._r.pipeline(transaction=False) as pipe:
             pipe.set(self.keys.node(self.name), encode(info), ex=NODE_TTL_S)
@@ -359,11 +363,14 @@ class NodeAgent:
             self._prev_use[iid] = (now_ns, usage.cpu_usec)
             if before is not None and now_ns > before[0] and usage.cpu_usec >= before[1]:
                 window = now_ns - before[0]
+                self._cpu_now[iid] = (usage.cpu_usec - before[1]) * 1e3 / window
                 out.append(TelemetrySample(
                     node=self.name, metric="svc_cpu", subsystem=sub, ts_ns=now_ns,
                     value=(usage.cpu_usec - before[1]) * 1e3 / window * 100.0, window_ns=window))
         for gone in set(self._prev_use) - set(self.instances):
             del self._prev_use[gone]
+        for gone in set(self._cpu_now) - set(self.instances):
+            del self._cpu_now[gone]
         return out
 
     def _event(self, kind: EventKind, status: InstanceStatus) -> Event:

@@ -287,15 +287,28 @@ def pin_mismatches(env: dict[str, str]) -> list[str]:
     same set): every distribution at its pinned version, and the full image all of them."""
     pins = dict(line.split("==") for line in (DEPLOY / "constraints.txt").read_text().splitlines()
                 if line and not line.startswith("#"))
+    # a distribution without a Name (a half-removed .dist-info) is reported, not a crash
     script = ("import importlib.metadata as m, re\n"
               "for d in m.distributions():\n"
-              "    print(re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(), d.version)\n")
+              "    n = d.metadata['Name'] or ('?' + str(getattr(d, '_path', 'unnamed')))\n"
+              "    print(re.sub(r'[-_.]+', '-', n).lower().replace(' ', '_'), d.version)\n")
     bad = []
     for image in (IMAGES["GALILEO_IMAGE"], IMAGES["GALILEO_WORKER_IMAGE"]):
-        out = subprocess.run([env["ENGINE"], "run", "--rm", "--entrypoint", "python", image,
-                              "-c", script], env=env, capture_output=True, text=True,
-                             timeout=300).stdout
-        installed = dict(line.split() for line in out.splitlines() if line.strip())
+        proc = None
+        for _ in range(2):  # once more: a loaded machine's podman sometimes fails a first run
+            proc = subprocess.run([env["ENGINE"], "run", "--rm", "--entrypoint", "python", image,
+                                   "-c", script], env=env, capture_output=True, text=True,
+                                  timeout=300)
+            if proc.returncode == 0:
+                break
+        assert proc is not None
+        if proc.returncode != 0:
+            why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            bad.append(f"{image}: listing its distributions failed "
+                       f"(exit {proc.returncode}): {why}")
+            continue
+        installed = dict(line.split()[:2] for line in proc.stdout.splitlines()
+                         if len(line.split()) >= 2)
         installed.pop("galileo", None)
         bad += [f"{image}: {n} {v} (pinned {pins.get(n)})" for n, v in installed.items()
                 if pins.get(n) != v]

@@ -29,6 +29,11 @@ case "$1" in
     site="$(echo /opt/galileo/lib/python3*/site-packages)"
     find "$site" -mindepth 2 -maxdepth 5 -type d -name tests -not -path "$site/galileo/*" \
       -prune -exec rm -rf {} +
+    # what only compilers and type checkers read: C/C++ headers, Cython sources, type stubs
+    find "$site" -mindepth 2 -type d -name include -not -path "$site/galileo/*" \
+      -prune -exec rm -rf {} +
+    find "$site" -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.pxd' -o -name '*.pyx' \
+      -o -name '*.pxi' -o -name '*.pyi' \) -not -path "$site/galileo/*" -delete
     # strip only what auditwheel did not patch: its grafted libraries (*.libs/) and the
     # modules it gave an RPATH to them break when stripped ("not page-aligned")
     if command -v strip >/dev/null; then

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
@@ -76,7 +76,11 @@ _INT64: Final = 2**63
 class FitCheck:
     """Why a record cannot be stored in ``table`` (a string too long, an integer out of
     range, no request id), checked before inserting so one bad record never makes a whole
-    batch fail forever. Limits come from the table's column types."""
+    batch fail forever. Limits come from the table's column types.
+
+    :meth:`misfits` is the recorder's hot path: a predicate compiled once per record type (one
+    boolean expression, no per-column loop) clears a whole batch, and only a batch holding a
+    misfit is looked at record by record with :meth:`problem` for the reason."""
 
     def __init__(self, table: sa.Table) -> None:
         self.strings = {c.name: c.type.length for c in table.columns
@@ -84,6 +88,33 @@ class FitCheck:
         self.ints = {c.name: _INT64 if isinstance(c.type, sa.BigInteger) else _INT32
                      for c in table.columns
                      if isinstance(c.type, sa.Integer) and not c.primary_key}
+        self._fits: dict[type, Callable[[Any], bool]] = {}
+
+    def _compile(self, kind: type) -> Callable[[Any], bool]:
+        """``fits(record)`` for records of ``kind``: the same rules as :meth:`problem`."""
+        fields = set(getattr(kind, "__struct_fields__", ()))
+        terms = ["r.request_id"]
+        terms += [f"(r.{n} is None or len(r.{n}) <= {limit})"
+                  for n, limit in self.strings.items() if n in fields]
+        terms += [f"(r.{n} is None or {-bound} <= r.{n} < {bound})"
+                  for n, bound in self.ints.items() if n in fields]
+        namespace: dict[str, Any] = {}
+        exec(f"def fits(r):\n    return bool({' and '.join(terms)})\n", namespace)
+        fits: Callable[[Any], bool] = namespace["fits"]
+        return fits
+
+    def misfits(self, records: Sequence[Any]) -> list[tuple[int, str]]:
+        """``(index, reason)`` of every record in ``records`` that cannot be stored."""
+        if not records:
+            return []
+        kind = type(records[0])
+        fits = self._fits.get(kind)
+        if fits is None:
+            fits = self._fits[kind] = self._compile(kind)
+        if all(type(r) is kind for r in records) and all(map(fits, records)):
+            return []
+        return [(i, reason) for i, r in enumerate(records)
+                if (reason := self.problem(r)) is not None]
 
     def problem(self, record: Any) -> str | None:
         if not record.request_id:
@@ -105,3 +136,8 @@ _FIT: Final = FitCheck(traces_table)
 def trace_problem(t: Trace) -> str | None:
     """Why ``t`` cannot be stored (a value too long or out of range), or None when it fits."""
     return _FIT.problem(t)
+
+
+def trace_misfits(traces: Sequence[Trace]) -> list[tuple[int, str]]:
+    """``(index, reason)`` of each trace in ``traces`` that cannot be stored (usually none)."""
+    return _FIT.misfits(traces)

@@ -25,11 +25,13 @@ from galileo.protocol import (
 from galileo.recorder.telemetry import TELEMETRY_KIND, decode_entry
 from galileo.storage.lb_traces import lb_trace_misfits
 from galileo.storage.schema import EXP_ID_LEN
-from galileo.storage.traces import trace_misfits
+from galileo.storage.traces import fitting_trace_batch_decoder, trace_misfits
 
 log = logging.getLogger(__name__)
 
 _R = TypeVar("_R", Trace, LbTrace)
+
+_FITTING_BATCH = fitting_trace_batch_decoder()
 
 LB_TRACES = "lb_traces"  # the kind of the ``keys.lb_traces`` stream
 
@@ -75,7 +77,12 @@ class Batch:
             self.done[stream].append(entry_id)
 
     def _add_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:
-        traces = decode_trace_batch(fields[TraceField]).traces
+        data = fields[TraceField]
+        try:  # the usual case: every trace fits, checked while decoding
+            self.traces.extend(_FITTING_BATCH.decode(data).traces)
+            return
+        except msgspec.ValidationError:  # a trace that does not fit, or a malformed entry
+            traces = decode_trace_batch(data).traces  # raises for a malformed entry
         self.traces.extend(self._fitting(traces, trace_misfits(traces), stream, entry_id, ""))
 
     def _add_lb_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:

@@ -9,9 +9,10 @@ one writer thread writes and acknowledges a read while the loop reads and decode
 (so the recorder's own CPU overlaps the database's and Redis's time); the own-pending read is
 made only when no write is in flight, so a batch is never taken twice while being written.
 Several recorders share the streams through one consumer group: each entry goes to one of
-them, and a dead one's entries are claimed by the others after ``claim_idle_s``. A crash between commit and ack replays the entries later, which is
-harmless: traces are keyed by ``request_id`` and events by their stream entry id. A malformed
-entry is logged with its id, counted, acknowledged and deleted so that it never blocks the stream.
+them, and a dead one's entries are claimed by the others after ``claim_idle_s``. A crash
+between commit and ack replays the entries later, which is harmless: traces are keyed by
+``request_id`` and events by their stream entry id. A malformed entry is logged with its id,
+counted, acknowledged and deleted so that it never blocks the stream.
 
 Experiment events keep the ``experiments`` table current (start → RUNNING, stop → FINISHED).
 A trace is filed under the experiment id it was tagged with when it was sent, and nothing else:

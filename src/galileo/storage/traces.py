@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar, cast, get_args, get_type_hints
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from galileo.protocol import Trace
+from galileo.protocol import Trace, TraceBatch
 from galileo.storage._bulk import bulk_insert_traces, executemany_insert_traces
 from galileo.storage.schema import TRACE_COLUMNS
 from galileo.storage.schema import traces as traces_table
@@ -69,6 +69,7 @@ def count_traces(conn: sa.Connection, exp_id: str | None = None) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
+_S = TypeVar("_S", bound=msgspec.Struct)
 _INT32: Final = 2**31
 _INT64: Final = 2**63
 
@@ -102,6 +103,29 @@ class FitCheck:
         exec(f"def fits(r):\n    return bool({' and '.join(terms)})\n", namespace)
         fits: Callable[[Any], bool] = namespace["fits"]
         return fits
+
+    def checked_type(self, kind: type[_S]) -> type[_S]:
+        """A subclass of the struct ``kind`` whose decoding enforces these limits (msgspec
+        constraints, checked in C while decoding): ``ValidationError`` for a record that
+        :meth:`problem` would refuse, the same record otherwise."""
+        hints = get_type_hints(kind)
+        fields: list[tuple[str, Any]] = []
+        for name in kind.__struct_fields__:
+            if name == "request_id":
+                meta = msgspec.Meta(min_length=1, max_length=self.strings.get(name))
+            elif name in self.strings:
+                meta = msgspec.Meta(max_length=self.strings[name])
+            elif name in self.ints:
+                meta = msgspec.Meta(ge=-self.ints[name], le=self.ints[name] - 1)
+            else:
+                continue
+            base = str if name == "request_id" or name in self.strings else int
+            hint: Any = Annotated[base, meta]
+            fields.append((name, hint | None if type(None) in get_args(hints[name]) else hint))
+        config = kind.__struct_config__
+        checked = msgspec.defstruct(f"Checked{kind.__name__}", fields, bases=(kind,),
+                                    kw_only=True, array_like=config.array_like)
+        return cast("type[_S]", checked)
 
     def misfits(self, records: Sequence[Any]) -> list[tuple[int, str]]:
         """``(index, reason)`` of every record in ``records`` that cannot be stored."""
@@ -141,3 +165,15 @@ def trace_problem(t: Trace) -> str | None:
 def trace_misfits(traces: Sequence[Trace]) -> list[tuple[int, str]]:
     """``(index, reason)`` of each trace in ``traces`` that cannot be stored (usually none)."""
     return _FIT.misfits(traces)
+
+
+def fitting_trace_batch_decoder() -> msgspec.msgpack.Decoder[TraceBatch]:
+    """A ``TraceBatch`` decoder that refuses (``ValidationError``) a batch holding a trace that
+    does not fit the traces table: the recorder's fast path, the check costs next to nothing
+    while decoding. A refused batch is decoded again plainly and :func:`trace_misfits` says
+    which traces do not fit."""
+    traces = _FIT.checked_type(Trace)
+    batch = msgspec.defstruct("FittingTraceBatch", [("traces", list[traces])],  # type: ignore[valid-type]
+                              bases=(TraceBatch,), kw_only=True, array_like=True)
+    decoder: msgspec.msgpack.Decoder[TraceBatch] = msgspec.msgpack.Decoder(batch)
+    return decoder

@@ -4,10 +4,11 @@ Each pass (:meth:`Recorder.run_once`) reads, in this order, the entries still pe
 consumer (a previous pass failed to write them), entries idle for ``claim_idle_s`` in a dead
 consumer's list (``XAUTOCLAIM``), and new entries (``XREADGROUP >``). What one read brought is
 written in ONE database transaction; only after the commit are the entries acknowledged and
-deleted (``XACK`` + ``XDEL``). :meth:`Recorder.run` and :meth:`Recorder.drain` pipeline this:
-one writer thread writes and acknowledges a read while the loop reads and decodes the next one
-(so the recorder's own CPU overlaps the database's and Redis's time); the own-pending read is
-made only when no write is in flight, so a batch is never taken twice while being written.
+deleted (``XACK`` + ``XDEL``). On a database server (not SQLite), :meth:`Recorder.run` and
+:meth:`Recorder.drain` pipeline this: one writer thread writes and acknowledges a read while
+the loop reads and decodes the next one (so the recorder's own CPU overlaps the database's and
+Redis's time); the own-pending read is made only when no write is in flight, so a batch is
+never taken twice while being written.
 Several recorders share the streams through one consumer group: each entry goes to one of
 them, and a dead one's entries are claimed by the others after ``claim_idle_s``. A crash
 between commit and ack replays the entries later, which is harmless: traces are keyed by
@@ -153,9 +154,10 @@ class Recorder:
         total = 0
         with _writer() as pool:
             while True:
+                complete = self._inflight is None  # this pass reads own pending entries too
                 committed, read = self._step(pool, 0)
                 total += committed
-                if not read and self._inflight is None:
+                if not read and complete:
                     return total
 
     def _step(self, pool: ThreadPoolExecutor, block_ms: int) -> tuple[int, int]:
@@ -177,7 +179,9 @@ class Recorder:
             self._settle_quietly()
             raise
         committed += self._settle()
-        if batches:
+        if batches and not self._pipelined:
+            committed += self._commit_all(client, batches)
+        elif batches:
             self._inflight = pool.submit(self._commit_all, client, batches)
         return committed, sum(b.entries for b in batches)
 
@@ -275,6 +279,12 @@ class Recorder:
         pipe.execute()
 
     # ------------------------------------------------------------------ database
+    @property
+    def _pipelined(self) -> bool:
+        """Writes overlap the next read when the database is a server. SQLite writes in this
+        process, holding the GIL: a writer thread only adds switching (measured slower)."""
+        return self.expdb.runtime is not None or self.expdb.dialect != "sqlite"
+
     def _write(self, batch: Batch) -> None:
         windows = self._known_windows()
         with self.expdb.transaction() as tx:

@@ -17,7 +17,8 @@ each time:
 
 Figures: rows per wall second and rows per recorder CPU-second (the recorder processes' own CPU,
 ``time.process_time`` inside each; Redis's and the database server's CPU are not counted),
-medians of ``--reps``. Ratios: end-to-end / db path (goal >= 0.8) and 2 / 1 recorders in wall
+medians of ``--reps``, and how busy each ingesting process was (its CPU-seconds per wall
+second: well below 1, it mostly waited for the database or Redis). Ratios: end-to-end / db path (goal >= 0.8) and 2 / 1 recorders in wall
 rate (goal >= 1.7 where the database is not the limit). After each run every trace must be a row
 exactly once and the stream empty, else the benchmark stops with the counts. One JSON line at
 the end. ``--profile BACKEND`` instead runs one recorder in this process under cProfile and prints
@@ -66,6 +67,12 @@ class Run:
     rows: int
     wall_s: float
     cpu_s: float
+    procs: int = 1
+
+    @property
+    def busy(self) -> float:
+        """Share of one core each ingesting process used (well below 1: it mostly waited)."""
+        return self.cpu_s / self.wall_s / self.procs
 
     @property
     def rate(self) -> float:
@@ -165,7 +172,7 @@ def recorders(url: str, traces: list[Trace], n: int) -> Run:
         raise SystemExit(f"{n} recorder(s): {stored} rows stored, {written} written, "
                          f"{left} entries left, of {len(traces)} traces")
     wall = max(r[4] for r in results) - min(r[3] for r in results)
-    return Run(len(traces), wall, sum(r[5] for r in results))
+    return Run(len(traces), wall, sum(r[5] for r in results), n)
 
 
 def profile(url: str, n_traces: int, top: int = 25) -> None:
@@ -233,10 +240,11 @@ def bench_backend(name: str, url: str, n: int, reps: int) -> dict[str, Any]:
             f"{k} {v[-1].rate:,.0f} rows/s" for k, v in runs.items()), flush=True)
     entry: dict[str, Any] = {}
     for key, rs in runs.items():
-        rate, per_cpu = _median(rs, "rate"), _median(rs, "per_cpu")
-        entry[key] = {"rows_per_s": round(rate), "rows_per_cpu_s": round(per_cpu)}
-        print(f"{name:<11} {key:<12} {rate:>10,.0f} rows/s  {per_cpu:>10,.0f} rows/CPU-s "
-              f"(medians of {reps})")
+        rate, per_cpu, busy = _median(rs, "rate"), _median(rs, "per_cpu"), _median(rs, "busy")
+        entry[key] = {"rows_per_s": round(rate), "rows_per_cpu_s": round(per_cpu),
+                      "busy": round(busy, 2)}
+        print(f"{name:<11} {key:<12} {rate:>10,.0f} rows/s  {per_cpu:>10,.0f} rows/CPU-s  "
+              f"busy {busy:.2f} of a core per process (medians of {reps})")
     db, one, two = entry["db_path"], entry["recorder_1"], entry["recorders_2"]
     entry["e2e_vs_db_path"] = {
         "wall": round(one["rows_per_s"] / db["rows_per_s"], 2),

@@ -18,8 +18,10 @@ each time:
 Figures: rows per wall second and rows per recorder CPU-second (the recorder processes' own CPU,
 ``time.process_time`` inside each; Redis's and the database server's CPU are not counted),
 medians of ``--reps``, and how busy each ingesting process was (its CPU-seconds per wall
-second: well below 1, it mostly waited for the database or Redis). Ratios: end-to-end / db path (goal >= 0.8) and 2 / 1 recorders in wall
-rate (goal >= 1.7 where the database is not the limit). After each run every trace must be a row
+second: well below 1, it mostly waited for the database or Redis). Ratios: end-to-end / db
+path (goal >= 0.8) and 2 / 1 recorders in wall rate (goal >= 1.7 where the database is not the
+limit). On SQLite the recorder writes in its own thread; on a server one writer thread writes
+while the next read is decoded (see ``galileo.recorder.recorder``). After each run every trace must be a row
 exactly once and the stream empty, else the benchmark stops with the counts. One JSON line at
 the end. ``--profile BACKEND`` instead runs one recorder in this process under cProfile and prints
 where its time goes (top functions by own and cumulative time); it uses sequential passes

@@ -23,9 +23,11 @@ path (goal >= 0.8) and 2 / 1 recorders in wall rate (goal >= 1.7 where the datab
 limit). On SQLite the recorder writes in its own thread; on a server one writer thread writes
 while the next read is decoded (see ``galileo.recorder.recorder``). After each run every
 trace must be a row exactly once and the stream empty, else the benchmark stops with the
-counts. One JSON line at the end. ``--profile BACKEND`` instead runs one recorder in this process under cProfile and prints
-where its time goes (top functions by own and cumulative time); it uses sequential passes
-(``run_once``, read → decode → write → ack) so every cost shows in the one profiled thread.
+counts. One JSON line at the end.
+
+``--profile BACKEND`` instead runs one recorder in this process under cProfile and prints where
+its time goes (top functions by own and cumulative time); it uses sequential passes
+(``run_once``: read → decode → write → ack) so every cost shows in the one profiled thread.
 
 Redis: ``GALILEO_TEST_REDIS_URL`` (default the local one); databases as ``benchmarks/expdb.py``.
 """

@@ -18,12 +18,13 @@ each time:
 Figures: rows per wall second and rows per recorder CPU-second (the recorder processes' own CPU,
 ``time.process_time`` inside each; Redis's and the database server's CPU are not counted),
 medians of ``--reps``, and how busy each ingesting process was (its CPU-seconds per wall
-second: well below 1, it mostly waited for the database or Redis). Ratios: end-to-end / db
-path (goal >= 0.8) and 2 / 1 recorders in wall rate (goal >= 1.7 where the database is not the
-limit). On SQLite the recorder writes in its own thread; on a server one writer thread writes
-while the next read is decoded (see ``galileo.recorder.recorder``). After each run every
-trace must be a row exactly once and the stream empty, else the benchmark stops with the
-counts. One JSON line at the end.
+second: well below 1, it mostly waited for the database or Redis). Ratios, each the median of
+the per-repetition ratios (the runs of one repetition run back to back, so a ratio sees the
+same machine load): end-to-end / db path (goal >= 0.8) and 2 / 1 recorders in wall rate (goal
+>= 1.7 where the database is not the limit). On SQLite the recorder writes in its own thread;
+on a server one writer thread writes while the next read is decoded (see
+``galileo.recorder.recorder``). After each run every trace must be a row exactly once and the
+stream empty, else the benchmark stops with the counts. One JSON line at the end.
 
 ``--profile BACKEND`` instead runs one recorder in this process under cProfile and prints where
 its time goes (top functions by own and cumulative time); it uses sequential passes
@@ -249,11 +250,14 @@ def bench_backend(name: str, url: str, n: int, reps: int) -> dict[str, Any]:
                       "busy": round(busy, 2)}
         print(f"{name:<11} {key:<12} {rate:>10,.0f} rows/s  {per_cpu:>10,.0f} rows/CPU-s  "
               f"busy {busy:.2f} of a core per process (medians of {reps})")
-    db, one, two = entry["db_path"], entry["recorder_1"], entry["recorders_2"]
-    entry["e2e_vs_db_path"] = {
-        "wall": round(one["rows_per_s"] / db["rows_per_s"], 2),
-        "cpu": round(one["rows_per_cpu_s"] / db["rows_per_cpu_s"], 2)}
-    entry["two_vs_one"] = round(two["rows_per_s"] / one["rows_per_s"], 2)
+    def paired(a: str, b: str, attr: str) -> float:  # runs of one rep ran back to back
+        ratios = [getattr(x, attr) / getattr(y, attr)
+                  for x, y in zip(runs[a], runs[b], strict=True)]
+        return round(float(statistics.median(ratios)), 2)
+
+    entry["e2e_vs_db_path"] = {"wall": paired("recorder_1", "db_path", "rate"),
+                               "cpu": paired("recorder_1", "db_path", "per_cpu")}
+    entry["two_vs_one"] = paired("recorders_2", "recorder_1", "rate")
     print(f"{name:<11} end-to-end / db path: {entry['e2e_vs_db_path']['wall']:.2f}x wall, "
           f"{entry['e2e_vs_db_path']['cpu']:.2f}x per CPU-second (goal >= {GOAL_E2E}); "
           f"2 / 1 recorders: {entry['two_vs_one']:.2f}x (goal >= {GOAL_SCALE} where the "

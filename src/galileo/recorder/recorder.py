@@ -31,7 +31,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
@@ -168,21 +168,21 @@ class Recorder:
         only when no write is in flight, so a batch is never read twice while being written;
         the same holds for claims: a claim pass first waits for the write in flight, else
         ``XAUTOCLAIM`` could hand this consumer its own entries being written)."""
-        committed = 0
-        if self._inflight is not None and time.monotonic() >= self._next_claim:
-            committed = self._settle()
-        try:
-            with self._bus_errors(on_unavailable=self._settle_quietly):
+        with self._bus_errors():  # entered first, left last: no write in flight by then
+            try:
+                committed = 0
+                if self._inflight is not None and time.monotonic() >= self._next_claim:
+                    committed = self._settle()
                 client = self._client()
                 batches = self._reads(client, block_ms, own_pending=self._inflight is None)
-        except BaseException:
-            self._settle_quietly()
-            raise
-        committed += self._settle()
-        if batches and not self._pipelined:
-            committed += self._commit_all(client, batches)
-        elif batches:
-            self._inflight = pool.submit(self._commit_all, client, batches)
+            except BaseException:
+                self._settle_quietly()
+                raise
+            committed += self._settle()
+            if batches and not self._pipelined:
+                committed += self._commit_all(client, batches)
+            elif batches:
+                self._inflight = pool.submit(self._commit_all, client, batches)
         return committed, sum(b.entries for b in batches)
 
     def _settle(self) -> int:
@@ -197,14 +197,12 @@ class Recorder:
             log.warning("write of the previous read failed too: %s", e)
 
     @contextlib.contextmanager
-    def _bus_errors(self, on_unavailable: Callable[[], None] | None = None) -> Iterator[None]:
+    def _bus_errors(self) -> Iterator[None]:
         """Unreachable Redis: drop the client (reconnect next pass); a deleted stream or group
         (Redis restarted empty): recreate the groups next pass."""
         try:
             yield
         except BusUnavailable:
-            if on_unavailable is not None:
-                on_unavailable()  # the writer thread may still use the client
             self._drop_client()
             raise
         except BusError as e:

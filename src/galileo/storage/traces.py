@@ -79,9 +79,10 @@ class FitCheck:
     range, no request id), checked before inserting so one bad record never makes a whole
     batch fail forever. Limits come from the table's column types.
 
-    :meth:`misfits` is the recorder's hot path: a predicate compiled once per record type (one
-    boolean expression, no per-column loop) clears a whole batch, and only a batch holding a
-    misfit is looked at record by record with :meth:`problem` for the reason."""
+    Fast paths for the recorder: :meth:`checked_type` makes msgspec enforce the limits while
+    decoding (traces); :meth:`misfits` clears a whole batch with a predicate compiled once per
+    record type (lb traces, and a trace batch the checked decoding refused). Only a batch
+    holding a misfit is looked at record by record with :meth:`problem` for the reason."""
 
     def __init__(self, table: sa.Table) -> None:
         self.strings = {c.name: c.type.length for c in table.columns

@@ -6,7 +6,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -23,11 +23,15 @@ from galileo.protocol import (
     decode_trace_batch,
 )
 from galileo.recorder.telemetry import TELEMETRY_KIND, decode_entry
-from galileo.storage.lb_traces import lb_trace_problem
+from galileo.storage.lb_traces import lb_trace_misfits
 from galileo.storage.schema import EXP_ID_LEN
-from galileo.storage.traces import trace_problem
+from galileo.storage.traces import fitting_trace_batch_decoder, trace_misfits
 
 log = logging.getLogger(__name__)
+
+_R = TypeVar("_R", Trace, LbTrace)
+
+_FITTING_BATCH = fitting_trace_batch_decoder()
 
 LB_TRACES = "lb_traces"  # the kind of the ``keys.lb_traces`` stream
 
@@ -73,25 +77,30 @@ class Batch:
             self.done[stream].append(entry_id)
 
     def _add_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:
-        batch = decode_trace_batch(fields[TraceField])
-        for trace in batch.traces:
-            problem = trace_problem(trace)
-            if problem is None:
-                self.traces.append(trace)
-            else:
-                self.dropped_traces += 1
-                log.warning("dropping trace %r in entry %s of %s: %s",
-                            trace.request_id[:64], _text(entry_id), stream, problem)
+        data = fields[TraceField]
+        try:  # the usual case: every trace fits, checked while decoding
+            self.traces.extend(_FITTING_BATCH.decode(data).traces)
+            return
+        except msgspec.ValidationError:  # a trace that does not fit, or a malformed entry
+            traces = decode_trace_batch(data).traces  # raises for a malformed entry
+        self.traces.extend(self._fitting(traces, trace_misfits(traces), stream, entry_id, ""))
 
     def _add_lb_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:
-        for trace in decode_lb_trace_batch(fields[TraceField]).traces:
-            problem = lb_trace_problem(trace)
-            if problem is None:
-                self.lb_traces.append(trace)
-            else:
-                self.dropped_traces += 1
-                log.warning("dropping lb trace %r in entry %s of %s: %s",
-                            trace.request_id[:64], _text(entry_id), stream, problem)
+        traces = decode_lb_trace_batch(fields[TraceField]).traces
+        self.lb_traces.extend(self._fitting(traces, lb_trace_misfits(traces), stream, entry_id,
+                                            "lb "))
+
+    def _fitting(self, records: list[_R], misfits: list[tuple[int, str]], stream: str,
+                 entry_id: bytes, what: str) -> list[_R]:
+        """``records`` without the ``misfits`` (each logged and counted as dropped)."""
+        if not misfits:
+            return records
+        for i, problem in misfits:
+            log.warning("dropping %strace %r in entry %s of %s: %s", what,
+                        records[i].request_id[:64], _text(entry_id), stream, problem)
+        self.dropped_traces += len(misfits)
+        bad = {i for i, _ in misfits}
+        return [r for i, r in enumerate(records) if i not in bad]
 
     def _add_event(self, stream: str, entry_id: bytes, fields: Any) -> None:
         event = decode_event(fields[EventField])

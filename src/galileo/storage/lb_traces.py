@@ -15,7 +15,8 @@ from galileo.storage.schema import LB_TRACE_COLUMNS
 from galileo.storage.schema import lb_traces as table
 from galileo.storage.traces import FitCheck, insert_ignore
 
-__all__ = ["count_lb_traces", "insert_lb_traces", "lb_trace_problem", "select_lb_traces"]
+__all__ = ["count_lb_traces", "insert_lb_traces", "lb_trace_misfits", "lb_trace_problem",
+           "select_lb_traces"]
 
 _FIT: Final = FitCheck(table)
 
@@ -52,3 +53,8 @@ def count_lb_traces(conn: sa.Connection, exp_id: str | None = None) -> int:
 def lb_trace_problem(t: LbTrace) -> str | None:
     """Why ``t`` cannot be stored (a value too long or out of range), or None."""
     return _FIT.problem(t)
+
+
+def lb_trace_misfits(traces: Sequence[LbTrace]) -> list[tuple[int, str]]:
+    """``(index, reason)`` of each lb trace in ``traces`` that cannot be stored."""
+    return _FIT.misfits(traces)

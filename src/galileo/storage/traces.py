@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final, Literal
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Final, Literal, TypeVar, cast, get_args, get_type_hints
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from galileo.protocol import Trace
+from galileo.protocol import Trace, TraceBatch
 from galileo.storage._bulk import bulk_insert_traces, executemany_insert_traces
 from galileo.storage.schema import TRACE_COLUMNS
 from galileo.storage.schema import traces as traces_table
@@ -69,6 +69,7 @@ def count_traces(conn: sa.Connection, exp_id: str | None = None) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
+_S = TypeVar("_S", bound=msgspec.Struct)
 _INT32: Final = 2**31
 _INT64: Final = 2**63
 
@@ -76,7 +77,12 @@ _INT64: Final = 2**63
 class FitCheck:
     """Why a record cannot be stored in ``table`` (a string too long, an integer out of
     range, no request id), checked before inserting so one bad record never makes a whole
-    batch fail forever. Limits come from the table's column types."""
+    batch fail forever. Limits come from the table's column types.
+
+    Fast paths for the recorder: :meth:`checked_type` makes msgspec enforce the limits while
+    decoding (traces); :meth:`misfits` clears a whole batch with a predicate compiled once per
+    record type (lb traces, and a trace batch the checked decoding refused). Only a batch
+    holding a misfit is looked at record by record with :meth:`problem` for the reason."""
 
     def __init__(self, table: sa.Table) -> None:
         self.strings = {c.name: c.type.length for c in table.columns
@@ -84,6 +90,56 @@ class FitCheck:
         self.ints = {c.name: _INT64 if isinstance(c.type, sa.BigInteger) else _INT32
                      for c in table.columns
                      if isinstance(c.type, sa.Integer) and not c.primary_key}
+        self._fits: dict[type, Callable[[Any], bool]] = {}
+
+    def _compile(self, kind: type) -> Callable[[Any], bool]:
+        """``fits(record)`` for records of ``kind``: the same rules as :meth:`problem`."""
+        fields = set(getattr(kind, "__struct_fields__", ()))
+        terms = ["r.request_id"]
+        terms += [f"(r.{n} is None or len(r.{n}) <= {limit})"
+                  for n, limit in self.strings.items() if n in fields]
+        terms += [f"(r.{n} is None or {-bound} <= r.{n} < {bound})"
+                  for n, bound in self.ints.items() if n in fields]
+        namespace: dict[str, Any] = {}
+        exec(f"def fits(r):\n    return bool({' and '.join(terms)})\n", namespace)
+        fits: Callable[[Any], bool] = namespace["fits"]
+        return fits
+
+    def checked_type(self, kind: type[_S]) -> type[_S]:
+        """A subclass of the struct ``kind`` whose decoding enforces these limits (msgspec
+        constraints, checked in C while decoding): ``ValidationError`` for a record that
+        :meth:`problem` would refuse, the same record otherwise."""
+        hints = get_type_hints(kind)
+        fields: list[tuple[str, Any]] = []
+        for name in kind.__struct_fields__:
+            if name == "request_id":
+                meta = msgspec.Meta(min_length=1, max_length=self.strings.get(name))
+            elif name in self.strings:
+                meta = msgspec.Meta(max_length=self.strings[name])
+            elif name in self.ints:
+                meta = msgspec.Meta(ge=-self.ints[name], le=self.ints[name] - 1)
+            else:
+                continue
+            base = str if name == "request_id" or name in self.strings else int
+            hint: Any = Annotated[base, meta]
+            fields.append((name, hint | None if type(None) in get_args(hints[name]) else hint))
+        config = kind.__struct_config__
+        checked = msgspec.defstruct(f"Checked{kind.__name__}", fields, bases=(kind,),
+                                    kw_only=True, array_like=config.array_like)
+        return cast("type[_S]", checked)
+
+    def misfits(self, records: Sequence[Any]) -> list[tuple[int, str]]:
+        """``(index, reason)`` of every record in ``records`` that cannot be stored."""
+        if not records:
+            return []
+        kind = type(records[0])
+        fits = self._fits.get(kind)
+        if fits is None:
+            fits = self._fits[kind] = self._compile(kind)
+        if all(type(r) is kind for r in records) and all(map(fits, records)):
+            return []
+        return [(i, reason) for i, r in enumerate(records)
+                if (reason := self.problem(r)) is not None]
 
     def problem(self, record: Any) -> str | None:
         if not record.request_id:
@@ -105,3 +161,20 @@ _FIT: Final = FitCheck(traces_table)
 def trace_problem(t: Trace) -> str | None:
     """Why ``t`` cannot be stored (a value too long or out of range), or None when it fits."""
     return _FIT.problem(t)
+
+
+def trace_misfits(traces: Sequence[Trace]) -> list[tuple[int, str]]:
+    """``(index, reason)`` of each trace in ``traces`` that cannot be stored (usually none)."""
+    return _FIT.misfits(traces)
+
+
+def fitting_trace_batch_decoder() -> msgspec.msgpack.Decoder[TraceBatch]:
+    """A ``TraceBatch`` decoder that refuses (``ValidationError``) a batch holding a trace that
+    does not fit the traces table: the recorder's fast path, the check costs next to nothing
+    while decoding. A refused batch is decoded again plainly and :func:`trace_misfits` says
+    which traces do not fit."""
+    traces = _FIT.checked_type(Trace)
+    batch = msgspec.defstruct("FittingTraceBatch", [("traces", list[traces])],  # type: ignore[valid-type]
+                              bases=(TraceBatch,), kw_only=True, array_like=True)
+    decoder: msgspec.msgpack.Decoder[TraceBatch] = msgspec.msgpack.Decoder(batch)
+    return decoder

@@ -126,12 +126,16 @@ class NodeAgent:
         log.info("node agent %s: %g CPU, %d MB, apps %s, %d command(s), image prefixes %s",
                  self.name, self.cpus, self.memory >> 20, ",".join(self.allow.apps),
                  len(self.allow.commands), ",".join(self.allow.image_prefixes) or "none")
-        pubsub = None
-        next_beat = next_read = 0.0
         self._info = encode(self._node_info())
         beat = threading.Thread(target=self._liveness, args=(stop,), daemon=True,
                                 name="galileo-node-liveness")
         beat.start()
+        with bus.stop_guard(stop, self._r, what=f"node agent {self.name}"):
+            self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
+        pubsub = None
+        next_beat = next_read = 0.0
         try:
             while not stop.is_set():
                 try:

@@ -329,6 +329,10 @@ class Reconciler:
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop``: on every change hint and every ``INTERVAL_S``."""
+        with bus.stop_guard(stop, self._r, what="services reconciler"):
+            self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
         outage = bus.Outage(log, "services reconciler")
         pubsub = None
         while not stop.is_set():

@@ -183,7 +183,9 @@ class NodeAgent:
         for spec in assigned.values():  # every instance to stop gets its SIGTERM first
             if spec.stop and spec.id in self.instances:
                 self.instances[spec.id].terminate()
-        for spec in assigned.values():
+        # stops before starts: a rolling update that stops an old instance first (no room
+        # beside it) has its new one admitted into the room the old one leaves
+        for spec in sorted(assigned.values(), key=lambda s: not s.stop):
             inst = self.instances.get(spec.id)
             if spec.stop:
                 if inst is not None:

@@ -152,8 +152,12 @@ class NodeAgent:
                     if now >= next_beat:
                         next_beat = now + REPORT_S
                         self.heartbeat(hint=changed)
-                    elif changed:
-                        self._r.publish(self.keys.services_changes, self.name)
+                    elif changed:  # the node's allocation with the hint, not 2 s later
+                        self._info = encode(self._node_info())
+                        with self._r.pipeline(transaction=False) as pipe:
+                            pipe.set(self.keys.node(self.name), self._info, ex=NODE_TTL_S)
+                            pipe.publish(self.keys.services_changes, self.name)
+                            pipe.execute()
                     self._outage.ok()
                 except BusError as e:
                     self._outage.failed(e)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from galileo import bus
 from galileo.control.galileo import Galileo
 from galileo.errors import BusError, ConfigError, GalileoError, NotFoundError
 from galileo.events import EventLog
@@ -160,6 +161,10 @@ class Autoscaler:
         """Step every ``period_s`` (monotonic schedule) until ``stop`` (or :meth:`stop`) is set;
         a failing step (Redis away, a refused scale) is logged and the loop goes on."""
         stop = stop or self._stop
+        with bus.stop_guard(stop, self.g.redis, what=f"autoscaler {self.service}"):
+            self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
         next_at = self._clock()
         while not stop.is_set() and not self._stop.is_set():
             try:

@@ -42,6 +42,10 @@ success) and log outages once per state change with :class:`Outage`::
 Optimistic transactions (WATCH, read, MULTI, write, EXEC; again on a conflict) go through
 ``transact(client, keys, step, what=...)`` / ``transact_async`` (see :mod:`._transact`).
 
+Stopping when Redis has vanished: ``with bus.stop_guard(stop, client, what=...)`` around a
+daemon loop interrupts its clients (calls fail fast, no retries) when the loop has not ended
+``STOP_INTERRUPT_S`` after ``stop`` was set; ``interrupt(client)`` does it at once.
+
 ``describe(settings)`` names where Redis is (no password), for messages. The embedded server:
 ``ensure_embedded_redis``, ``embedded_redis_running``, ``stop_embedded_redis``.
 """
@@ -65,6 +69,7 @@ from galileo.bus._embedded import (
     redis_server_binary,
     stop_embedded_redis,
 )
+from galileo.bus._stop import interrupt, stop_guard
 from galileo.bus._transact import transact, transact_async
 from galileo.errors import BusAuthError, BusConflict, BusError, BusUnavailable
 
@@ -83,9 +88,11 @@ __all__ = [
     "describe",
     "embedded_redis_running",
     "ensure_embedded_redis",
+    "interrupt",
     "map_error",
     "redis_server_binary",
     "stop_embedded_redis",
+    "stop_guard",
     "transact",
     "transact_async",
 ]

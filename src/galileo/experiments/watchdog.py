@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Final
 
+from galileo import bus
 from galileo.control.galileo import Galileo
 from galileo.control.state import StateKeeper
 from galileo.errors import GalileoError, StorageError
@@ -133,6 +134,10 @@ class Watchdog:
     # ------------------------------------------------------------------ forever
     def run(self, stop: threading.Event, interval_s: float = WATCHDOG_INTERVAL_S) -> None:
         """Tick until ``stop``; Redis or database trouble is logged once per outage."""
+        with bus.stop_guard(stop, lambda: self._g.redis if self._g else None, what="watchdog"):
+            self._loop(stop, interval_s)
+
+    def _loop(self, stop: threading.Event, interval_s: float) -> None:
         failing = False
         while not stop.is_set():
             try:

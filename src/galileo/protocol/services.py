@@ -52,6 +52,8 @@ class ServiceSpec(msgspec.Struct, kw_only=True):
     labels: dict[str, str] = {}  # every label must match the node's
     max_per_host: int = 0  # spread constraint: at most this many on one host (0 = no limit)
     weights: Weighting = "equal"  # routing weights: equal, or by CPU share
+    max_unavailable: int = 1  # a rolling update may stop an old instance first (no room for a
+    # new one beside it) only while ready instances stay >= replicas - max_unavailable
     version: int = 0
 
 

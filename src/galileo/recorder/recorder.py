@@ -328,7 +328,8 @@ class Recorder:
         With ``bridge_telem``, samples of a seed (Go) telemd on ``telem/…`` are taken too."""
         bridge = _start_bridge(self.settings) if bridge_telem else None
         try:
-            self._run(stop, block_ms, report_interval_s)
+            with bus.stop_guard(stop, lambda: self._redis, what=f"recorder {self.consumer}"):
+                self._run(stop, block_ms, report_interval_s)
         finally:
             if bridge is not None:
                 bridge.close()

@@ -7,11 +7,17 @@ allow-list (:mod:`galileo.services.allow`), so a bus message cannot make it run 
 An instance that is not allowed or does not fit the node's free capacity is refused with a
 reason (state ``refused`` and an ``instance_refused`` event). Instances it runs but that are
 not assigned (Redis came back empty) are kept until the reconciler has had ``ORPHAN_GRACE_S`` to
-adopt them. Every ``NODE_HEARTBEAT_S`` it writes its :class:`~galileo.protocol.NodeInfo`
-(capacity, allocation, use, allow-list) with a TTL, all its instance reports (each with the cores
-it used over the last heartbeat, ``cpu_used``, which the autoscalers read), and each
-instance's CPU and memory as telemetry (``svc_cpu``/``svc_memory``, subsystem
-``service@node:port``).
+adopt them. Every ``NODE_HEARTBEAT_S`` a thread refreshes its node key (with a TTL); every
+``REPORT_S`` it writes its :class:`~galileo.protocol.NodeInfo` (capacity, allocation, use,
+allow-list), all its instance reports (each with the cores it used over the last window,
+``cpu_used``, which the autoscalers read), and each instance's CPU and memory as telemetry
+(``svc_cpu``/``svc_memory``, subsystem ``service@node:port``).
+
+Idle cost (issue 17, goal ≤ 1 % of a core): a change (an instance started, ready, exited) is
+written and hinted on ``services:changes`` at once; the periodic report is not hinted (the
+reconciler reads every ``INTERVAL_S`` anyway), so idle agents do not wake each other and the
+reconciler every second. Exits are seen by a ``poll()`` every ``POLL_S``; health probes are a
+bare HTTP/1.0 request (:func:`~galileo.services.instances.probe`).
 
 It is a role of its own rather than part of the worker: the worker's send schedule must not
 share a process with health checks and process management, and an agent that dies is then a
@@ -63,9 +69,10 @@ __all__ = ["NodeAgent"]
 
 log = logging.getLogger(__name__)
 
-POLL_S: Final = 0.2
-READ_S: Final = 1.0  # assignments are re-read this often without a hint
-LIVENESS_S: Final = 0.5  # the node key is refreshed this often (it lives NODE_TTL_S)
+POLL_S: Final = 0.2  # an instance's exit is noticed within this (failure detection)
+READ_S: Final = 2.0  # assignments are re-read this often without a hint
+REPORT_S: Final = 2.0  # reports, node info and telemetry go out this often (and on changes)
+LIVENESS_S: Final = NODE_HEARTBEAT_S  # the node key is refreshed this often (lives NODE_TTL_S)
 ORPHAN_GRACE_S: Final = 5.0
 TELEMETRY_MAXLEN: Final = 200_000
 CAPACITY_EPS: Final = 1e-6
@@ -119,12 +126,16 @@ class NodeAgent:
         log.info("node agent %s: %g CPU, %d MB, apps %s, %d command(s), image prefixes %s",
                  self.name, self.cpus, self.memory >> 20, ",".join(self.allow.apps),
                  len(self.allow.commands), ",".join(self.allow.image_prefixes) or "none")
-        pubsub = None
-        next_beat = next_read = 0.0
         self._info = encode(self._node_info())
         beat = threading.Thread(target=self._liveness, args=(stop,), daemon=True,
                                 name="galileo-node-liveness")
         beat.start()
+        with bus.stop_guard(stop, self._r, what=f"node agent {self.name}"):
+            self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
+        pubsub = None
+        next_beat = next_read = 0.0
         try:
             while not stop.is_set():
                 try:
@@ -139,10 +150,14 @@ class NodeAgent:
                         next_read = now + READ_S
                     changed = self.sync(read)
                     if now >= next_beat:
-                        next_beat = now + NODE_HEARTBEAT_S
-                        self.heartbeat()
-                    elif changed:
-                        self._r.publish(self.keys.services_changes, self.name)
+                        next_beat = now + REPORT_S
+                        self.heartbeat(hint=changed)
+                    elif changed:  # the node's allocation with the hint, not 2 s later
+                        self._info = encode(self._node_info())
+                        with self._r.pipeline(transaction=False) as pipe:
+                            pipe.set(self.keys.node(self.name), self._info, ex=NODE_TTL_S)
+                            pipe.publish(self.keys.services_changes, self.name)
+                            pipe.execute()
                     self._outage.ok()
                 except BusError as e:
                     self._outage.failed(e)
@@ -172,7 +187,9 @@ class NodeAgent:
         for spec in assigned.values():  # every instance to stop gets its SIGTERM first
             if spec.stop and spec.id in self.instances:
                 self.instances[spec.id].terminate()
-        for spec in assigned.values():
+        # stops before starts: a rolling update that stops an old instance first (no room
+        # beside it) has its new one admitted into the room the old one leaves
+        for spec in sorted(assigned.values(), key=lambda s: not s.stop):
             inst = self.instances.get(spec.id)
             if spec.stop:
                 if inst is not None:
@@ -289,7 +306,7 @@ class NodeAgent:
                         address=self.address, ports=self.ports)
 
     def _liveness(self, stop: threading.Event) -> None:
-        """The node key with its TTL, every ``NODE_HEARTBEAT_S`` from a thread of its own: a
+        """The node key with its TTL, every ``LIVENESS_S`` from a thread of its own: a
         loop busy stopping instances must not make the node look lost."""
         while not stop.wait(LIVENESS_S):
             try:
@@ -300,8 +317,9 @@ class NodeAgent:
             except BusError:
                 continue  # the main loop reports the outage
 
-    def heartbeat(self) -> None:
-        """Node info with a TTL, every instance report, per-instance telemetry."""
+    def heartbeat(self, hint: bool = True) -> None:
+        """Node info with a TTL, every instance report, per-instance telemetry; with ``hint``,
+        a ``services:changes`` hint (the periodic report has none: nothing changed)."""
         self._measure_host()
         info = self._node_info()
         self._info = encode(info)
@@ -327,7 +345,8 @@ class NodeAgent:
                                        samples=samples)
                 pipe.xadd(self.keys.telemetry, {TelemetryField: encode(batch)},
                           maxlen=TELEMETRY_MAXLEN, approximate=True)
-            pipe.publish(self.keys.services_changes, self.name)
+            if hint:
+                pipe.publish(self.keys.services_changes, self.name)
             pipe.execute()
 
     def _measure_host(self) -> None:

@@ -166,50 +166,59 @@ class Reconciler:
     def _scale(self, spec: ServiceSpec, active: list[tuple[str, InstanceSpec]],
                view: ClusterView, writes: list[tuple[str, str, InstanceSpec | None]],
                events: list) -> None:  # type: ignore[type-arg]
+        if self._roll(spec, active, view, writes, events):
+            return
         missing = spec.replicas - len(active)
         if missing < 0:
             def rank(item: tuple[str, InstanceSpec]) -> tuple[bool, int]:
                 node, inst = item
-                report = view.reports.get(node, {}).get(inst.id)
-                ready = report is not None and report.state == InstanceState.READY
-                return (ready, -inst.placed_ns)
+                return (self._ready(view, node, inst), -inst.placed_ns)
 
             for node, inst in sorted(active, key=rank)[:-missing]:
-                active.remove((node, inst))  # not routed to from this round on
-                writes.append((node, inst.id, _stopping(inst)))
-                events.append(new_event(EventKind.INSTANCE_STATE, name=spec.name, data={
-                    "instance": inst.id, "node": node, "state": "retired",
-                    "reason": f"scaled down to {spec.replicas}"}))
+                self._retire(spec, node, inst, active, writes, events,
+                             f"scaled down to {spec.replicas}")
             return
         if missing == 0:
             self._pending.pop(spec.name, None)
             return
+        if self._place(spec, missing, view, writes, events) == missing:
+            self._pending.pop(spec.name, None)
+
+    def _place(self, spec: ServiceSpec, missing: int, view: ClusterView,
+               writes: list[tuple[str, str, InstanceSpec | None]], events: list,  # type: ignore[type-arg]
+               why: str = "", quiet: bool = False) -> int:
+        """Place ``missing`` new instances of ``spec``; returns how many were placed. ``why``
+        prefixes each placement's reason; ``quiet``: no pending event when none fits."""
+        def pending(text: str) -> None:
+            if not quiet:
+                self._note_pending(spec.name, text, events)
+
         try:
             policy = self._policy(spec.placement)
         except ConfigError as e:
-            self._note_pending(spec.name, str(e), events)
-            return
+            pending(str(e))
+            return 0
         nodes = self._node_views(spec, view)
         plan: list[tuple[NodeView, str]] = []  # the policy's picks not yet placed
+        placed = 0
         while missing > 0:
             feasible = [n for n in nodes.values() if self._feasible(spec, n, view)]
             if not feasible:
-                self._note_pending(spec.name, f"{missing} instance(s) wait: no feasible node "
-                                   f"(live: {', '.join(sorted(view.nodes)) or 'none'})", events)
-                return
+                pending(f"{missing} instance(s) wait: no feasible node "
+                        f"(live: {', '.join(sorted(view.nodes)) or 'none'})")
+                return placed
             fresh = not plan
             if fresh:
                 try:
                     plan = list(policy.choose_many(spec, feasible, missing,
                                                    list(nodes.values())))[:missing]
                 except ConfigError as e:
-                    self._note_pending(spec.name, str(e), events)
-                    return
+                    pending(str(e))
+                    return placed
             if not plan or plan[0][0].name not in {n.name for n in feasible}:
                 if fresh:  # a policy must pick among the feasible nodes it was given
-                    self._note_pending(spec.name, f"placement {spec.placement!r} chose no "
-                                       "feasible node", events)
-                    return
+                    pending(f"placement {spec.placement!r} chose no feasible node")
+                    return placed
                 plan = []  # an earlier pick took the room: plan the rest again
                 continue
             chosen, reason = plan.pop(0)
@@ -219,7 +228,7 @@ class Reconciler:
                                 port=spec.port or _free_port(chosen.info.ports, _ports_in_use(
                                     view, chosen.name)),
                                 cpus=spec.cpus, memory=spec.memory, health=spec.health,
-                                placed_ns=time.time_ns(), reason=reason)
+                                placed_ns=time.time_ns(), reason=why + reason)
             view.assigned.setdefault(chosen.name, {})[inst.id] = inst
             chosen.cpus_allocated += spec.cpus
             chosen.memory_allocated += spec.memory
@@ -228,12 +237,67 @@ class Reconciler:
             chosen.services[spec.name] = chosen.services.get(spec.name, 0) + 1
             writes.append((chosen.name, inst.id, inst))
             missing -= 1
+            placed += 1
             self.placed += 1
             events.append(new_event(EventKind.INSTANCE_PLACE, name=spec.name, data={
                 "instance": inst.id, "node": chosen.name,
                 "endpoint": f"{chosen.info.host}:{inst.port}",
-                "policy": spec.placement, "reason": reason}))
-        self._pending.pop(spec.name, None)
+                "policy": spec.placement, "reason": why + reason}))
+        return placed
+
+    def _retire(self, spec: ServiceSpec, node: str, inst: InstanceSpec,
+                active: list[tuple[str, InstanceSpec]],
+                writes: list[tuple[str, str, InstanceSpec | None]], events: list,  # type: ignore[type-arg]
+                reason: str) -> None:
+        active.remove((node, inst))  # not routed to from this round on
+        writes.append((node, inst.id, _stopping(inst)))
+        events.append(new_event(EventKind.INSTANCE_STATE, name=spec.name, data={
+            "instance": inst.id, "node": node, "state": "retired", "reason": reason}))
+
+    @staticmethod
+    def _ready(view: ClusterView, node: str, inst: InstanceSpec) -> bool:
+        report = view.reports.get(node, {}).get(inst.id)
+        return report is not None and report.state == InstanceState.READY
+
+    # ------------------------------------------------------------------ rolling update
+    def _roll(self, spec: ServiceSpec, active: list[tuple[str, InstanceSpec]],
+              view: ClusterView, writes: list[tuple[str, str, InstanceSpec | None]],
+              events: list) -> bool:  # type: ignore[type-arg]
+        """Replace instances of an older spec one at a time: start a new one beside them →
+        wait until it is ready and routed → retire an old one. Only when no node has room for
+        the extra instance is an old one stopped first, and only while the ready ones stay
+        ``>= replicas - max_unavailable``. True when this round belongs to the update."""
+        old = [(n, i) for n, i in active if _outdated(i, spec)]
+        if not old or spec.replicas == 0:
+            return False
+        new = [(n, i) for n, i in active if (n, i) not in old]
+        step = f"rolling update to version {spec.version}: "
+        if any(not self._ready(view, n, i) for n, i in new):
+            return True  # one at a time: the new instance must be ready first
+        if len(active) > spec.replicas:  # the new ones are ready: once routed, old ones go
+            record = self.rtbl.get(spec.name)
+            routed = set(record.hosts) if record else set()
+            if any(_endpoint(view, n, i) not in routed for n, i in new):
+                return True
+            ranked = sorted(old, key=lambda x: (self._ready(view, *x), x[1].placed_ns))
+            for node, inst in ranked[:len(active) - spec.replicas]:
+                self._retire(spec, node, inst, active, writes, events,
+                             step + "replaced by a new instance that is ready and routed")
+            return True
+        if len(active) < spec.replicas:
+            return False  # missing ones are placed as usual (with the new spec)
+        if self._place(spec, 1, view, writes, events, why=step, quiet=True):
+            return True
+        ready = sum(self._ready(view, n, i) for n, i in active)
+        if ready - 1 < spec.replicas - spec.max_unavailable:
+            self._note_pending(spec.name, step + "no room for a new instance beside the old "
+                               f"ones and max_unavailable={spec.max_unavailable} allows no "
+                               "stop first", events)
+            return True
+        node, inst = min(old, key=lambda x: (self._ready(view, *x), x[1].placed_ns))
+        self._retire(spec, node, inst, active, writes, events,
+                     step + "stopped first: no node has room for a new instance beside it")
+        return True
 
     def _feasible(self, spec: ServiceSpec, node: NodeView, view: ClusterView) -> bool:
         info = node.info
@@ -329,6 +393,10 @@ class Reconciler:
 
     def run(self, stop: threading.Event) -> None:
         """Reconcile until ``stop``: on every change hint and every ``INTERVAL_S``."""
+        with bus.stop_guard(stop, self._r, what="services reconciler"):
+            self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
         outage = bus.Outage(log, "services reconciler")
         pubsub = None
         while not stop.is_set():
@@ -359,6 +427,18 @@ class Reconciler:
             except Exception:  # never die: declared services rely on this loop
                 log.exception("services reconciler round failed")
                 stop.wait(INTERVAL_S)
+
+
+def _outdated(inst: InstanceSpec, spec: ServiceSpec) -> bool:
+    """True when ``inst`` runs something else than ``spec`` now declares."""
+    return (inst.kind != spec.kind or inst.what != spec.what or inst.args != spec.args
+            or abs(inst.cpus - spec.cpus) > CAPACITY_EPS or inst.memory != spec.memory
+            or inst.health != spec.health or bool(spec.port and inst.port != spec.port))
+
+
+def _endpoint(view: ClusterView, node: str, inst: InstanceSpec) -> str:
+    report = view.reports.get(node, {}).get(inst.id)
+    return report.endpoint if report is not None else ""
 
 
 def _stopping(inst: InstanceSpec) -> InstanceSpec:

@@ -12,6 +12,7 @@ or JSON: a list of services, a mapping ``name: {...}``, or ``{services: ...}`` o
         placement: spread  # binpack, least-loaded, module:Class
         hosts: "pico[1-2]" # host name pattern; labels: {zone: a}; max_per_host: 1
         weights: equal     # or cpu (routing weight = the instance's CPU share)
+        max_unavailable: 1 # rolling update: ready may dip to replicas - this (when no room)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["SERVICE_FIELDS", "parse_services", "read_services_file", "service_sp
 
 SERVICE_FIELDS: Final = {"name", "app", "command", "image", "args", "replicas", "cpus", "memory",
                          "port", "health", "placement", "hosts", "labels", "max_per_host",
-                         "weights", "keep"}
+                         "weights", "max_unavailable", "keep"}
 
 
 def service_spec(name: str, *, app: str | None = None, command: str | None = None,
@@ -36,7 +37,7 @@ def service_spec(name: str, *, app: str | None = None, command: str | None = Non
                  cpus: float | str = 0.0, memory: str | int | None = None, port: int = 0,
                  health: str = "/health", placement: str = "spread", hosts: str = "",
                  labels: Mapping[str, str] | None = None, max_per_host: int = 0,
-                 weights: str = "equal") -> ServiceSpec:
+                 weights: str = "equal", max_unavailable: int = 1) -> ServiceSpec:
     """A checked spec (static checks only; :meth:`Services.apply` checks it against the
     nodes). Raises ValidationError with one sentence."""
     try:
@@ -72,11 +73,16 @@ def service_spec(name: str, *, app: str | None = None, command: str | None = Non
         raise ValidationError(f"service {name!r}: weights must be equal or cpu, got {weights!r}.")
     if not isinstance(max_per_host, int) or max_per_host < 0:
         raise ValidationError(f"service {name!r}: max_per_host must be an integer >= 0.")
+    if isinstance(max_unavailable, bool) or not isinstance(max_unavailable, int) \
+            or max_unavailable < 0:
+        raise ValidationError(f"service {name!r}: max_unavailable must be an integer >= 0, "
+                              f"got {max_unavailable!r}.")
     return ServiceSpec(name=name, kind=kind, what=what, args=[str(a) for a in args],  # type: ignore[arg-type]
                        replicas=replicas, cpus=cpu, memory=mem, port=port, health=health,
                        placement=placement, hosts=hosts,
                        labels={str(k): str(v) for k, v in (labels or {}).items()},
-                       max_per_host=max_per_host, weights=weights)  # type: ignore[arg-type]
+                       max_per_host=max_per_host, weights=weights,  # type: ignore[arg-type]
+                       max_unavailable=max_unavailable)
 
 
 def parse_services(data: Any, where: str) -> list[tuple[ServiceSpec, bool]]:

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 import pytest
 from faultrig import Rig, wait
 
+from galileo.experiments.daemon import RUNNER_STOP_BUDGET_S
 from galileo.worker.daemon import STOP_BUDGET_S
 
 # SIGTERM → exit with Redis frozen: every daemon within the worker's stop budget (4.5 s; well
 # under the 10 s after which ProcessGroup and the testbed SIGKILL). Measured: 0.6-2.3 s.
 GRACE_S = STOP_BUDGET_S
+RUNNER_GRACE_S = RUNNER_STOP_BUDGET_S + 2.5  # its budget, one unanswered ping (1 s), its exit
 
 
 @pytest.fixture
@@ -27,14 +29,15 @@ def frozen(rig: Rig) -> Iterator[Rig]:
         rig.redis.proc.send_signal(signal.SIGCONT)
 
 
-def _exit_times(rig: Rig, names: list[str]) -> dict[str, float | None]:
-    """SIGTERM every one at once; seconds until each exited (None: still running at GRACE_S)."""
+def _exit_times(rig: Rig, names: list[str],
+                grace_s: float = GRACE_S) -> dict[str, float | None]:
+    """SIGTERM every one at once; seconds until each exited (None: still running at grace_s)."""
     procs = {n: rig.procs.procs[n] for n in names}
     t0 = time.monotonic()
     for proc in procs.values():
         proc.send_signal(signal.SIGTERM)
     out: dict[str, float | None] = dict.fromkeys(names)
-    while time.monotonic() - t0 < GRACE_S and any(v is None for v in out.values()):
+    while time.monotonic() - t0 < grace_s and any(v is None for v in out.values()):
         for name, proc in procs.items():
             if out[name] is None and proc.poll() is not None:
                 out[name] = round(time.monotonic() - t0, 2)
@@ -75,3 +78,20 @@ def test_every_daemon_stops_within_its_grace_when_redis_is_frozen(frozen: Rig) -
     # the agent's instance went with it: nothing left listening on its port range
     assert subprocess.run(["ss", "-Hltn", "sport >= :24000 and sport <= :24099"],
                           capture_output=True, text=True, check=False).stdout.strip() == ""
+
+
+def test_runner_stops_within_its_grace_when_redis_is_frozen(frozen: Rig) -> None:
+    """The experiment runner (a Celery worker) too: its warm shutdown talks to the broker, which
+    would wait on a frozen Redis forever; the runner's stop budget ends it."""
+    rig = frozen
+    rig.procs.start("runner", ["runner", "--name", "r1"])
+    wait(lambda: "ready" in rig.log("runner"), 60, "the runner")
+    time.sleep(1.5)
+    assert rig.redis.proc is not None
+    rig.redis.proc.send_signal(signal.SIGSTOP)
+    time.sleep(1.0)
+    took = _exit_times(rig, ["runner"], grace_s=RUNNER_GRACE_S)
+    print("runner exit time after SIGTERM, Redis frozen:", took)
+    assert took["runner"] is not None, \
+        f"runner still running {RUNNER_GRACE_S} s after SIGTERM with Redis frozen:\n" \
+        + rig.log("runner")[-2000:]

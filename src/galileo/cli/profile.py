@@ -121,5 +121,5 @@ def _on_testbed(prefix: str, apps: list[ProfileApp], max_per_node: int, duration
     for solo in result.solos.values():
         console.print(f"  solo {solo.app}: driven at {solo.rate:.1f} req/s, achieved "
                       f"{solo.achieved:.1f} (generator "
-                      f"{'kept up' if solo.generator_kept_up else 'SATURATED'})")
+                      f"{'kept up' if solo.generator_kept_up else 'behind'})")
     console.print(f"wrote {result.npz} and {result.rules}")

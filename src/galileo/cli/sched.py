@@ -231,10 +231,14 @@ def validate(
             result = run(s.g, s.worker, model, cfg, note, step)
     for t in tables(result):
         console.print(t)
-    kept = all(x.generator_kept_up for x in result.solos.values())
-    console.print("generators: " + ("never saturated (every solo run sent ≥ 97 % of its "
-                                    "rate)" if kept else "[red]SATURATED[/] in a solo run: "
-                                    "the measurements are about the load worker, lower --rate"))
+    behind = [x for x in result.solos.values() if not x.generator_kept_up]
+    console.print("generators: " + ("never saturated: every solo run sent ≥ 97 % of its rate "
+                                    "and achieved/offered is in the solo table" if not behind
+                                    else "[red]behind[/] in the solo run of " + ", ".join(
+                                        f"{x.app} (sent {x.sent / (x.rate * x.window_s):.0%} "
+                                        "of its rate)" for x in behind)
+                                    + ": the load worker or the in-flight bound held requests "
+                                    "back; lower --rate"))
     best_p, best_m = result.predicted_best, result.measured_best
     console.print(f"MAE per instance {result.mae:.3f}; Kendall tau of the orderings "
                   f"{result.tau:.2f}; predicted best {best_p.name}, measured best "

@@ -91,7 +91,7 @@ def tables(v: Validation) -> list[Table]:
                   ["app", "rate req/s", "achieved", "achieved/offered", "generator"])
     for s in v.solos.values():
         solo.add_row(*[s.app, f"{s.rate:.1f}", f"{s.achieved:.1f}", f"{s.served_ratio:.3f}",
-                      "kept up" if s.generator_kept_up else "SATURATED"])
+                      "kept up" if s.generator_kept_up else "behind"])
     sched = _table("per scheduler: mean normalised throughput",
                    ["scheduler", "predicted", "measured", "95 % CI", "experiment"])
     for r in v.schedulers:

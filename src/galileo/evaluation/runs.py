@@ -35,8 +35,8 @@ class Drive:
 
     warmup_s: float = 1.0
     duration_s: int = 3
-    max_inflight: int = 64
-    concurrency: int = 4
+    max_inflight: int = 8  # twice the clients that saturate an app alone: short queues, so
+    concurrency: int = 4  # the agent's health probes (0.5 s timeout) are not starved
 
 
 @contextlib.contextmanager
@@ -67,6 +67,8 @@ def measure(g: Galileo, worker: str, services: Sequence[str], instances: Sequenc
     ``drive.concurrency`` clients sending back to back when ``rates`` is None (saturation) --
     and return each one's measurement over ``drive.duration_s`` whole seconds."""
     groups = []
+    for svc in services:  # an instance restarted since the last window: wait for it
+        g.services.wait(svc, READY_TIMEOUT_S)
     try:
         for svc, inst in zip(services, instances, strict=True):
             request = {"generator": inst.app.generator,

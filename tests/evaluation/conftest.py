@@ -3,6 +3,7 @@ node agents), always taken down; the CLI run as a subprocess against it."""
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -56,3 +57,8 @@ def write_table(path: Path, rows: Sequence[tuple[dict[int, int], dict[int, float
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("evaldata")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))

@@ -219,6 +219,7 @@ def validate(
     names = parse_schedulers(schedulers)
     wanted = parse_batch(batch)
     model = lab_model(table)
+    check_batch(model, wanted)
     console = Console()
     with testbed_session(load_settings().data_dir, prefix,
                          default_cores(host_cores, load_cores)) as s:

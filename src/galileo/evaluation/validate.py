@@ -98,14 +98,15 @@ def parse_batch(text: str) -> dict[str, int]:
     return out
 
 
-def check_batch(model: LabModel, batch: Mapping[str, int], hosts: Sequence[str]) -> None:
-    """Every app in the table, and the batch within hosts × the table's capacity."""
+def check_batch(model: LabModel, batch: Mapping[str, int],
+                hosts: Sequence[str] | None = None) -> None:
+    """Every app in the table, and (given the hosts) the batch within hosts × capacity."""
     for name in batch:
         if PROFILE_APPS[name].column not in model.apps:
             raise ValidationError(f"app {name!r} is not in the interference table {model.path} "
                                   f"(its apps: {model.app_names()})")
     total = sum(batch.values())
-    if total > len(hosts) * model.capacity:
+    if hosts is not None and total > len(hosts) * model.capacity:
         raise ValidationError(f"--batch has {total} instances, more than {len(hosts)} hosts × "
                               f"the table's capacity of {model.capacity}")
 

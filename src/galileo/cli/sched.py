@@ -248,8 +248,8 @@ def validate(
                                       " measured)"))
     paths = [*write_csv(result, out), write_png(result, out / "validate.png")]
     console.print("wrote " + ", ".join(str(p) for p in paths))
-    console.print("compare two: galileo report " + " ".join(r.exp_id for r in
-                                                          result.schedulers[:2]))
+    console.print(f"compare two: galileo testbed run --prefix {prefix} -- galileo report "
+                  + " ".join(r.exp_id for r in result.schedulers[:2]))
 
 
 def _steps(console: Any, what: str) -> Any:

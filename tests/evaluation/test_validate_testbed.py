@@ -94,5 +94,9 @@ def test_validate_two_schedulers_end_to_end(profiled: Path, tb: Testbed,
             until(lambda s=s: db.count_traces(s["experiment"]) > 0, 30,  # type: ignore[misc]
                   "the recorder storing the scheduler's traces")
     assert not math.isnan(float(scheds[0]["mae"]))
+    report = data_dir / "compare.html"  # the two runs compare like any two experiments
+    done = cli(data_dir, "testbed", "run", "--prefix", P, "--", "galileo", "report",
+               scheds[0]["experiment"], scheds[1]["experiment"], "-o", str(report))
+    assert done.returncode == 0 and report.stat().st_size > 10_000, done.stdout + done.stderr
     left = Testbed.attach(data_dir, P).state.processes
     assert not [p for p in left if p.role.startswith("load-")]  # the load worker is gone

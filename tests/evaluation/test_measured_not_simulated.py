@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import cli, read_csv, up, write_table
+from evalhelpers import cli, read_csv, up, write_table
 
 from galileo.testbed import Testbed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import cli, write_table
+from evalhelpers import cli, write_table
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_validate_two_schedulers_end_to_end(profiled: Path, tb: Testbed,
         for s in scheds:
             exp = db.get_experiment(s["experiment"])
             assert exp is not None and exp.name == f"sched validate: {s['scheduler']}"
-            until(lambda s=s: db.count_traces(s["experiment"]) > 0, 30, 
+            until(lambda s=s: db.count_traces(s["experiment"]) > 0, 30,
                   "the recorder storing the scheduler's traces")
     assert not math.isnan(float(scheds[0]["mae"]))
     report = data_dir / "compare.html"  # the two runs compare like any two experiments

@@ -47,3 +47,10 @@ def test_app_not_in_the_table(tmp_path: Path, table: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "'kv' is not in the interference table" in \
         done.stderr and "(its apps: checksum)" in done.stderr, done.stderr
+
+
+def test_profile_on_a_testbed_that_is_not_up(tmp_path: Path) -> None:
+    done = cli(tmp_path, "profile", "checksum", "--testbed", "gnone", timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [x for x in done.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "no testbed 'gnone' is up" in lines[0], done.stderr

@@ -6,7 +6,7 @@ import csv
 import math
 from pathlib import Path
 
-from galileo.evaluation.validate import Validation
+from galileo.evaluation.validate import SchedulerResult, Validation
 from galileo.tables import Table
 
 
@@ -17,21 +17,22 @@ def write_csv(v: Validation, out_dir: Path) -> list[Path]:
     with paths[0].open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["scheduler", "experiment", "predicted_mean", "measured_mean",
-                    "ci95_low", "ci95_high", "repeats", "mae"])
+                    "ci95_low", "ci95_high", "repeats", "mae", "generator_behind"])
         for s in v.schedulers:
             err = sum(abs(r.predicted - r.measured_mean) for r in s.instances) / len(s.instances)
             w.writerow([s.name, s.exp_id, f"{s.predicted:.4f}", f"{s.measured.mean:.4f}",
                         f"{s.measured.low:.4f}", f"{s.measured.high:.4f}", s.measured.n,
-                        f"{err:.4f}"])
+                        f"{err:.4f}", f"{behind_share(s):.3f}"])
     with paths[1].open("w", newline="") as fh:
         w = csv.writer(fh)
         repeats = max((len(r.measured) for s in v.schedulers for r in s.instances), default=0)
         w.writerow(["scheduler", "instance", "app", "host", "predicted", "measured_mean",
-                    *(f"measured_{k + 1}" for k in range(repeats))])
+                    "generator_behind", *(f"measured_{k + 1}" for k in range(repeats))])
         for s in v.schedulers:
             for r in s.instances:
                 w.writerow([s.name, r.index, r.app, r.host, f"{r.predicted:.4f}",
-                            f"{r.measured_mean:.4f}", *(f"{x:.4f}" for x in r.measured)])
+                            f"{r.measured_mean:.4f}", r.behind,
+                            *(f"{x:.4f}" for x in r.measured)])
     with paths[2].open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["app", "rate_rps", "achieved_rps", "sent", "window_s",
@@ -40,6 +41,12 @@ def write_csv(v: Validation, out_dir: Path) -> list[Path]:
             w.writerow([solo.app, f"{solo.rate:.2f}", f"{solo.achieved:.2f}", solo.sent,
                         solo.window_s, solo.generator_kept_up, f"{solo.served_ratio:.3f}"])
     return paths
+
+
+def behind_share(s: SchedulerResult) -> float:
+    """Share of instance-windows in which the load worker fell behind."""
+    windows = sum(len(r.measured) for r in s.instances)
+    return sum(r.behind for r in s.instances) / windows if windows else 0.0
 
 
 def write_png(v: Validation, path: Path) -> Path:

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 
 from galileo.control import Galileo
 from galileo.errors import ConfigError, ValidationError
-from galileo.evaluation.runs import Drive, Instance, Solo, deployed, measure, solos
+from galileo.evaluation.runs import (
+    Drive,
+    Instance,
+    Solo,
+    deployed,
+    generator_behind,
+    measure,
+    solos,
+)
 from galileo.evaluation.stats import MeanCI, kendall_tau, mae, mean_ci95
 from galileo.profiling.apps import PROFILE_APPS, ProfileApp
 
@@ -51,6 +59,7 @@ class InstanceResult:
     host: str
     predicted: float
     measured: list[float] = field(default_factory=list)  # one per repeat
+    behind: int = 0  # repeats in which the load worker fell behind (runs.generator_behind)
 
     @property
     def measured_mean(self) -> float:
@@ -176,6 +185,7 @@ def run(g: Galileo, worker: str, model: LabModel, cfg: ValidateConfig,
                     for r, m in zip(rows, measure(g, worker, services, insts, cfg.drive, rates),
                                     strict=True):
                         r.measured.append(m.rps / alone[r.app].achieved)
+                        r.behind += generator_behind(m, rates[r.app], cfg.drive)
                     step(len(apps) + len(results) * cfg.repeats + rep + 1, total)
         finally:
             g.experiment.stop()

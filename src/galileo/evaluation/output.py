@@ -67,7 +67,10 @@ def write_png(v: Validation, path: Path) -> Path:
     left.set_xticks(list(xs), names)
     left.set_ylabel("mean normalised throughput")
     left.set_title(f"per scheduler (Kendall τ {v.tau:.2f})")
-    left.legend(loc="lower right")
+    top = max([0.0, *(s.predicted for s in v.schedulers),
+               *(s.measured.mean + h for s, h in zip(v.schedulers, halves, strict=True))])
+    left.set_ylim(0, 1.3 * top or 1.0)
+    left.legend(loc="upper center", ncol=2, fontsize="small")
     every = [r for s in v.schedulers for r in s.instances]
     for s in v.schedulers:
         right.scatter([r.predicted for r in s.instances],

@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--repeats", default="3")
     ap.add_argument("--duration", default="2")
     ap.add_argument("--prefix", default="gbv")
+    ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "galileo-sched-validate"),
+                    help="where the CSV files and the PNG are copied")
     args = ap.parse_args()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="galileo-bench-validate-") as tmp:
@@ -74,8 +76,8 @@ def main() -> None:
                 rows = list(csv.DictReader(fh))
             with (data / "val" / "solo.csv").open(newline="") as fh:
                 solo = list(csv.DictReader(fh))
-            out = Path("sched-validate-bench")
-            out.mkdir(exist_ok=True)
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
             for name in ("schedulers.csv", "instances.csv", "solo.csv", "validate.png"):
                 (out / name).write_bytes((data / "val" / name).read_bytes())
     from galileo.evaluation.stats import kendall_tau, mae

@@ -187,7 +187,8 @@ def validate(
         help="Comma-separated lab schedulers, e.g. greedy,round-robin,medea.")]
     = "greedy,round-robin",
     batch: Annotated[str, typer.Option(
-        help="Instances per app, e.g. checksum=2,ycsb-a=2 (CPU-bound apps: kv is limited by the load worker).")] = "checksum=2,ycsb-a=2",
+        help="Instances per app, e.g. checksum=2,ycsb-a=2 (CPU-bound apps: kv is limited "
+        "by the load worker).")] = "checksum=2,ycsb-a=2",
     repeats: Annotated[int, typer.Option(min=1, max=30, help="Measurements per scheduler.")]
     = 3,
     duration: Annotated[int, typer.Option(min=1, help="Measured seconds per repeat.")] = 3,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from galileo.errors import ValidationError
+
+if TYPE_CHECKING:
+    from galileo.profiling import ProfileApp
 
 
 def _cpus(text: str, option: str) -> tuple[int, ...]:
@@ -48,6 +51,13 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str, typer.Option(help="Name of the .npz file.")] = "profile",
         external_workers: Annotated[bool, typer.Option(
             "--external-workers", help="Use running workers instead of starting one.")] = False,
+        testbed: Annotated[str, typer.Option(
+            "--testbed", help="Measure on this running testbed's first host instead (its "
+            "cgroup's quota; instances as pinned services, open loop at solo saturation).")]
+        = "",
+        rate: Annotated[float | None, typer.Option(
+            min=0.1, help="With --testbed: drive at this rate instead of the measured solo "
+            "saturation rate.")] = None,
     ) -> None:
         """Run every co-location of APPS (or a fraction) and write <out>/<name>.npz + rules."""
         from rich.console import Console
@@ -57,6 +67,10 @@ def register(app: typer.Typer) -> None:
         from galileo.settings import load_settings
 
         settings = load_settings()
+        if testbed:
+            _on_testbed(testbed, parse_apps(apps), max_per_node, duration, warmup, fraction,
+                        seed, out, name, rate, node_cpus, load_cpus)
+            return
         ncpu = os.cpu_count() or 1
         node = _cpus(node_cpus, "--node-cpus") if node_cpus else (ncpu - 1,)
         others = tuple(c for c in range(ncpu) if c not in node) or node
@@ -79,3 +93,33 @@ def register(app: typer.Typer) -> None:
         for app_name, rps in result.solo_rps.items():
             console.print(f"  solo {app_name}: {rps:.1f} req/s")
         console.print(f"wrote {result.npz} and {result.rules}")
+
+
+def _on_testbed(prefix: str, apps: list[ProfileApp], max_per_node: int, duration: int,
+                warmup: float, fraction: float, seed: int, out: Path, name: str,
+                rate: float | None, host_cores: str, load_cores: str) -> None:
+    from rich.console import Console
+
+    from galileo.cli.sched import _steps
+    from galileo.evaluation.rig import default_cores
+    from galileo.evaluation.runs import Drive
+    from galileo.evaluation.session import testbed_session
+    from galileo.evaluation.testbed_profile import profile_on_testbed
+    from galileo.settings import load_settings
+
+    console = Console()
+    with testbed_session(load_settings().data_dir, prefix,
+                         default_cores(host_cores, load_cores)) as s:
+        if s.note:
+            console.print(f"[yellow]note:[/] {s.note}")
+        with _steps(console, "profiling") as (note, step):
+            result = profile_on_testbed(s.g, s.worker, apps, s.hosts[0], out, name,
+                                        Drive(warmup, duration), max_per_node, fraction, seed,
+                                        rate, note, step)
+    console.print(f"experiment [bold]{result.exp_id}[/] on {s.hosts[0]}: "
+                  f"{len(result.rows)} compositions")
+    for solo in result.solos.values():
+        console.print(f"  solo {solo.app}: driven at {solo.rate:.1f} req/s, achieved "
+                      f"{solo.achieved:.1f} (generator "
+                      f"{'kept up' if solo.generator_kept_up else 'behind'})")
+    console.print(f"wrote {result.npz} and {result.rules}")

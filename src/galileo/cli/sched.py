@@ -171,10 +171,124 @@ def _print_table(results: list[Result], title: str, plan: str, score: str) -> No
     Console().print(t)
 
 
+PrefixOpt = Annotated[str, typer.Option("--prefix", help="The running testbed's prefix.")]
+HostCoresOpt = Annotated[str, typer.Option(
+    "--host-cores", help="Cores the hosts' cgroups are pinned to (default: the last).")]
+LoadCoresOpt = Annotated[str, typer.Option(
+    "--load-cores", help="Cores of the load worker, Redis and the recorder (default: the "
+    "others).")]
+
+
+def validate(
+    table: Annotated[str, typer.Option(
+        "--table", help="Interference table: the .npz `galileo profile --testbed` wrote, "
+        "or metis.")],
+    schedulers: Annotated[str, typer.Option(
+        help="Comma-separated lab schedulers, e.g. greedy,round-robin,medea.")]
+    = "greedy,round-robin",
+    batch: Annotated[str, typer.Option(
+        help="Instances per app, e.g. checksum=2,ycsb-a=2 (CPU-bound apps: kv is limited "
+        "by the load worker).")] = "checksum=2,ycsb-a=2",
+    repeats: Annotated[int, typer.Option(min=1, max=30, help="Measurements per scheduler.")]
+    = 3,
+    duration: Annotated[int, typer.Option(min=1, help="Measured seconds per repeat.")] = 3,
+    warmup: Annotated[float, typer.Option(min=0.0, help="Warm-up seconds per repeat.")] = 1.0,
+    rate: Annotated[float | None, typer.Option(
+        min=0.1, help="Drive every instance at this rate (req/s) instead of its app's "
+        "measured solo saturation rate.")] = None,
+    out: Annotated[Path, typer.Option(help="Directory of the CSV files and the PNG.")]
+    = Path("sched-validate"),
+    seed: Annotated[int, typer.Option(help="Seed of the schedulers.")] = 0,
+    budget: Annotated[float, typer.Option(min=0.01, help="metis' training budget.")] = 0.2,
+    prefix: PrefixOpt = "pico", host_cores: HostCoresOpt = "", load_cores: LoadCoresOpt = "",
+) -> None:
+    """Run the lab's placements on the running testbed: per scheduler the predicted and the
+    measured mean normalised throughput (95 % CI over repeats), per instance predicted vs
+    measured, the MAE and Kendall tau of the scheduler orderings; one experiment per
+    scheduler; CSV files and a PNG in --out."""
+    from rich.console import Console
+
+    from galileo.evaluation.output import tables, write_csv, write_png
+    from galileo.evaluation.rig import default_cores
+    from galileo.evaluation.runs import Drive
+    from galileo.evaluation.session import testbed_session
+    from galileo.evaluation.validate import ValidateConfig, check_batch, parse_batch, run
+    from galileo.scheduling.schedulers import parse_schedulers
+    from galileo.services.lab_placement import lab_model
+    from galileo.settings import load_settings
+
+    names = parse_schedulers(schedulers)
+    wanted = parse_batch(batch)
+    model = lab_model(table)
+    check_batch(model, wanted)
+    console = Console()
+    with testbed_session(load_settings().data_dir, prefix,
+                         default_cores(host_cores, load_cores)) as s:
+        check_batch(model, wanted, s.hosts)
+        if s.note:
+            console.print(f"[yellow]note:[/] {s.note}")
+        cfg = ValidateConfig(table, names, wanted, s.hosts, repeats,
+                             Drive(warmup, duration), rate, seed, budget)
+        with _steps(console, "validating") as (note, step):
+            result = run(s.g, s.worker, model, cfg, note, step)
+    for t in tables(result):
+        console.print(t)
+    _generator_verdict(console, result)
+    best_p, best_m = result.predicted_best, result.measured_best
+    console.print(f"MAE per instance {result.mae:.3f}; Kendall tau of the orderings "
+                  f"{result.tau:.2f}; predicted best {best_p.name}, measured best "
+                  f"{best_m.name}" + ("" if best_p is best_m else
+                                      f" (by {best_m.measured.mean - best_p.measured.mean:.3f}"
+                                      " measured)"))
+    paths = [*write_csv(result, out), write_png(result, out / "validate.png")]
+    console.print("wrote " + ", ".join(str(p) for p in paths))
+    console.print(f"compare two: galileo testbed run --prefix {prefix} -- galileo report "
+                  + " ".join(r.exp_id for r in result.schedulers[:2]))
+
+
+def _generator_verdict(console: Any, result: Any) -> None:
+    """Say whether the load worker ever saturated (solo runs and every scheduler's windows)."""
+    from galileo.evaluation.output import behind_share
+
+    solo = [x.app for x in result.solos.values() if not x.generator_kept_up]
+    runs = {s.name: behind_share(s) for s in result.schedulers if behind_share(s) > 0}
+    if not solo and not runs:
+        console.print("generators: never saturated (every window sent ≥ 97 % of its rate, or "
+                      "the instance itself held requests back)")
+        return
+    where = [f"solo {a}" for a in solo] + [f"{n} ({share:.0%} of instance-windows)"
+                                           for n, share in runs.items()]
+    console.print("[red]generators: behind[/] in " + ", ".join(where) + ": those measurements "
+                  "are about the load side, not the instances; lower --rate or the batch")
+
+
+def _steps(console: Any, what: str) -> Any:
+    """A rich progress bar; yields (note, step) callbacks."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as p:
+            task = p.add_task(what, total=None)
+
+            def note(message: str) -> None:
+                p.update(task, description=message)
+
+            def step(done: int, total: int) -> None:
+                p.update(task, completed=done, total=total)
+
+            yield note, step
+    return bar()
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``sched`` sub-app (``fidelity``, ``compare``)."""
     sched = typer.Typer(help="Scheduling lab: interference simulators and schedulers.",
                         no_args_is_help=True)
     sched.command("fidelity")(fidelity)
     sched.command("compare")(compare)
+    sched.command("validate")(validate)
     app.add_typer(sched, name="sched")

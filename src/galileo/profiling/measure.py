@@ -25,6 +25,8 @@ class Measurement:
     p99_s: float
     done: int
     errors: int
+    sent: int = 0  # requests the generator sent in the window
+    inflight: float = 0.0  # requests in flight at the end of each second, mean over the window
 
 
 def _entries(client: Bus, keys: Keys, gid: str) -> list[GroupStats]:
@@ -58,4 +60,5 @@ def measure_group(client: Bus, keys: Keys, gid: str, start_s: int,
     else:
         p50 = p99 = float("nan")
     return Measurement(rps=done / max(end_s - start_s, 1), p50_s=p50, p99_s=p99, done=done,
-                       errors=sum(e.errors for e in window))
+                       errors=sum(e.errors for e in window), sent=sum(e.sent for e in window),
+                       inflight=sum(e.inflight for e in window) / max(len(window), 1))

@@ -188,6 +188,30 @@ class Cgroups:
                 _rmdir(sub, deadline)
             _rmdir(d, deadline)
 
+    def pin(self, rel: str, cpuset: str) -> None:
+        """Pin ``rel`` and every cgroup below it to the cores ``cpuset`` (e.g. ``"1"``): v1
+        wants children inside their parent, so parents first take the union, then every
+        cgroup, deepest first, the new set."""
+        Resources.parse(cpuset=cpuset)  # a malformed list: one sentence
+        if self.version == 2:
+            path = self.mounts[""] / rel.strip("/")
+            _write(path.parent / "cgroup.subtree_control", "+cpuset")
+            tree = [path, *sorted((p for p in path.rglob("*") if p.is_dir()),
+                                  key=lambda p: len(p.parts))]
+            for d in tree:
+                if d.is_dir() and d is not path:
+                    _write(d.parent / "cgroup.subtree_control", "+cpuset")
+                _write(d / "cpuset.cpus", cpuset)
+            return
+        top = self.dirs(rel).get("cpuset")
+        if top is None or not top.is_dir():
+            raise ConfigError(f"cgroup {rel} has no cpuset directory to pin.")
+        tree = [top, *sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts))]
+        for d in tree:
+            _write(d / "cpuset.cpus", f"{_read(d / 'cpuset.cpus')},{cpuset}".strip(","))
+        for d in reversed(tree):
+            _write(d / "cpuset.cpus", cpuset)
+
     # ------------------------------------------------------------------ members
     def add(self, rel: str, pid: int) -> None:
         """Move ``pid`` into ``rel`` in every hierarchy."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from galileo.lb.backends import HealthConfig, ServiceBackends
+from galileo.lb.deadlines import Deadlines
 from galileo.lb.policies import Policy
 from galileo.lb.upstream import UpstreamPool
 from galileo.protocol import LbTrace, RoutingRecord
@@ -56,6 +57,7 @@ class Balancer:
         self.policy_name = policy.describe()
         self.services: dict[str, ServiceBackends] = {}
         self.pool = UpstreamPool(config.timeouts.connect_s)
+        self.deadlines = Deadlines()  # response timeouts of the requests in flight
         self.tracer = tracer
         self.exp_id: str | None = None
         self.tracing = tracer is not None
@@ -112,6 +114,7 @@ class Balancer:
         return self.config.service_timeouts.get(service, self.config.timeouts)
 
     def close(self) -> None:
+        self.deadlines.close()
         self.pool.close()
 
 

@@ -11,7 +11,6 @@ has gone out, a failure can only close the client connection.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -49,7 +48,7 @@ class ClientSide(Protocol):
 class Exchange:
     """A request from one client connection and its way through one or more backends."""
 
-    __slots__ = ("_client_keep", "_early", "_no_body", "_rechunk", "_recorded", "_timer",
+    __slots__ = ("_armed_s", "_client_keep", "_early", "_no_body", "_rechunk", "_recorded",
                  "attempts",
                  "backend", "balancer", "body_done", "body_len", "conn", "error", "head_sent",
                  "headers", "host", "keep_alive", "method", "request_id", "service",
@@ -88,7 +87,7 @@ class Exchange:
         self.error = ""
         self.head_sent = False
         self._early: list[bytes] = []  # encoded body bytes not yet handed to a connection
-        self._timer: asyncio.TimerHandle | None = None
+        self._armed_s = 0.0  # the response timeout armed in balancer.deadlines (0: none)
         self._no_body = False
         self._rechunk = False
         self._client_keep = keep_alive
@@ -151,7 +150,8 @@ class Exchange:
         for data in early:
             conn.write(data)
         self.t_sent = time.monotonic_ns()
-        self._timer = asyncio.get_running_loop().call_later(timeouts.response_s, self._timeout)
+        self._armed_s = timeouts.response_s
+        balancer.deadlines.arm(self, timeouts.response_s)
 
     # ------------------------------------------------------------------ policy view
     @property
@@ -263,8 +263,9 @@ class Exchange:
         self.conn.pause_reading(paused)
 
     # ------------------------------------------------------------------ ends
-    def _timeout(self) -> None:
-        self._timer = None
+    def expired(self) -> None:
+        """The response timeout passed (called by ``balancer.deadlines``)."""
+        self._armed_s = 0.0
         conn, self.upstream = self.upstream, None
         if conn is not None:
             conn.abort()
@@ -319,9 +320,9 @@ class Exchange:
             backend.finished(ok, now - self.t_sent, now, self.balancer.config.health)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._armed_s:
+            self.balancer.deadlines.disarm(self, self._armed_s)
+            self._armed_s = 0.0
 
     def _record(self) -> None:
         """Emit the trace (once: a failure that closes the client ends here only once)."""

@@ -25,6 +25,7 @@ __all__ = ["Balancer", "ProxyConfig", "Timeouts"]
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
+MAX_HOST_NAMES: Final = 4096  # Host headers whose parsed name is remembered
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +63,7 @@ class Balancer:
         self.exp_id: str | None = None
         self.tracing = tracer is not None
         self.wall_offset_ns = time.time_ns() - time.monotonic_ns()
+        self._host_names: dict[bytes, str] = {}  # Host header -> its name (port dropped)
 
     # ------------------------------------------------------------------ live changes
     def update_route(self, service: str, record: RoutingRecord | None) -> None:
@@ -93,7 +95,11 @@ class Balancer:
         if self.config.service is not None:
             return self.config.service, self.services.get(self.config.service), url
         if host:
-            name = _host_name(host)
+            name = self._host_names.get(host)
+            if name is None:
+                if len(self._host_names) >= MAX_HOST_NAMES:
+                    self._host_names.clear()
+                name = self._host_names[host] = _host_name(host)
             found = self.services.get(name)
             if found is not None:
                 return name, found, url

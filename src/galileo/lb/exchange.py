@@ -121,7 +121,9 @@ class Exchange:
     def _attempt(self) -> None:
         assert self.service is not None
         now = time.monotonic_ns()
-        candidates = [b for b in self.service.candidates(now) if b not in self.tried]
+        candidates = self.service.candidates(now)
+        if self.tried:
+            candidates = [b for b in candidates if b not in self.tried]
         if not candidates:
             if self.tried:
                 self.fail(502, f"cannot connect to backend {self.tried[-1].address} of service "
@@ -197,14 +199,14 @@ class Exchange:
         self._cancel_timer()
         self.status = status
         self.error = ""  # an earlier attempt's connect failure is not this request's error
-        length = _content_length(headers)
+        length, chunked = _framing(headers)
         head_request = self.method == b"HEAD"
         self._no_body = head_request or status in (204, 304)
         self._client_keep = self.keep_alive and not self.conn.closing
         if self._no_body:
             body = length if head_request else None
             self._rechunk = False
-        elif length is not None and not _is_chunked(headers):
+        elif length is not None and not chunked:
             body = length
         else:
             body = None
@@ -347,15 +349,16 @@ class Exchange:
         ))
 
 
-def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def _framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
+    """(Content-Length or None when absent or invalid, chunked?) of a response head."""
+    length: int | None = None
+    chunked = False
     for name, value in headers:
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
-
-
-def _is_chunked(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(n == b"transfer-encoding" and b"chunked" in v.lower() for n, v in headers)
+                length = None
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    return length, chunked

@@ -117,7 +117,10 @@ class Balancer:
         return "", None, url
 
     def timeouts(self, service: str) -> Timeouts:
-        return self.config.service_timeouts.get(service, self.config.timeouts)
+        config = self.config
+        if not config.service_timeouts:
+            return config.timeouts
+        return config.service_timeouts.get(service, config.timeouts)
 
     def close(self) -> None:
         self.deadlines.close()

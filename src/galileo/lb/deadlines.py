@@ -30,7 +30,7 @@ class Deadlines:
     """Deadlines of one event loop: :meth:`arm`, :meth:`disarm`; expired ones are told."""
 
     def __init__(self) -> None:
-        self._by_timeout: dict[int, OrderedDict[Expiring, int]] = {}
+        self._by_timeout: dict[float, OrderedDict[Expiring, int]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -38,20 +38,19 @@ class Deadlines:
         return sum(len(d) for d in self._by_timeout.values())
 
     def arm(self, item: Expiring, timeout_s: float) -> None:
-        """``item.expired()`` in ``timeout_s`` unless disarmed (re-arming restarts it)."""
-        timeout_ns = int(timeout_s * 1e9)
-        pending = self._by_timeout.get(timeout_ns)
+        """``item.expired()`` in ``timeout_s`` unless disarmed first (an item is armed at most
+        once at a time)."""
+        pending = self._by_timeout.get(timeout_s)
         if pending is None:
-            pending = self._by_timeout[timeout_ns] = OrderedDict()
-        pending.pop(item, None)
-        pending[item] = time.monotonic_ns() + timeout_ns
+            pending = self._by_timeout[timeout_s] = OrderedDict()
+        pending[item] = time.monotonic_ns() + int(timeout_s * 1e9)
         if self._timer is None:
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
             self._timer = self._loop.call_later(TICK_S, self._sweep)
 
     def disarm(self, item: Expiring, timeout_s: float) -> None:
-        pending = self._by_timeout.get(int(timeout_s * 1e9))
+        pending = self._by_timeout.get(timeout_s)
         if pending is not None:
             pending.pop(item, None)
 

@@ -152,6 +152,8 @@ class Exchange:
         for data in early:
             conn.write(data)
         self.t_sent = time.monotonic_ns()
+        if self._armed_s:
+            self._cancel_timer()
         self._armed_s = timeouts.response_s
         balancer.deadlines.arm(self, timeouts.response_s)
 

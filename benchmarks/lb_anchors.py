@@ -31,10 +31,16 @@ HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network.http_connectio
             "HttpConnectionManager")
 
 
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process ``pid`` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_split(pid))
 
 
 def taskset(cpu: int) -> list[str]:
@@ -176,6 +182,8 @@ class Capacity:
     rps: float
     per_cpu_s: float
     proxy_core: float
+    user_us: float = 0.0  # the proxy's user CPU per request (its own code)
+    sys_us: float = 0.0  # its system CPU per request (the kernel: sockets, wake-ups)
 
 
 def wrk_capacity(url: str, seconds: float, pid: int | None, connections: int = 64) -> Capacity:
@@ -186,13 +194,14 @@ def wrk_capacity(url: str, seconds: float, pid: int | None, connections: int = 6
         raise SystemExit("wrk is needed for the capacity figures (Debian package 'wrk')")
     subprocess.run([*taskset(LOAD_CPU), exe, "-t1", f"-c{connections}", "-d1s", url],
                    capture_output=True, check=True)  # warm the proxy's upstream connections
-    cpu0 = cpu_seconds(pid) if pid else 0.0
+    user0, sys0 = cpu_split(pid) if pid else (0.0, 0.0)
     t0 = time.monotonic()
     out = subprocess.run([*taskset(LOAD_CPU), exe, "-t1", f"-c{connections}",
                           f"-d{max(1, round(seconds))}s", url],
                          capture_output=True, text=True, check=True).stdout
     elapsed = time.monotonic() - t0
-    cpu = (cpu_seconds(pid) - cpu0) if pid else 0.0
+    user1, sys1 = cpu_split(pid) if pid else (0.0, 0.0)
+    cpu = (user1 - user0) + (sys1 - sys0)
     total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if total is None:
@@ -200,5 +209,6 @@ def wrk_capacity(url: str, seconds: float, pid: int | None, connections: int = 6
     if errors is not None:
         raise SystemExit(f"wrk saw {errors.group(1)} error responses from {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return Capacity(rps, int(total.group(1)) / cpu if cpu > 0 else 0.0,
-                    cpu / elapsed if pid else 0.0)
+    n = int(total.group(1))
+    return Capacity(rps, n / cpu if cpu > 0 else 0.0, cpu / elapsed if pid else 0.0,
+                    (user1 - user0) / n * 1e6, (sys1 - sys0) / n * 1e6)

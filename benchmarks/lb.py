@@ -50,8 +50,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lb_anchors import LOAD_CPU, PROXY_CPU, Proxy, cpu_seconds, envoy, haproxy, wrk_capacity
-from lb_anchors import taskset as _taskset
+from lb_anchors import (
+    LOAD_CPU,
+    PROXY_CPU,
+    Proxy,
+    cpu_seconds,
+    envoy,
+    haproxy,
+    pinned,
+    prioritize,
+    wrk_capacity,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -81,7 +90,7 @@ def nginx(work: Path, name: str) -> Iterator[str]:
           server {{ listen 127.0.0.1:{port};
             location / {{ add_header X-Backend {name}; return 200 "{name}"; }} }} }}
     """))
-    proc = subprocess.Popen([*_taskset(LOAD_CPU), exe, "-c", str(conf)])
+    proc = subprocess.Popen([*pinned(LOAD_CPU), exe, "-c", str(conf)])
     try:
         wait_for_port("127.0.0.1", port)
         yield f"127.0.0.1:{port}"
@@ -94,7 +103,7 @@ def nginx(work: Path, name: str) -> Iterator[str]:
 def serial_backend(name: str, service_ms: float) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A backend that serves one request at a time, ``service_ms`` each (this file, re-run)."""
     port = free_port()
-    proc = subprocess.Popen([*_taskset(LOAD_CPU), sys.executable, __file__, "--serve-backend",
+    proc = subprocess.Popen([*pinned(LOAD_CPU), sys.executable, __file__, "--serve-backend",
                              str(port), str(service_ms), name])
     try:
         wait_for_port("127.0.0.1", port)
@@ -142,7 +151,7 @@ def balancer(settings: Settings, work: Path, name: str) -> Iterator[tuple[int, i
     """(port, pid) of ``galileo lb serve`` (one process, no tracing) pinned to PROXY_CPU."""
     port = free_port()
     log = open(work / f"lb-{name}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([*_taskset(PROXY_CPU), sys.executable, "-m", "galileo", "lb",
+    proc = subprocess.Popen([*pinned(PROXY_CPU), sys.executable, "-m", "galileo", "lb",
                              "serve", "--port", str(port), "--name", name, "--no-trace",
                              "--response-timeout", "5"],
                             env=settings_env(settings, galileo_log_level="WARNING"),
@@ -352,7 +361,8 @@ def run_all(settings: Settings, work: Path, *, quick: bool, phases: str = "12345
     client = bus.connect(settings)
     with contextlib.ExitStack() as stack:
         procs = stack.enter_context(ProcessGroup(settings, log_dir=work / "logs"))
-        procs.start("load", ["worker", "--name", "load", "--processes", "1"], cpus=[LOAD_CPU])
+        load = procs.start("load", ["worker", "--name", "load", "--processes", "1"],
+                           cpus=[LOAD_CPU])
         a = stack.enter_context(nginx(work, "a"))
         b = stack.enter_context(nginx(work, "b"))
         lb_port, lb_pid = stack.enter_context(balancer(settings, work, "bench"))
@@ -365,6 +375,7 @@ def run_all(settings: Settings, work: Path, *, quick: bool, phases: str = "12345
                 proxies[name] = anchor
         g = stack.enter_context(contextlib.closing(Galileo.from_settings(settings)))
         await_worker(g)
+        prioritize(load.pid)  # the worker and its load process (started by now)
         g.rtbl.set("pair", [a, b])
         g.rtbl.set("direct", [a, b])
         for name, proxy in proxies.items():

@@ -68,7 +68,7 @@ def probed_balancer(port: int, out: Path, trace: bool) -> None:
             gcs.append((time.time_ns(), int(info["generation"]), pause))
 
     gc.callbacks.append(on_gc)
-    make_loop = lb_server.new_event_loop
+    make_loop = lb_server.new_event_loop  # type: ignore[attr-defined]
 
     def loop_with_probe() -> Any:
         loop = make_loop()

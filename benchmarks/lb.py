@@ -5,16 +5,19 @@ JSON line.
 
 The proxies (``galileo lb serve``, one process; HAProxy, ``nbthread 1``; Envoy, one worker
 thread: see ``lb_anchors.py`` for how each is configured) run pinned to CPU 1; the load
-generator (Galileo's worker, one process, or ``wrk``) and the backends to CPU 0. Balancer tracing
-is off (HAProxy and Envoy log nothing either); client tracing is on: latencies and errors are read
-from the clients' own traces (the Redis stream, no recorder), i.e. ``done - sent`` per request.
+generator (Galileo's worker, one process, or ``wrk``) and the backends to CPU 0. Every measured
+process runs at ``nice -10`` (``lb_anchors.NICE``), ahead of unrelated work on the machine.
+Balancer tracing is off (HAProxy and Envoy log nothing either); client tracing is on: latencies
+and errors are read from the clients' own traces (the Redis stream, no recorder), i.e.
+``done - sent`` per request.
 
 1. capacity with ``wrk`` (1 thread, 64 connections, two nginx backends): req/s and requests per
    proxy CPU-second of each proxy, the proxy's share of its core (near 1: the proxy was the
    limit) and ``wrk`` straight to a backend (far above every proxy: wrk and nginx were not the
    limit); also the closed-loop figure with Galileo's own generator, as before;
-2. added latency at 2,000 req/s: p50/p99 via each proxy minus p50/p99 direct to the backends
-   (each run: direct, then every proxy; the lb's p99 goal must hold in every run);
+2. added latency at 2,000 req/s in paired runs: every other request of the same clients goes
+   direct to the backends, the others via the proxy (``paired_latency``); p50/p99 via minus
+   direct, per proxy and run (the lb's p99 goal must hold in every run);
 3. weight change -> new split observed: time from the routing write to the first answer of the
    newly weighted backend, over repeated flips (p50/p99);
 4. a backend SIGKILLed under 1,000 req/s: time until errors stop, errors after that;

@@ -5,16 +5,19 @@ JSON line.
 
 The proxies (``galileo lb serve``, one process; HAProxy, ``nbthread 1``; Envoy, one worker
 thread: see ``lb_anchors.py`` for how each is configured) run pinned to CPU 1; the load
-generator (Galileo's worker, one process, or ``wrk``) and the backends to CPU 0. Balancer tracing
-is off (HAProxy and Envoy log nothing either); client tracing is on: latencies and errors are read
-from the clients' own traces (the Redis stream, no recorder), i.e. ``done - sent`` per request.
+generator (Galileo's worker, one process, or ``wrk``) and the backends to CPU 0. Every measured
+process runs at ``nice -10`` (``lb_anchors.NICE``), ahead of unrelated work on the machine.
+Balancer tracing is off (HAProxy and Envoy log nothing either); client tracing is on: latencies
+and errors are read from the clients' own traces (the Redis stream, no recorder), i.e.
+``done - sent`` per request.
 
 1. capacity with ``wrk`` (1 thread, 64 connections, two nginx backends): req/s and requests per
    proxy CPU-second of each proxy, the proxy's share of its core (near 1: the proxy was the
    limit) and ``wrk`` straight to a backend (far above every proxy: wrk and nginx were not the
    limit); also the closed-loop figure with Galileo's own generator, as before;
-2. added latency at 2,000 req/s: p50/p99 via each proxy minus p50/p99 direct to the backends
-   (each run: direct, then every proxy; the lb's p99 goal must hold in every run);
+2. added latency at 2,000 req/s in paired runs: every other request of the same clients goes
+   direct to the backends, the others via the proxy (``paired_latency``); p50/p99 via minus
+   direct, per proxy and run (the lb's p99 goal must hold in every run);
 3. weight change -> new split observed: time from the routing write to the first answer of the
    newly weighted backend, over repeated flips (p50/p99);
 4. a backend SIGKILLed under 1,000 req/s: time until errors stop, errors after that;
@@ -46,11 +49,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lb_anchors import LOAD_CPU, PROXY_CPU, Proxy, cpu_seconds, envoy, haproxy, wrk_capacity
-from lb_anchors import taskset as _taskset
+from lb_anchors import (
+    LOAD_CPU,
+    PROXY_CPU,
+    Proxy,
+    cpu_seconds,
+    envoy,
+    haproxy,
+    pinned,
+    prioritize,
+    wrk_capacity,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -80,7 +93,7 @@ def nginx(work: Path, name: str) -> Iterator[str]:
           server {{ listen 127.0.0.1:{port};
             location / {{ add_header X-Backend {name}; return 200 "{name}"; }} }} }}
     """))
-    proc = subprocess.Popen([*_taskset(LOAD_CPU), exe, "-c", str(conf)])
+    proc = subprocess.Popen([*pinned(LOAD_CPU), exe, "-c", str(conf)])
     try:
         wait_for_port("127.0.0.1", port)
         yield f"127.0.0.1:{port}"
@@ -93,7 +106,7 @@ def nginx(work: Path, name: str) -> Iterator[str]:
 def serial_backend(name: str, service_ms: float) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A backend that serves one request at a time, ``service_ms`` each (this file, re-run)."""
     port = free_port()
-    proc = subprocess.Popen([*_taskset(LOAD_CPU), sys.executable, __file__, "--serve-backend",
+    proc = subprocess.Popen([*pinned(LOAD_CPU), sys.executable, __file__, "--serve-backend",
                              str(port), str(service_ms), name])
     try:
         wait_for_port("127.0.0.1", port)
@@ -141,7 +154,7 @@ def balancer(settings: Settings, work: Path, name: str) -> Iterator[tuple[int, i
     """(port, pid) of ``galileo lb serve`` (one process, no tracing) pinned to PROXY_CPU."""
     port = free_port()
     log = open(work / f"lb-{name}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([*_taskset(PROXY_CPU), sys.executable, "-m", "galileo", "lb",
+    proc = subprocess.Popen([*pinned(PROXY_CPU), sys.executable, "-m", "galileo", "lb",
                              "serve", "--port", str(port), "--name", name, "--no-trace",
                              "--response-timeout", "5"],
                             env=settings_env(settings, galileo_log_level="WARNING"),
@@ -208,6 +221,52 @@ def latency_ms(traces: list[Any], skip_s: float = 1.0) -> list[float]:
             if t.sent_ns >= start and not request_failed(t.status, t.error)]
 
 
+@dataclass(frozen=True)
+class PairedRun:
+    """One interleaved run: every other request direct to a backend, the others via a proxy
+    (same clients, same moments, same generator: its stalls hit both sides alike)."""
+
+    direct_p50: float
+    direct_p99: float
+    via_p50: float
+    via_p99: float
+    late_p99: float  # the generator's own lateness (sent - intended), p99, ms
+    n: int  # requests via the proxy (after the first second)
+
+    @property
+    def added_p50(self) -> float:
+        return self.via_p50 - self.direct_p50
+
+    @property
+    def added_p99(self) -> float:
+        return self.via_p99 - self.direct_p99
+
+    def describe(self) -> str:
+        return (f"direct p50/p99 {self.direct_p50:.3f}/{self.direct_p99:.3f} ms, via "
+                f"{self.via_p50:.3f}/{self.via_p99:.3f} -> added +{self.added_p50:.3f}/"
+                f"{self.added_p99:+.3f} ms ({self.n:,} requests; generator late p99 "
+                f"{self.late_p99:.3f} ms)")
+
+
+def paired_latency(g: Galileo, client: bus.Bus, proxy: str, a: str, b: str, rate: float,
+                   seconds: float) -> PairedRun:
+    """``rate`` req/s via ``proxy`` interleaved with ``rate`` req/s direct to ``a``/``b``: one
+    service routed to ``[a, b, proxy]`` with weights 0.5/0.5/1 (smooth weighted round robin:
+    each client alternates direct and via); latencies split by the host each request went to.
+    The path ``/pair/`` names the balancer's service; nginx answers any path alike."""
+    g.rtbl.set("paired", [a, b, proxy], [0.5, 0.5, 1])
+    traces = open_loop(g, client, "paired", "/pair/", 2 * rate, seconds)
+    start = min(t.sent_ns for t in traces) + int(1e9)
+    kept = [t for t in traces if t.sent_ns >= start and not request_failed(t.status, t.error)]
+    via = [(t.done_ns - t.sent_ns) / 1e6 for t in kept if t.host == proxy]
+    direct = [(t.done_ns - t.sent_ns) / 1e6 for t in kept if t.host != proxy]
+    if not via or not direct:
+        raise SystemExit(f"no successful requests via {proxy} or direct in the paired run")
+    late = [(t.sent_ns - t.intended_ns) / 1e6 for t in kept]
+    return PairedRun(pct(direct, 50), pct(direct, 99), pct(via, 50), pct(via, 99),
+                     pct(late, 99), len(via))
+
+
 # ----------------------------------------------------------------------------- 1. throughput
 def max_rps(g: Galileo, service: str, path: str, pid: int, seconds: float) -> tuple[float, float]:
     """(req/s, requests per CPU-second of the proxy) in closed loop with 64 connections."""
@@ -272,6 +331,8 @@ def weight_flips(g: Galileo, port: int, a: str, b: str, flips: int) -> list[floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter phases (a smoke run)")
+    ap.add_argument("--phases", default="12345",
+                    help="which of the phases 1-5 to run (default all: 12345)")
     ap.add_argument("--serve-backend", nargs=3, metavar=("PORT", "MS", "NAME"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -284,7 +345,7 @@ def main() -> None:
                                   "galileo_log_level": "WARNING"})
     bus.ensure_embedded_redis(settings.data_dir)
     try:
-        result = run_all(settings, work, quick=args.quick)
+        result = run_all(settings, work, quick=args.quick, phases=args.phases)
     finally:
         bus.stop_embedded_redis(settings.data_dir)
     print(json.dumps(result))
@@ -294,7 +355,8 @@ ANCHORS = (("haproxy", haproxy, "roundrobin"), ("envoy-rr", envoy, "ROUND_ROBIN"
            ("envoy-lr", envoy, "LEAST_REQUEST"))
 
 
-def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
+def run_all(settings: Settings, work: Path, *, quick: bool, phases: str = "12345"
+            ) -> dict[str, Any]:
     runs = 1 if quick else 3
     seconds = 3.0 if quick else 6.0
     result: dict[str, Any] = {}
@@ -302,7 +364,8 @@ def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
     client = bus.connect(settings)
     with contextlib.ExitStack() as stack:
         procs = stack.enter_context(ProcessGroup(settings, log_dir=work / "logs"))
-        procs.start("load", ["worker", "--name", "load", "--processes", "1"], cpus=[LOAD_CPU])
+        load = procs.start("load", ["worker", "--name", "load", "--processes", "1"],
+                           cpus=[LOAD_CPU])
         a = stack.enter_context(nginx(work, "a"))
         b = stack.enter_context(nginx(work, "b"))
         lb_port, lb_pid = stack.enter_context(balancer(settings, work, "bench"))
@@ -315,6 +378,7 @@ def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
                 proxies[name] = anchor
         g = stack.enter_context(contextlib.closing(Galileo.from_settings(settings)))
         await_worker(g)
+        prioritize(load.pid)  # the worker and its load process (started by now)
         g.rtbl.set("pair", [a, b])
         g.rtbl.set("direct", [a, b])
         for name, proxy in proxies.items():
@@ -324,128 +388,142 @@ def run_all(settings: Settings, work: Path, *, quick: bool) -> dict[str, Any]:
             f"{n} :{p.port}" for n, p in proxies.items())
             + f"; proxies on CPU {PROXY_CPU}, load and backends on CPU {LOAD_CPU}")
 
-        console.print("[bold]1. capacity: wrk, 64 connections, one proxy process/thread[/]")
-        direct_cap = wrk_capacity(f"http://{a}/", seconds, None)
-        caps: dict[str, list[Any]] = {n: [] for n in proxies}
-        for _ in range(runs):
-            for name, proxy in proxies.items():
-                caps[name].append(wrk_capacity(f"http://127.0.0.1:{proxy.port}{path[name]}",
-                                               seconds, proxy.pid))
-        wrk_fig: dict[str, dict[str, float]] = {}
-        for name, values in caps.items():
-            wrk_fig[name] = {
-                "rps": round(statistics.median(c.rps for c in values)),
-                "req_per_cpu_s": round(statistics.median(c.per_cpu_s for c in values)),
-                "proxy_core": round(statistics.median(c.proxy_core for c in values), 2)}
-            console.print(f"  {name}: {wrk_fig[name]}")
-        result["wrk"] = {"direct_rps": round(direct_cap.rps), **wrk_fig}
-        if "haproxy" in wrk_fig:
-            eff = wrk_fig["lb"]["req_per_cpu_s"] / max(wrk_fig["haproxy"]["req_per_cpu_s"], 1)
-            result["lb_vs_haproxy_per_cpu_s_wrk"] = round(eff, 2)
-            rows.append(("wrk: requests per proxy CPU-second, lb vs HAProxy",
-                         f"{wrk_fig['lb']['req_per_cpu_s']:,} vs "
-                         f"{wrk_fig['haproxy']['req_per_cpu_s']:,} = {eff:.2f}x", ">= 0.5x"))
-        rows.append(("wrk capacity req/s (proxy's share of its core)", ", ".join(
-            f"{n} {f['rps']:,} ({f['proxy_core']:.2f})" for n, f in wrk_fig.items())
-            + f"; direct {direct_cap.rps:,.0f}", "direct >> proxies, core ~1"))
-        ours, theirs = [], []
-        for _ in range(runs):
-            ours.append(max_rps(g, "via-lb", "/pair/", lb_pid, seconds))
-            if "haproxy" in proxies:
-                theirs.append(max_rps(g, "via-haproxy", "/", proxies["haproxy"].pid, seconds))
-        lb_rps, lb_eff = statistics.median(r for r, _ in ours), statistics.median(
-            e for _, e in ours)
-        hp_rps = statistics.median(r for r, _ in theirs) if theirs else None
-        hp_eff = statistics.median(e for _, e in theirs) if theirs else None
-        ratio = lb_rps / hp_rps if hp_rps else None
-        result.update(lb_max_rps=round(lb_rps), haproxy_max_rps=round(hp_rps or 0) or None,
-                      lb_vs_haproxy=round(ratio, 2) if ratio else None,
-                      lb_req_per_cpu_s=round(lb_eff), haproxy_req_per_cpu_s=round(hp_eff or 0))
-        rows.append(("Galileo's generator, closed loop: lb vs HAProxy req/s",
-                     f"{lb_rps:,.0f} vs {hp_rps or 0:,.0f} = {ratio or 0:.2f}x "
-                     f"({lb_eff:,.0f} vs {hp_eff or 0:,.0f} req per proxy CPU-s)", "-"))
+        if "1" in phases:
+            console.print("[bold]1. capacity: wrk, 64 connections, one proxy process/thread[/]")
+            direct_cap = wrk_capacity(f"http://{a}/", seconds, None)
+            caps: dict[str, list[Any]] = {n: [] for n in proxies}
+            for _ in range(runs):
+                for name, proxy in proxies.items():
+                    caps[name].append(wrk_capacity(f"http://127.0.0.1:{proxy.port}{path[name]}",
+                                                   seconds, proxy.pid))
+            wrk_fig: dict[str, dict[str, float]] = {}
+            for name, values in caps.items():
+                wrk_fig[name] = {
+                    "rps": round(statistics.median(c.rps for c in values)),
+                    "req_per_cpu_s": round(statistics.median(c.per_cpu_s for c in values)),
+                    "proxy_core": round(statistics.median(c.proxy_core for c in values), 2),
+                    "user_us_per_req": round(statistics.median(c.user_us for c in values), 1),
+                    "sys_us_per_req": round(statistics.median(c.sys_us for c in values), 1)}
+                console.print(f"  {name}: {wrk_fig[name]}")
+            result["wrk"] = {"direct_rps": round(direct_cap.rps), **wrk_fig}
+            for name in proxies:  # per round (the proxies of one round ran back to back)
+                if name != "haproxy" and "haproxy" in caps:
+                    result[f"{name}_vs_haproxy_per_cpu_s_rounds"] = [
+                        round(x.per_cpu_s / max(h.per_cpu_s, 1), 2)
+                        for x, h in zip(caps[name], caps["haproxy"], strict=True)]
+            if "haproxy" in wrk_fig:
+                eff = statistics.median(result["lb_vs_haproxy_per_cpu_s_rounds"])
+                result["lb_vs_haproxy_per_cpu_s_wrk"] = round(eff, 2)
+                rows.append(("wrk: requests per proxy CPU-second, lb vs HAProxy (median of rounds)",
+                             f"{wrk_fig['lb']['req_per_cpu_s']:,} vs "
+                             f"{wrk_fig['haproxy']['req_per_cpu_s']:,} = {eff:.2f}x", ">= 0.5x"))
+            rows.append(("wrk capacity req/s (proxy's share of its core)", ", ".join(
+                f"{n} {f['rps']:,} ({f['proxy_core']:.2f})" for n, f in wrk_fig.items())
+                + f"; direct {direct_cap.rps:,.0f}", "direct >> proxies, core ~1"))
+            rows.append(("proxy CPU per request, user + system (us)", ", ".join(
+                f"{n} {f['user_us_per_req']} + {f['sys_us_per_req']}" for n, f in wrk_fig.items()),
+                "-"))
+            ours, theirs = [], []
+            for _ in range(runs):
+                ours.append(max_rps(g, "via-lb", "/pair/", lb_pid, seconds))
+                if "haproxy" in proxies:
+                    theirs.append(max_rps(g, "via-haproxy", "/", proxies["haproxy"].pid, seconds))
+            lb_rps, lb_eff = statistics.median(r for r, _ in ours), statistics.median(
+                e for _, e in ours)
+            hp_rps = statistics.median(r for r, _ in theirs) if theirs else None
+            hp_eff = statistics.median(e for _, e in theirs) if theirs else None
+            ratio = lb_rps / hp_rps if hp_rps else None
+            result.update(lb_max_rps=round(lb_rps), haproxy_max_rps=round(hp_rps or 0) or None,
+                          lb_vs_haproxy=round(ratio, 2) if ratio else None,
+                          lb_req_per_cpu_s=round(lb_eff), haproxy_req_per_cpu_s=round(hp_eff or 0))
+            rows.append(("Galileo's generator, closed loop: lb vs HAProxy req/s",
+                         f"{lb_rps:,.0f} vs {hp_rps or 0:,.0f} = {ratio or 0:.2f}x "
+                         f"({lb_eff:,.0f} vs {hp_eff or 0:,.0f} req per proxy CPU-s)", "-"))
 
-        console.print("[bold]2. added latency at 2,000 req/s[/]")
-        added: dict[str, list[tuple[float, float]]] = {n: [] for n in proxies}
-        for _ in range(runs):
-            direct = latency_ms(open_loop(g, client, "direct", "/", 2000, seconds))
-            line = f"  direct p50/p99 {pct(direct, 50):.3f}/{pct(direct, 99):.3f} ms"
-            for name in proxies:
-                via = latency_ms(open_loop(g, client, f"via-{name}", path[name], 2000, seconds))
-                added[name].append((pct(via, 50) - pct(direct, 50), pct(via, 99) - pct(direct, 99)))
-                line += f"; {name} +{added[name][-1][0]:.3f}/+{added[name][-1][1]:.3f}"
-            console.print(line)
-        add50 = statistics.median(p50 for p50, _ in added["lb"])
-        add99 = statistics.median(p99 for _, p99 in added["lb"])
-        result.update(added_p50_ms=round(add50, 3), added_p99_ms=round(add99, 3),
-                      added_p99_runs_ms=[round(p99, 3) for _, p99 in added["lb"]],
-                      added_p99_all_runs_le_1ms=all(p99 <= 1.0 for _, p99 in added["lb"]),
-                      anchors_added_ms={n: {"p50": round(statistics.median(x for x, _ in v), 3),
-                                            "p99": round(statistics.median(y for _, y in v), 3)}
-                                        for n, v in added.items() if n != "lb"})
-        rows.append(("added latency at 2,000 req/s (p50 / p99, median of runs)", "; ".join(
-            f"{n} {statistics.median(x for x, _ in v):.3f} / "
-            f"{statistics.median(y for _, y in v):.3f} ms" for n, v in added.items()),
-            "lb p99 <= 1 ms every run"))
+        if "2" in phases:
+            console.print("[bold]2. added latency at 2,000 req/s (paired: every other request "
+                          "direct)[/]")
+            added: dict[str, list[tuple[float, float]]] = {n: [] for n in proxies}
+            for _ in range(runs):
+                for name, proxy in proxies.items():
+                    run = paired_latency(g, client, f"127.0.0.1:{proxy.port}", a, b, 2000, seconds)
+                    added[name].append((run.added_p50, run.added_p99))
+                    console.print(f"  {name}: {run.describe()}")
+            add50 = statistics.median(p50 for p50, _ in added["lb"])
+            add99 = statistics.median(p99 for _, p99 in added["lb"])
+            result.update(added_p50_ms=round(add50, 3), added_p99_ms=round(add99, 3),
+                          added_p99_runs_ms=[round(p99, 3) for _, p99 in added["lb"]],
+                          added_p99_all_runs_le_1ms=all(p99 <= 1.0 for _, p99 in added["lb"]),
+                          anchors_added_ms={n: {"p50": round(statistics.median(x for x, _ in v), 3),
+                                                "p99": round(statistics.median(y for _, y in v), 3),
+                                                "p99_runs": [round(y, 3) for _, y in v]}
+                                            for n, v in added.items() if n != "lb"})
+            rows.append(("added latency at 2,000 req/s (p50 / p99, median of runs)", "; ".join(
+                f"{n} {statistics.median(x for x, _ in v):.3f} / "
+                f"{statistics.median(y for _, y in v):.3f} ms" for n, v in added.items()),
+                "lb p99 <= 1 ms every run"))
 
-        console.print("[bold]3. weight change -> new split observed[/]")
-        delays = weight_flips(g, lb_port, a, b, 20 if quick else 60)
-        result.update(weight_change_p50_ms=round(pct(delays, 50), 2),
-                      weight_change_p99_ms=round(pct(delays, 99), 2))
-        rows.append((f"weight change -> new split ({len(delays)} flips, p50 / p99)",
-                     f"{pct(delays, 50):.2f} / {pct(delays, 99):.2f} ms", "p99 <= 100 ms"))
+        if "3" in phases:
+            console.print("[bold]3. weight change -> new split observed[/]")
+            delays = weight_flips(g, lb_port, a, b, 20 if quick else 60)
+            result.update(weight_change_p50_ms=round(pct(delays, 50), 2),
+                          weight_change_p99_ms=round(pct(delays, 99), 2))
+            rows.append((f"weight change -> new split ({len(delays)} flips, p50 / p99)",
+                         f"{pct(delays, 50):.2f} / {pct(delays, 99):.2f} ms", "p99 <= 100 ms"))
 
-        console.print("[bold]4. backend killed under 1,000 req/s[/]")
-        with serial_backend("k1", 0.0) as (k1, p1), serial_backend("k2", 0.0) as (k2, _):
-            g.rtbl.set("kill", [k1, k2])
-            kill_at: list[int] = []
+        if "4" in phases:
+            console.print("[bold]4. backend killed under 1,000 req/s[/]")
+            with serial_backend("k1", 0.0) as (k1, p1), serial_backend("k2", 0.0) as (k2, _):
+                g.rtbl.set("kill", [k1, k2])
+                kill_at: list[int] = []
 
-            def kill(t0: int) -> None:
-                time.sleep(seconds / 3)
-                kill_at.append(time.time_ns())
-                p1.send_signal(signal.SIGKILL)
+                def kill(t0: int) -> None:
+                    time.sleep(seconds / 3)
+                    kill_at.append(time.time_ns())
+                    p1.send_signal(signal.SIGKILL)
 
-            traces = open_loop(g, client, "via-lb", "/kill/", 1000, seconds, during=kill)
-        failed = sorted(t.done_ns for t in traces if request_failed(t.status, t.error))
-        kinds = Counter(t.error or str(t.status) for t in traces
-                        if request_failed(t.status, t.error))
-        console.print(f"  {len(traces)} requests; failed: {dict(kinds) or 'none'}")
-        stop_ms = max(0.0, (failed[-1] - kill_at[0]) / 1e6) if failed else 0.0
-        after = sum(1 for t in failed if t > kill_at[0] + 1e9)
-        result.update(kill_errors=len(failed), kill_errors_stop_ms=round(stop_ms, 1),
-                      kill_errors_after_1s=after)
-        rows.append(("backend SIGKILLed at 1,000 req/s: errors stop after",
-                     f"{stop_ms:.0f} ms ({len(failed)} errors of {len(traces)}; {after} after "
-                     "1 s)", "<= 1 s, then 0"))
+                traces = open_loop(g, client, "via-lb", "/kill/", 1000, seconds, during=kill)
+            failed = sorted(t.done_ns for t in traces if request_failed(t.status, t.error))
+            kinds = Counter(t.error or str(t.status) for t in traces
+                            if request_failed(t.status, t.error))
+            console.print(f"  {len(traces)} requests; failed: {dict(kinds) or 'none'}")
+            stop_ms = max(0.0, (failed[-1] - kill_at[0]) / 1e6) if failed else 0.0
+            after = sum(1 for t in failed if t > kill_at[0] + 1e9)
+            result.update(kill_errors=len(failed), kill_errors_stop_ms=round(stop_ms, 1),
+                          kill_errors_after_1s=after)
+            rows.append(("backend SIGKILLed at 1,000 req/s: errors stop after",
+                         f"{stop_ms:.0f} ms ({len(failed)} errors of {len(traces)}; {after} after "
+                         "1 s)", "<= 1 s, then 0"))
 
-        console.print("[bold]5. policies on a heterogeneous pair (1 ms vs 3 ms, serial)[/]")
-        p99_by_policy: dict[str, float] = {}
-        with serial_backend("fast", 1.0) as (fast, _), serial_backend("slow", 3.0) as (slow, _):
-            g.rtbl.set("het", [fast, slow])
-            for policy in ("wrr", "least-outstanding", "p2c", "ewma"):
-                switch_policy(client, settings.namespace, "bench", policy)
-                time.sleep(0.3)
-                values = [pct(latency_ms(open_loop(g, client, "via-lb", "/het/", 500,
-                                                   seconds)), 99) for _ in range(runs)]
-                p99_by_policy[policy] = statistics.median(values)
-                console.print(f"  {policy}: p99 {p99_by_policy[policy]:.2f} ms")
-            for name, start, policy in ANCHORS[1:]:
-                with start(work, [fast, slow], policy, f"{name}-het") as anchor:
-                    if anchor is None:
-                        continue
-                    g.rtbl.set(f"het-{name}", [f"127.0.0.1:{anchor.port}"])
-                    values = [pct(latency_ms(open_loop(g, client, f"het-{name}", "/", 500,
+        if "5" in phases:
+            console.print("[bold]5. policies on a heterogeneous pair (1 ms vs 3 ms, serial)[/]")
+            p99_by_policy: dict[str, float] = {}
+            with serial_backend("fast", 1.0) as (fast, _), serial_backend("slow", 3.0) as (slow, _):
+                g.rtbl.set("het", [fast, slow])
+                for policy in ("wrr", "least-outstanding", "p2c", "ewma"):
+                    switch_policy(client, settings.namespace, "bench", policy)
+                    time.sleep(0.3)
+                    values = [pct(latency_ms(open_loop(g, client, "via-lb", "/het/", 500,
                                                        seconds)), 99) for _ in range(runs)]
-                    p99_by_policy[name] = statistics.median(values)
-                    console.print(f"  {name}: p99 {p99_by_policy[name]:.2f} ms")
-        switch_policy(client, settings.namespace, "bench", "wrr")
-        result["policy_p99_ms"] = {k: round(v, 2) for k, v in p99_by_policy.items()}
-        beat = (p99_by_policy["least-outstanding"] < p99_by_policy["wrr"]
-                and p99_by_policy["ewma"] < p99_by_policy["wrr"])
-        result["latency_aware_beat_wrr"] = beat
-        rows.append(("p99 at 500 req/s, 1 ms vs 3 ms backends", ", ".join(
-            f"{k} {v:.1f} ms" for k, v in p99_by_policy.items()),
-            "least-outstanding and ewma < wrr"))
+                    p99_by_policy[policy] = statistics.median(values)
+                    console.print(f"  {policy}: p99 {p99_by_policy[policy]:.2f} ms")
+                for name, start, policy in ANCHORS[1:]:
+                    with start(work, [fast, slow], policy, f"{name}-het") as anchor:
+                        if anchor is None:
+                            continue
+                        g.rtbl.set(f"het-{name}", [f"127.0.0.1:{anchor.port}"])
+                        values = [pct(latency_ms(open_loop(g, client, f"het-{name}", "/", 500,
+                                                           seconds)), 99) for _ in range(runs)]
+                        p99_by_policy[name] = statistics.median(values)
+                        console.print(f"  {name}: p99 {p99_by_policy[name]:.2f} ms")
+            switch_policy(client, settings.namespace, "bench", "wrr")
+            result["policy_p99_ms"] = {k: round(v, 2) for k, v in p99_by_policy.items()}
+            beat = (p99_by_policy["least-outstanding"] < p99_by_policy["wrr"]
+                    and p99_by_policy["ewma"] < p99_by_policy["wrr"])
+            result["latency_aware_beat_wrr"] = beat
+            rows.append(("p99 at 500 req/s, 1 ms vs 3 ms backends", ", ".join(
+                f"{k} {v:.1f} ms" for k, v in p99_by_policy.items()),
+                "least-outstanding and ewma < wrr"))
     client.close()
     table = Table(title="galileo lb")
     for col in ("figure", "measured", "goal"):

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lb_anchors import LOAD_CPU, PROXY_CPU, taskset
+from lb_anchors import LOAD_CPU, PROXY_CPU, pinned, prioritize
 
 from galileo import bus
 from galileo.control.galileo import Galileo
@@ -68,7 +68,7 @@ def probed_balancer(port: int, out: Path, trace: bool) -> None:
             gcs.append((time.time_ns(), int(info["generation"]), pause))
 
     gc.callbacks.append(on_gc)
-    make_loop = lb_server.new_event_loop
+    make_loop = lb_server.new_event_loop  # type: ignore[attr-defined]
 
     def loop_with_probe() -> Any:
         loop = make_loop()
@@ -114,7 +114,7 @@ def probed_balancer(port: int, out: Path, trace: bool) -> None:
 def balancer(settings: Settings, work: Path, trace: bool) -> Iterator[tuple[int, Path]]:
     port, out = free_port(), work / f"probe-{int(trace)}.json"
     log = open(work / f"probe-{int(trace)}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([*taskset(PROXY_CPU), sys.executable, __file__, "--balancer",
+    proc = subprocess.Popen([*pinned(PROXY_CPU), sys.executable, __file__, "--balancer",
                              str(port), str(out), str(int(trace))],
                             env=settings_env(settings, galileo_log_level="WARNING"),
                             stdout=log, stderr=subprocess.STDOUT)
@@ -170,13 +170,15 @@ def run(settings: Settings, work: Path, rate: float, seconds: float) -> dict[str
     result: dict[str, Any] = {"rate": rate, "seconds": seconds}
     with contextlib.ExitStack() as stack:
         procs = stack.enter_context(ProcessGroup(settings, log_dir=work / "logs"))
-        procs.start("load", ["worker", "--name", "load", "--processes", "1"], cpus=[LOAD_CPU])
+        load = procs.start("load", ["worker", "--name", "load", "--processes", "1"],
+                           cpus=[LOAD_CPU])
         a = stack.enter_context(nginx(work, "a"))
         b = stack.enter_context(nginx(work, "b"))
         g = stack.enter_context(contextlib.closing(Galileo.from_settings(settings)))
         deadline = time.monotonic() + 30
         while not g.workers() and time.monotonic() < deadline:
             time.sleep(0.1)
+        prioritize(load.pid)
         g.rtbl.set("pair", [a, b])
         g.rtbl.set("direct", [a, b])
         direct = latencies(open_loop(g, client, "direct", "/", rate, seconds))

@@ -151,3 +151,28 @@ def test_policy_switch_reaches_the_balancer_and_is_recorded(start_lb, backends, 
     # a balancer started later takes the stored policy
     later = start_lb()
     assert later.balancer.policy_name == "least-outstanding"
+
+
+def test_response_timeouts_answer_504_on_time(start_lb, backends, routing):
+    """A backend slower than the response timeout gets a 504 after that timeout (the service's
+    own one where set), and one that answers in time is not cut short; nothing stays armed."""
+    slow = backends("slow", mode="slow", delay_s=3.0)
+    quick = backends("quick", mode="slow", delay_s=0.2)
+    routing.set("svc", [slow.address])
+    routing.set("short", [slow.address])
+    routing.set("fine", [quick.address])
+    lb = start_lb(timeouts=Timeouts(connect_s=1, response_s=0.6),
+                  service_timeouts={"short": Timeouts(connect_s=1, response_s=0.25)})
+    until(lambda: len(lb.balancer.services) == 3, 5, "the routes")
+    for path, timeout_s in (("/svc/", 0.6), ("/short/", 0.25)):
+        with connection(lb.port) as conn:
+            t0 = time.monotonic()
+            status, _, data = get(conn, path)
+            elapsed = time.monotonic() - t0
+        assert status == 504 and f"within {timeout_s:g} s".encode() in data
+        assert timeout_s <= elapsed < timeout_s + 0.2, (path, elapsed)
+    with connection(lb.port) as conn:  # 0.2 s is within the 0.6 s timeout: answered
+        assert [get(conn, "/fine/")[0] for _ in range(3)] == [200, 200, 200]
+        assert len(lb.balancer.deadlines) == 0  # disarmed when the answers came
+        time.sleep(0.7)  # past the answered requests' timeouts: the connection is still fine
+        assert get(conn, "/fine/")[0] == 200

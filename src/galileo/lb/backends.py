@@ -106,6 +106,7 @@ class ServiceBackends:
     def __init__(self, service: str) -> None:
         self.service = service
         self.backends: list[Backend] = []
+        self._weighted: list[Backend] = []  # weight > 0 (recomputed on every update)
         self.version = -1
         self.generation = 0  # bumped on every change; policies cache per generation
 
@@ -121,12 +122,17 @@ class ServiceBackends:
                 fresh.append(b)
             self.version = record.version
         self.backends = fresh
+        self._weighted = [b for b in fresh if b.weight > 0]
         self.generation += 1
 
     def candidates(self, now_ns: int | None = None) -> Sequence[Backend]:
         """Backends with a weight > 0 that are healthy; empty when all are out."""
         now = time.monotonic_ns() if now_ns is None else now_ns
-        return [b for b in self.backends if b.weight > 0 and b.healthy(now)]
+        weighted = self._weighted
+        for b in weighted:
+            if not b.healthy(now):
+                return [b for b in weighted if b.healthy(now)]
+        return weighted  # all healthy (the usual case): the same list until the next update
 
     def find(self, address: str) -> Backend | None:
         for b in self.backends:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from galileo.lb.backends import HealthConfig, ServiceBackends
+from galileo.lb.deadlines import Deadlines
 from galileo.lb.policies import Policy
 from galileo.lb.upstream import UpstreamPool
 from galileo.protocol import LbTrace, RoutingRecord
@@ -24,6 +25,7 @@ __all__ = ["Balancer", "ProxyConfig", "Timeouts"]
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
+MAX_HOST_NAMES: Final = 4096  # Host headers whose parsed name is remembered
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,10 +58,12 @@ class Balancer:
         self.policy_name = policy.describe()
         self.services: dict[str, ServiceBackends] = {}
         self.pool = UpstreamPool(config.timeouts.connect_s)
+        self.deadlines = Deadlines()  # response timeouts of the requests in flight
         self.tracer = tracer
         self.exp_id: str | None = None
         self.tracing = tracer is not None
         self.wall_offset_ns = time.time_ns() - time.monotonic_ns()
+        self._host_names: dict[bytes, str] = {}  # Host header -> its name (port dropped)
 
     # ------------------------------------------------------------------ live changes
     def update_route(self, service: str, record: RoutingRecord | None) -> None:
@@ -91,7 +95,11 @@ class Balancer:
         if self.config.service is not None:
             return self.config.service, self.services.get(self.config.service), url
         if host:
-            name = _host_name(host)
+            name = self._host_names.get(host)
+            if name is None:
+                if len(self._host_names) >= MAX_HOST_NAMES:
+                    self._host_names.clear()
+                name = self._host_names[host] = _host_name(host)
             found = self.services.get(name)
             if found is not None:
                 return name, found, url
@@ -109,9 +117,13 @@ class Balancer:
         return "", None, url
 
     def timeouts(self, service: str) -> Timeouts:
-        return self.config.service_timeouts.get(service, self.config.timeouts)
+        config = self.config
+        if not config.service_timeouts:
+            return config.timeouts
+        return config.service_timeouts.get(service, config.timeouts)
 
     def close(self) -> None:
+        self.deadlines.close()
         self.pool.close()
 
 

@@ -11,7 +11,6 @@ has gone out, a failure can only close the client connection.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -49,7 +48,7 @@ class ClientSide(Protocol):
 class Exchange:
     """A request from one client connection and its way through one or more backends."""
 
-    __slots__ = ("_client_keep", "_early", "_no_body", "_rechunk", "_recorded", "_timer",
+    __slots__ = ("_armed_s", "_client_keep", "_early", "_no_body", "_rechunk", "_recorded",
                  "attempts",
                  "backend", "balancer", "body_done", "body_len", "conn", "error", "head_sent",
                  "headers", "host", "keep_alive", "method", "request_id", "service",
@@ -88,7 +87,7 @@ class Exchange:
         self.error = ""
         self.head_sent = False
         self._early: list[bytes] = []  # encoded body bytes not yet handed to a connection
-        self._timer: asyncio.TimerHandle | None = None
+        self._armed_s = 0.0  # the response timeout armed in balancer.deadlines (0: none)
         self._no_body = False
         self._rechunk = False
         self._client_keep = keep_alive
@@ -122,7 +121,9 @@ class Exchange:
     def _attempt(self) -> None:
         assert self.service is not None
         now = time.monotonic_ns()
-        candidates = [b for b in self.service.candidates(now) if b not in self.tried]
+        candidates = self.service.candidates(now)
+        if self.tried:
+            candidates = [b for b in candidates if b not in self.tried]
         if not candidates:
             if self.tried:
                 self.fail(502, f"cannot connect to backend {self.tried[-1].address} of service "
@@ -151,7 +152,10 @@ class Exchange:
         for data in early:
             conn.write(data)
         self.t_sent = time.monotonic_ns()
-        self._timer = asyncio.get_running_loop().call_later(timeouts.response_s, self._timeout)
+        if self._armed_s:
+            self._cancel_timer()
+        self._armed_s = timeouts.response_s
+        balancer.deadlines.arm(self, timeouts.response_s)
 
     # ------------------------------------------------------------------ policy view
     @property
@@ -197,14 +201,14 @@ class Exchange:
         self._cancel_timer()
         self.status = status
         self.error = ""  # an earlier attempt's connect failure is not this request's error
-        length = _content_length(headers)
+        length, chunked = _framing(headers)
         head_request = self.method == b"HEAD"
         self._no_body = head_request or status in (204, 304)
         self._client_keep = self.keep_alive and not self.conn.closing
         if self._no_body:
             body = length if head_request else None
             self._rechunk = False
-        elif length is not None and not _is_chunked(headers):
+        elif length is not None and not chunked:
             body = length
         else:
             body = None
@@ -263,8 +267,9 @@ class Exchange:
         self.conn.pause_reading(paused)
 
     # ------------------------------------------------------------------ ends
-    def _timeout(self) -> None:
-        self._timer = None
+    def expired(self) -> None:
+        """The response timeout passed (called by ``balancer.deadlines``)."""
+        self._armed_s = 0.0
         conn, self.upstream = self.upstream, None
         if conn is not None:
             conn.abort()
@@ -319,9 +324,9 @@ class Exchange:
             backend.finished(ok, now - self.t_sent, now, self.balancer.config.health)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._armed_s:
+            self.balancer.deadlines.disarm(self, self._armed_s)
+            self._armed_s = 0.0
 
     def _record(self) -> None:
         """Emit the trace (once: a failure that closes the client ends here only once)."""
@@ -346,15 +351,16 @@ class Exchange:
         ))
 
 
-def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def _framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
+    """(Content-Length or None when absent or invalid, chunked?) of a response head."""
+    length: int | None = None
+    chunked = False
     for name, value in headers:
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
-
-
-def _is_chunked(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(n == b"transfer-encoding" and b"chunked" in v.lower() for n, v in headers)
+                length = None
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    return length, chunked

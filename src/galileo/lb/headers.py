@@ -20,13 +20,23 @@ REQUEST_ID: Final = b"x-request-id"
 Headers = Sequence[tuple[bytes, bytes]]  # names in lower case (as parsed by the proxy)
 
 
+MAX_REMEMBERED: Final = 1024  # Connection header values whose drop set is remembered
+_drop_sets: dict[bytes, frozenset[bytes]] = {}
+
+
 def hop_by_hop(headers: Headers) -> frozenset[bytes]:
     """Lower-case names not to forward: the fixed set plus those listed in ``Connection``."""
     extra = [v for n, v in headers if n == b"connection"]
     if not extra:
         return HOP_BY_HOP
-    named = {t.strip().lower() for v in extra for t in v.split(b",") if t.strip()}
-    return HOP_BY_HOP | named
+    key = extra[0] if len(extra) == 1 else b",".join(extra)
+    drop = _drop_sets.get(key)  # the same few values ("keep-alive", "close") come again
+    if drop is None:
+        named = {t.strip().lower() for t in key.split(b",") if t.strip()}
+        if len(_drop_sets) >= MAX_REMEMBERED:
+            _drop_sets.clear()
+        drop = _drop_sets[key] = HOP_BY_HOP | named
+    return drop
 
 
 def request_head(method: bytes, target: bytes, headers: Headers, *, client: str,

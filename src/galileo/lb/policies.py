@@ -70,17 +70,18 @@ class WeightedRoundRobin(Policy):
         self._key: tuple[tuple[str, float], ...] = ()
         self._swrr: SmoothWeightedRoundRobin | None = None
         self._by_address: dict[str, Backend] = {}
+        self._last: Sequence[Backend] = ()  # kept: a list's identity is never reused meanwhile
 
     def choose(self, candidates: Sequence[Backend], request: RequestInfo) -> Backend:
-        key = tuple((b.address, b.weight) for b in candidates)
-        if key != self._key or self._swrr is None:
-            self._key = key
-            self._swrr = SmoothWeightedRoundRobin([a for a, _ in key], [w for _, w in key])
+        if candidates is not self._last or self._swrr is None:  # not the same list as before
+            self._last = candidates
+            key = tuple((b.address, b.weight) for b in candidates)
+            if key != self._key or self._swrr is None:
+                self._key = key
+                self._swrr = SmoothWeightedRoundRobin([a for a, _ in key], [w for _, w in key])
+            # the same addresses can come back as new Backend objects after a routing update
             self._by_address = {b.address: b for b in candidates}
-        chosen = self._by_address[self._swrr.next()]
-        # the same addresses can come back as new Backend objects after a routing update
-        return chosen if chosen in candidates else next(
-            b for b in candidates if b.address == chosen.address)
+        return self._by_address[self._swrr.next()]
 
 
 class LeastOutstanding(Policy):

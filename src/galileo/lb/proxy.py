@@ -205,7 +205,8 @@ class ClientConnection(asyncio.Protocol):
         if exchange is not self._active:
             return
         self._active = None
-        self.pause_reading(False, "upstream")
+        if self._paused:  # (nothing to resume in the usual case)
+            self.pause_reading(False, "upstream")
         if not reusable or (self._eof and not self._queue):
             self.close()
             return

@@ -25,7 +25,8 @@ def _draw(ax: Any, trace: dict[str, Any]) -> None:
         return
     dash = (trace.get("line") or {}).get("dash")
     style = {"dash": "--", "dot": ":", None: "-", "solid": "-"}.get(dash, "-")
-    ax.plot(x, y, style, color=colour, label=trace.get("name"), linewidth=1.2)
+    steps = "steps-post" if (trace.get("line") or {}).get("shape") == "hv" else "default"
+    ax.plot(x, y, style, color=colour, label=trace.get("name"), linewidth=1.2, drawstyle=steps)
 
 
 def save_png(fig: Figure, path: Path) -> None:

@@ -170,15 +170,17 @@ def replicas_figure(replicas: dict[str, ReplicaSeries], events: Sequence[dict[st
     if not replicas:
         return None
     data = []
+    end = max([span_s] + [t for s in replicas.values() for t, _ in s.declared + s.ready])
     for i, (name, s) in enumerate(sorted(replicas.items())):
         colour = COLOURS[i % len(COLOURS)]
         for label, steps, dash in (("ready", s.ready, "solid"), ("declared", s.declared, "dash")):
             if steps:
-                xs, ys = _extended(steps, span_s)
+                xs, ys = _extended(steps, end)
                 data.append(series(f"{name} {label}", xs, ys, colour, "replicas", dash, 0,
                                    line={"color": colour, "dash": dash, "shape": "hv"}))
     lay = layout("Replicas (autoscaled services)", "time (s)", "replicas", **extra)
     lay["yaxis"] = {"title": {"text": "replicas"}, "rangemode": "tozero", "dtick": 1}
+    lay["xaxis"] = {"title": {"text": "time (s)"}, "rangemode": "tozero"}  # as rate, latency
     fig: Figure = {"data": data, "layout": lay}
     return with_events(fig, [e for e in events if e["kind"] == "autoscale"], span_s)
 

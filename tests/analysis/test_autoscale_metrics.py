@@ -80,7 +80,9 @@ def test_direction_changes_count_turns_not_steps() -> None:
 
 def test_first_step_up_is_a_rise_of_at_least_20_percent() -> None:
     assert first_step_up([(0.0, 0.0), (0.0, 20.0), (10.0, 20.0), (11.0, 22.0)]) is None
-    assert first_step_up([(0.0, 0.0), (0.0, 20.0), (10.0, 20.0), (12.0, 60.0)]) == 10.0
+    rise = [(0.0, 0.0), (0.0, 20.0), (10.0, 20.0), (12.0, 60.0), (30.0, 20.0), (40.0, 80.0)]
+    assert first_step_up(rise) == 10.0
+    assert first_step_up(rise, after_s=11.0) == 30.0
 
 
 def _decision(t_s: float, frm: int, to: int, ready: int) -> Event:
@@ -113,7 +115,7 @@ def test_metrics_of_a_stored_run(db: ExpDB, scaled_run: str) -> None:
     assert series.declared == [(2.0, 1.0), (10.0, 2.0), (14.0, 3.0), (18.0, 2.0)]
     assert series.ready == [(2.0, 1.0), (12.0, 2.0), (16.0, 3.0), (19.0, 2.0)]
     m = run.autoscale_metrics(slo_ms=1000.0)
-    assert m.service == "echo" and m.seconds == 20 and m.step_s == pytest.approx(8.0)
+    assert m.service == "echo" and m.end_s == 20 and m.step_s == pytest.approx(8.0)
     assert m.reaction_s == pytest.approx(2.0)  # step at 8 s, first scale-up at 10 s
     assert m.settle_s == pytest.approx(10.0)  # the last change (18 s) - 8 s
     assert m.direction_changes == 1 and m.scales == 3 and m.max_replicas == 3
@@ -122,9 +124,15 @@ def test_metrics_of_a_stored_run(db: ExpDB, scaled_run: str) -> None:
     assert m.slo_violation_s == 0  # lognormal around 5 ms never has a p99 of a second
     assert run.autoscale_metrics(slo_ms=0.001).slo_violation_s == 20  # every second is over
     assert run.autoscale_metrics(slo_ms=1000.0, step_s=15.0).reaction_s is None
+    assert run.autoscale_metrics(slo_ms=1000.0, step_s=9.0).settle_s == pytest.approx(9.0)
     with pytest.raises(NotFoundError, match="sent nothing to service 'nope'"):
         run.autoscale_metrics(slo_ms=100.0, service="nope")
     assert m.as_dict()["replica_seconds"] == pytest.approx(31.0)
+    # a window: [13, 17) has ready 2 until 16 then 3; the scale-up at 14 s is its one scale
+    w = run.autoscale_metrics(slo_ms=0.001, start_s=13.0, end_s=17.0)
+    assert (w.slo_violation_s, w.scales, w.direction_changes, w.max_replicas) == (4, 1, 0, 3)
+    assert w.replica_seconds == pytest.approx(3 * 2 + 1 * 3) and w.step_s is None
+    assert w.reaction_s is None and w.settle_s is None  # no load step inside the window
 
 
 def test_report_draws_replicas_beside_rate_and_latency(db: ExpDB, scaled_run: str,

@@ -130,12 +130,12 @@ def direction_changes(decisions: Iterable[ScaleDecision]) -> int:
     return sum(1 for a, b in itertools.pairwise(dirs) if a != b)
 
 
-def first_step_up(target: Sequence[tuple[float, float]], factor: float = STEP_FACTOR
-                  ) -> float | None:
-    """When the planned rate first rose by at least ``factor`` (from above 0): the time its
-    rise began, from the target's breakpoints (``None``: it never did)."""
+def first_step_up(target: Sequence[tuple[float, float]], factor: float = STEP_FACTOR,
+                  after_s: float = 0.0) -> float | None:
+    """When the planned rate first rose by at least ``factor`` (from above 0) at or after
+    ``after_s``: the time its rise began, from the target's breakpoints (``None``: never)."""
     for (t0, v0), (_t1, v1) in itertools.pairwise(target):
-        if v0 > 0 and v1 >= v0 * factor:
+        if t0 >= after_s and v0 > 0 and v1 >= v0 * factor:
             return t0
     return None
 
@@ -191,10 +191,12 @@ def replica_timeline(events: Iterable[Mapping[str, Any]], t0_ns: int
 # ---------------------------------------------------------------------- one run
 @dataclass(frozen=True)
 class AutoscaleMetrics:
-    """The evaluation of one service's autoscaler over one run (see the module's doc)."""
+    """The evaluation of one service's autoscaler over a window of one run (see the module's
+    doc); times in seconds since the run's start."""
 
     service: str
-    seconds: int
+    start_s: float
+    end_s: float
     slo_ms: float
     slo_violation_s: int
     replica_seconds: float
@@ -212,25 +214,31 @@ class AutoscaleMetrics:
 
 def evaluate(sent: Sequence[int], p99_ms: Sequence[float | None], target: Sequence[
         tuple[float, float]], replicas: ReplicaSeries | None, slo_ms: float, *,
-        service: str = "", step_s: float | None = None,
-        until_s: float | None = None) -> AutoscaleMetrics:
-    """All metrics of one service: per-second ``sent`` and ``p99_ms`` (index = second), the
-    planned rate's breakpoints ``target``, its replicas; ``step_s`` defaults to the first step
-    up of ``target``, ``until_s`` (the settle horizon) to the run's end. Replica-seconds count
-    the *ready* replicas (the declared ones when no readiness was recorded)."""
-    seconds = len(sent)
-    end = float(seconds) if until_s is None else until_s
-    step = first_step_up(target) if step_s is None else step_s
+        service: str = "", start_s: float = 0.0, end_s: float | None = None,
+        step_s: float | None = None) -> AutoscaleMetrics:
+    """All metrics of one service over ``[start_s, end_s)`` (default: the whole run), from
+    per-second ``sent`` and ``p99_ms`` (index = second), the planned rate's breakpoints
+    ``target`` and its replicas. ``step_s`` defaults to the first step up of ``target`` in the
+    window; time to settle looks until ``end_s``. Replica-seconds count the *ready* replicas
+    (the declared ones when no readiness was recorded); direction changes and scales count the
+    decisions in the window."""
+    end = float(len(sent)) if end_s is None else end_s
+    lo, hi = max(0, math.floor(start_s)), max(0, math.ceil(end))
+    step = first_step_up(target, after_s=start_s) if step_s is None else step_s
+    if step is not None and step >= end:
+        step = None
     series = replicas or ReplicaSeries(service)
     cost_steps = series.ready or series.declared
     initial = cost_steps[0][1] if cost_steps else 0.0
+    inside = [d for d in series.decisions if start_s <= d.t_s < end]
     return AutoscaleMetrics(
-        service=service or series.service, seconds=seconds, slo_ms=slo_ms,
-        slo_violation_s=slo_violation_seconds(p99_ms, slo_ms, sent),
-        replica_seconds=replica_seconds(cost_steps, 0.0, float(seconds), initial),
+        service=service or series.service, start_s=float(start_s), end_s=end, slo_ms=slo_ms,
+        slo_violation_s=slo_violation_seconds(p99_ms[lo:hi], slo_ms, sent[lo:hi]),
+        replica_seconds=replica_seconds(cost_steps, start_s, end, initial),
         step_s=step,
-        reaction_s=None if step is None else reaction_time(series.decisions, step),
+        reaction_s=None if step is None else reaction_time(inside, step),
         settle_s=None if step is None else time_to_settle(series.declared, step, end),
-        direction_changes=direction_changes(series.decisions),
-        scales=sum(1 for d in series.decisions if d.direction),
-        max_replicas=int(max((v for _, v in series.declared), default=0)))
+        direction_changes=direction_changes(inside),
+        scales=sum(1 for d in inside if d.direction),
+        max_replicas=int(max([value_at(series.declared, start_s, initial)]
+                             + [v for t, v in series.declared if start_s <= t < end])))

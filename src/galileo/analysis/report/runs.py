@@ -121,10 +121,11 @@ class RunData:
         return out
 
     def autoscale_metrics(self, slo_ms: float, service: str | None = None, *,
-                          step_s: float | None = None, until_s: float | None = None
-                          ) -> AutoscaleMetrics:
+                          start_s: float = 0.0, end_s: float | None = None,
+                          step_s: float | None = None) -> AutoscaleMetrics:
         """The autoscaler evaluation of ``service`` (default: the first with replicas, else the
-        first loaded) in this run: see :func:`galileo.analysis.autoscale.evaluate`."""
+        first loaded) over ``[start_s, end_s)`` of this run: see
+        :func:`galileo.analysis.autoscale.evaluate`."""
         names = [s.service for s in self.services]
         name = service or next((n for n in self.replicas if n in names), None) or (
             names[0] if names else "")
@@ -133,7 +134,7 @@ class RunData:
             raise NotFoundError(f"run {self.exp_id} sent nothing to service {name!r} "
                                 f"(services: {', '.join(names) or 'none'})")
         return evaluate(s.sent.tolist(), _clean_p99(s), s.target, self.replicas.get(name),
-                        slo_ms, service=name, step_s=step_s, until_s=until_s)
+                        slo_ms, service=name, start_s=start_s, end_s=end_s, step_s=step_s)
 
     @property
     def title(self) -> str:

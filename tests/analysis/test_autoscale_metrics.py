@@ -119,19 +119,19 @@ def test_metrics_of_a_stored_run(db: ExpDB, scaled_run: str) -> None:
     assert m.reaction_s == pytest.approx(2.0)  # step at 8 s, first scale-up at 10 s
     assert m.settle_s == pytest.approx(10.0)  # the last change (18 s) - 8 s
     assert m.direction_changes == 1 and m.scales == 3 and m.max_replicas == 3
-    # ready replicas: 1 until 12 s, 2 until 16 s, 3 until 19 s, then 2 until 20 s
-    assert m.replica_seconds == pytest.approx(12 * 1 + 4 * 2 + 3 * 3 + 1 * 2)
+    # declared replicas: 1 until 10 s, 2 until 14 s, 3 until 18 s, then 2 until 20 s
+    assert m.replica_seconds == pytest.approx(10 * 1 + 4 * 2 + 4 * 3 + 2 * 2)
     assert m.slo_violation_s == 0  # lognormal around 5 ms never has a p99 of a second
     assert run.autoscale_metrics(slo_ms=0.001).slo_violation_s == 20  # every second is over
     assert run.autoscale_metrics(slo_ms=1000.0, step_s=15.0).reaction_s is None
     assert run.autoscale_metrics(slo_ms=1000.0, step_s=9.0).settle_s == pytest.approx(9.0)
     with pytest.raises(NotFoundError, match="sent nothing to service 'nope'"):
         run.autoscale_metrics(slo_ms=100.0, service="nope")
-    assert m.as_dict()["replica_seconds"] == pytest.approx(31.0)
-    # a window: [13, 17) has ready 2 until 16 then 3; the scale-up at 14 s is its one scale
+    assert m.as_dict()["replica_seconds"] == pytest.approx(34.0)
+    # a window: [13, 17) has 2 declared until 14 then 3; the scale-up at 14 s is its one scale
     w = run.autoscale_metrics(slo_ms=0.001, start_s=13.0, end_s=17.0)
     assert (w.slo_violation_s, w.scales, w.direction_changes, w.max_replicas) == (4, 1, 0, 3)
-    assert w.replica_seconds == pytest.approx(3 * 2 + 1 * 3) and w.step_s is None
+    assert w.replica_seconds == pytest.approx(1 * 2 + 3 * 3) and w.step_s is None
     assert w.reaction_s is None and w.settle_s is None  # no load step inside the window
 
 

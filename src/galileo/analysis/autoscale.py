@@ -6,7 +6,8 @@ The functions at the top are pure (plain numbers in, numbers out) and carry the 
 
 * :func:`slo_violation_seconds` -- seconds whose p99 is over the SLO (a second with requests but
   no answer counts as a violation);
-* :func:`replica_seconds` -- the integral of a replica step function (the cost);
+* :func:`replica_seconds` -- the integral of a replica step function (the cost: declared
+  replicas);
 * :func:`reaction_time` -- from a load step to the first scale-up decided at or after it;
 * :func:`time_to_settle` -- from a load step to the last change of replicas before a horizon;
 * :func:`direction_changes` -- how often scaling turned from up to down or back (oscillation).
@@ -219,16 +220,16 @@ def evaluate(sent: Sequence[int], p99_ms: Sequence[float | None], target: Sequen
     """All metrics of one service over ``[start_s, end_s)`` (default: the whole run), from
     per-second ``sent`` and ``p99_ms`` (index = second), the planned rate's breakpoints
     ``target`` and its replicas. ``step_s`` defaults to the first step up of ``target`` in the
-    window; time to settle looks until ``end_s``. Replica-seconds count the *ready* replicas
-    (the declared ones when no readiness was recorded); direction changes and scales count the
-    decisions in the window."""
+    window; time to settle looks until ``end_s``. Replica-seconds count the *declared* replicas
+    (an instance costs from its start, ready or not, and an overloaded one that fails its health
+    check still runs); direction changes and scales count the decisions in the window."""
     end = float(len(sent)) if end_s is None else end_s
     lo, hi = max(0, math.floor(start_s)), max(0, math.ceil(end))
     step = first_step_up(target, after_s=start_s) if step_s is None else step_s
     if step is not None and step >= end:
         step = None
     series = replicas or ReplicaSeries(service)
-    cost_steps = series.ready or series.declared
+    cost_steps = series.declared
     initial = cost_steps[0][1] if cost_steps else 0.0
     inside = [d for d in series.decisions if start_s <= d.t_s < end]
     return AutoscaleMetrics(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -136,6 +137,8 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=2.0)
     parser.add_argument("--cooldown", type=float, default=2.0)
     parser.add_argument("--out", type=Path, default=Path("autoscale-report.html"))
+    parser.add_argument("--keep-db", type=Path, default=None,
+                        help="copy the testbed's expdb (SQLite) here before it goes down")
     args = parser.parse_args()
     policies = ([p for p in args.policies.split(",") if p] or
                 (["cpu", "latency"] if args.quick else list(POLICIES)))
@@ -167,6 +170,10 @@ def main() -> None:
             if "cpu" in ids and "latency" in ids:
                 print(f"galileo report {ids['cpu']} {ids['latency']}:")
                 print(report(tb, ids["cpu"], ids["latency"], args.out.resolve()))
+            if args.keep_db is not None:
+                with sqlite3.connect(tb.expdb_path) as src, \
+                        sqlite3.connect(args.keep_db) as copy:
+                    src.backup(copy)  # a consistent copy, WAL included
 
 
 if __name__ == "__main__":

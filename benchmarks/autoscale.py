@@ -10,9 +10,10 @@ A 3-host testbed (prefix ``gasb``): ``gasb1`` sends the load (no CPU limit), ``g
 
 One experiment per policy, the same scenario each time (a ``stages`` profile of two phases):
 
-* **step**: 30 req/s for 20 s, then 150 req/s for 50 s, then 30 req/s for 30 s
-  (window ``[20, 100)`` s: the step at 20 s and the way back down);
-* **spike**: 250 req/s for 15 s at 100 s, then 30 req/s for 30 s (window ``[100, 145)`` s).
+* **step**: 30 req/s for 20 s, then 150 req/s for 50 s (window ``[20, 70)`` s: the step and
+  the steady load after it), then 30 req/s for 30 s;
+* **spike**: 250 req/s for 15 s at 100 s, then 30 req/s for 30 s (window ``[100, 145)`` s);
+* **run**: the whole run (``[0, 145)`` s), for the totals.
 
 Per policy and phase, from the stored per-second stats and autoscale events of the run
 (``RunData.autoscale_metrics``): SLO-violation seconds (p99 over ``--slo-ms``), replica-seconds of
@@ -48,7 +49,8 @@ from galileo.testbed.cgroups import Resources
 PREFIX: Final = "gasb"
 SERVICE: Final = "burn"
 STAGES: Final = [(20, 30), (50, 150), (30, 30), (15, 250), (30, 30)]  # (seconds, req/s)
-PHASES: Final = {"step": (20.0, 100.0), "spike": (100.0, 145.0)}
+# step: the steady 150 req/s after the step; spike: the spike and the 30 s after it; run: all
+PHASES: Final = {"step": (20.0, 70.0), "spike": (100.0, 145.0), "run": (0.0, 145.0)}
 POLICIES: Final[dict[str, dict[str, Any]]] = {
     "cpu": {"target": 0.6, "window_s": 20},
     "latency": {"slo_ms": 0},  # the SLO: filled from --slo-ms

@@ -133,6 +133,9 @@ def test_metrics_of_a_stored_run(db: ExpDB, scaled_run: str) -> None:
     assert (w.slo_violation_s, w.scales, w.direction_changes, w.max_replicas) == (4, 1, 0, 3)
     assert w.replica_seconds == pytest.approx(1 * 2 + 3 * 3) and w.step_s is None
     assert w.reaction_s is None and w.settle_s is None  # no load step inside the window
+    # a step planned just before the window (the run's t0 comes after the rate event) counts
+    late = run.autoscale_metrics(slo_ms=1000.0, start_s=8.5, end_s=20.0)
+    assert late.step_s == pytest.approx(8.0) and late.reaction_s == pytest.approx(2.0)
 
 
 def test_report_draws_replicas_beside_rate_and_latency(db: ExpDB, scaled_run: str,

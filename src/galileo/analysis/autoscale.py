@@ -26,6 +26,9 @@ from typing import Any, Final
 NS_PER_S: Final = 1_000_000_000
 AUTOSCALE: Final = "autoscale"  # galileo.protocol.EventKind.AUTOSCALE
 STEP_FACTOR: Final = 1.2  # a target rise of at least 20 % is a load step
+# a window's load step may be planned a little before the window's start: the run's t0 is its
+# first intended send, which comes a few ms after the group's rate events
+STEP_SLACK_S: Final = 1.0
 
 Steps = list[tuple[float, float]]  # (t_s, value): value holds from t_s until the next point
 
@@ -220,12 +223,12 @@ def evaluate(sent: Sequence[int], p99_ms: Sequence[float | None], target: Sequen
     """All metrics of one service over ``[start_s, end_s)`` (default: the whole run), from
     per-second ``sent`` and ``p99_ms`` (index = second), the planned rate's breakpoints
     ``target`` and its replicas. ``step_s`` defaults to the first step up of ``target`` in the
-    window; time to settle looks until ``end_s``. Replica-seconds count the *declared* replicas
+    window (or up to :data:`STEP_SLACK_S` before it); time to settle looks until ``end_s``. Replica-seconds count the *declared* replicas
     (an instance costs from its start, ready or not, and an overloaded one that fails its health
     check still runs); direction changes and scales count the decisions in the window."""
     end = float(len(sent)) if end_s is None else end_s
     lo, hi = max(0, math.floor(start_s)), max(0, math.ceil(end))
-    step = first_step_up(target, after_s=start_s) if step_s is None else step_s
+    step = first_step_up(target, after_s=start_s - STEP_SLACK_S) if step_s is None else step_s
     if step is not None and step >= end:
         step = None
     series = replicas or ReplicaSeries(service)

@@ -223,9 +223,10 @@ def evaluate(sent: Sequence[int], p99_ms: Sequence[float | None], target: Sequen
     """All metrics of one service over ``[start_s, end_s)`` (default: the whole run), from
     per-second ``sent`` and ``p99_ms`` (index = second), the planned rate's breakpoints
     ``target`` and its replicas. ``step_s`` defaults to the first step up of ``target`` in the
-    window (or up to :data:`STEP_SLACK_S` before it); time to settle looks until ``end_s``. Replica-seconds count the *declared* replicas
-    (an instance costs from its start, ready or not, and an overloaded one that fails its health
-    check still runs); direction changes and scales count the decisions in the window."""
+    window (or up to :data:`STEP_SLACK_S` before it); time to settle looks until ``end_s``.
+    Replica-seconds count the *declared* replicas (an instance costs from its start, ready or
+    not, and an overloaded one that fails its health check still runs); direction changes and
+    scales count the decisions in the window."""
     end = float(len(sent)) if end_s is None else end_s
     lo, hi = max(0, math.floor(start_s)), max(0, math.ceil(end))
     step = first_step_up(target, after_s=start_s - STEP_SLACK_S) if step_s is None else step_s

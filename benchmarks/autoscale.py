@@ -108,13 +108,26 @@ def evaluate(db: ExpDB, exp_id: str, slo_ms: float) -> dict[str, dict[str, Any]]
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
-    head = f"{'policy':<12}{'phase':<7}" + "".join(f"{c:>18}" for c in COLUMNS)
+    head = f"{'policy':<32}{'phase':<7}" + "".join(f"{c:>18}" for c in COLUMNS)
     print(head)
     for policy, r in results.items():
         for phase in PHASES:
             m = r[phase]
-            print(f"{policy:<12}{phase:<7}" + "".join(
+            print(f"{policy:<32}{phase:<7}" + "".join(
                 f"{'–' if m[c] is None else m[c]:>18}" for c in COLUMNS))
+
+
+def reevaluate(path: Path, slo_ms: float) -> None:
+    """The table and JSON lines again, from a copy kept with ``--keep-db``."""
+    with ExpDB(f"sqlite:///{path.resolve()}") as db:
+        runs = [(e.name.removeprefix("autoscale-"), e.id) for e in db.list_experiments()
+                if e.name.startswith("autoscale-")]
+        results = {f"{policy} {exp_id}": evaluate(db, exp_id, slo_ms) for policy, exp_id in runs}
+    print_table(results)
+    for name, r in results.items():
+        policy, exp_id = name.split(" ")
+        print(json.dumps({"bench": "autoscale", "policy": policy, "exp_id": exp_id,
+                          "slo_ms": slo_ms, **r}))
 
 
 def report(tb: Testbed, a: str, b: str, out: Path) -> str:
@@ -141,7 +154,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("autoscale-report.html"))
     parser.add_argument("--keep-db", type=Path, default=None,
                         help="copy the testbed's expdb (SQLite) here before it goes down")
+    parser.add_argument("--from-db", type=Path, default=None,
+                        help="no run: evaluate the autoscale-* experiments of this expdb copy")
     args = parser.parse_args()
+    if args.from_db is not None:
+        reevaluate(args.from_db, args.slo_ms)
+        return
     policies = ([p for p in args.policies.split(",") if p] or
                 (["cpu", "latency"] if args.quick else list(POLICIES)))
     unknown = [p for p in policies if p not in POLICIES]

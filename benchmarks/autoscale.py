@@ -104,10 +104,14 @@ def run_policy(settings: Settings, policy: str, args: argparse.Namespace,
         svc.close()
 
 
-def evaluate(db: ExpDB, exp_id: str, slo_ms: float) -> dict[str, dict[str, Any]]:
+def evaluate(db: ExpDB, exp_id: str, slo_ms: float) -> dict[str, Any]:
+    """Per phase the metrics of the run, and the policy as its decisions name it."""
     run = load_run(db, exp_id)
-    return {phase: run.autoscale_metrics(slo_ms, SERVICE, start_s=lo, end_s=hi).as_dict()
-            for phase, (lo, hi) in PHASES.items()}
+    series = run.replicas.get(SERVICE)
+    out: dict[str, Any] = {"policy_spec": series.decisions[0].policy if series else ""}
+    for phase, (lo, hi) in PHASES.items():
+        out[phase] = run.autoscale_metrics(slo_ms, SERVICE, start_s=lo, end_s=hi).as_dict()
+    return out
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:

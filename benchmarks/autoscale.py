@@ -13,9 +13,10 @@ both with a 20 s scale-down stabilisation window, ``concurrency`` at 1 in flight
 
 One experiment per policy, the same scenario each time (a ``stages`` profile of two phases):
 
-* **step**: 30 req/s for 20 s, then 150 req/s for 50 s (window ``[20, 70)`` s: the step and
-  the steady load after it), then 30 req/s for 30 s;
-* **spike**: 250 req/s for 15 s at 100 s, then 30 req/s for 30 s (window ``[100, 145)`` s);
+* **step**: 30 req/s for 20 s, then ``--step-rps`` (150) req/s for 50 s (window
+  ``[20, 70)`` s: the step and the steady load after it), then 30 req/s for 30 s;
+* **spike**: ``--spike-rps`` (250) req/s for 15 s at 100 s, then 30 req/s for 30 s (window
+  ``[100, 145)`` s);
 * **run**: the whole run (``[0, 145)`` s), for the totals.
 
 Per policy and phase, from the stored per-second stats and autoscale events of the run
@@ -51,7 +52,14 @@ from galileo.testbed.cgroups import Resources
 
 PREFIX: Final = "gasb"
 SERVICE: Final = "burn"
-STAGES: Final = [(20, 30), (50, 150), (30, 30), (15, 250), (30, 30)]  # (seconds, req/s)
+BASE_RPS: Final = 30
+
+
+def stages(step_rps: float, spike_rps: float) -> list[tuple[int, float]]:
+    """(seconds, req/s): base, step, base, spike, base (the phases below)."""
+    return [(20, BASE_RPS), (50, step_rps), (30, BASE_RPS), (15, spike_rps), (30, BASE_RPS)]
+
+
 # step: the steady 150 req/s after the step; spike: the spike and the 30 s after it; run: all
 PHASES: Final = {"step": (20.0, 70.0), "spike": (100.0, 145.0), "run": (0.0, 145.0)}
 POLICIES: Final[dict[str, dict[str, Any]]] = {
@@ -79,7 +87,8 @@ def scenario(policy: str, args: argparse.Namespace) -> dict[str, Any]:
                        "request": {"method": "GET", "path": f"/checksum?kib={args.kib}"},
                        "timeout_s": 5,
                        "profile": {"type": "stages", "stages": [
-                           {"duration": d, "rps": r} for d, r in STAGES]}}],
+                           {"duration": d, "rps": r}
+                           for d, r in stages(args.step_rps, args.spike_rps)]}}],
     }
 
 
@@ -155,6 +164,8 @@ def main() -> None:
     parser.add_argument("--policies", default="", help="comma-separated (default: all three)")
     parser.add_argument("--slo-ms", type=float, default=50.0)
     parser.add_argument("--kib", type=int, default=2048, help="KiB hashed per request")
+    parser.add_argument("--step-rps", type=float, default=150.0)
+    parser.add_argument("--spike-rps", type=float, default=250.0)
     parser.add_argument("--cpus", type=float, default=0.25, help="cores per instance")
     parser.add_argument("--latency-window", type=float, default=20.0,
                         help="the latency policy's scale-down stabilisation window (s); 20 is "
@@ -196,6 +207,7 @@ def main() -> None:
                 print(json.dumps({"bench": "autoscale", "policy": policy, "exp_id": ids[policy],
                                   "slo_ms": args.slo_ms, "kib": args.kib, "cpus": args.cpus,
                                   "latency_window_s": args.latency_window,
+                                  "step_rps": args.step_rps, "spike_rps": args.spike_rps,
                                   "period_s": args.period, "cooldown_s": args.cooldown,
                                   "loadavg_at_start": round(load, 1), **r}))
             if "cpu" in ids and "latency" in ids:

@@ -113,11 +113,26 @@ def run_policy(settings: Settings, policy: str, args: argparse.Namespace,
         svc.close()
 
 
+def health_kills(db: ExpDB, exp_id: str) -> int:
+    """Instances of the service the node agents killed during the run because their health
+    check failed (overload makes ``/health`` time out: see docs/evaluation-autoscalers.md)."""
+    exp = db.get_experiment(exp_id)
+    if exp is None or not exp.start or not exp.end:
+        return 0
+    lo, hi = exp.start * 1e9, exp.end * 1e9
+    kills = {(e["data"].get("instance"), e["data"].get("restarts")) for e in db.events()
+             if str(e["kind"]) == "instance_state" and lo <= int(e["ts_ns"]) <= hi
+             and e["name"] == SERVICE and "health check" in str(e["data"].get("reason"))}
+    return len(kills)
+
+
 def evaluate(db: ExpDB, exp_id: str, slo_ms: float) -> dict[str, Any]:
-    """Per phase the metrics of the run, and the policy as its decisions name it."""
+    """Per phase the metrics of the run, the policy as its decisions name it, and how many
+    instances were killed for a failed health check."""
     run = load_run(db, exp_id)
     series = run.replicas.get(SERVICE)
-    out: dict[str, Any] = {"policy_spec": series.decisions[0].policy if series else ""}
+    out: dict[str, Any] = {"policy_spec": series.decisions[0].policy if series else "",
+                           "health_kills": health_kills(db, exp_id)}
     for phase, (lo, hi) in PHASES.items():
         out[phase] = run.autoscale_metrics(slo_ms, SERVICE, start_s=lo, end_s=hi).as_dict()
     return out
@@ -125,12 +140,13 @@ def evaluate(db: ExpDB, exp_id: str, slo_ms: float) -> dict[str, Any]:
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
     head = f"{'policy':<32}{'phase':<7}" + "".join(f"{c:>18}" for c in COLUMNS)
-    print(head)
+    print(head + f"{'health_kills':>14}")
     for policy, r in results.items():
         for phase in PHASES:
             m = r[phase]
             print(f"{policy:<32}{phase:<7}" + "".join(
-                f"{'–' if m[c] is None else m[c]:>18}" for c in COLUMNS))
+                f"{'–' if m[c] is None else m[c]:>18}" for c in COLUMNS)
+                + (f"{r['health_kills']:>14}" if phase == "run" else ""))
 
 
 def reevaluate(path: Path, slo_ms: float) -> None:

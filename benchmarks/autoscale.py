@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--latency-window", type=float, default=20.0,
                         help="the latency policy's scale-down stabilisation window (s); 20 is "
                              "the cpu policy's here, 0 the policy's default")
+    parser.add_argument("--policy-modules", default="",
+                        help="galileo_autoscale_policy_modules for a policy of your own")
     parser.add_argument("--period", type=float, default=2.0)
     parser.add_argument("--cooldown", type=float, default=2.0)
     parser.add_argument("--out", type=Path, default=Path("autoscale-report.html"))
@@ -212,7 +214,7 @@ def main() -> None:
         with console.status("testbed up (3 hosts, 2 x 0.5 CPU)"):
             tb = Testbed.up(3, data_dir=Path(tmp), prefix=PREFIX, host_resources=limits)
         with tb:
-            settings = tb.settings()
+            settings = tb.settings(galileo_autoscale_policy_modules=args.policy_modules)
             for policy in policies:
                 ids[policy] = run_policy(settings, policy, args, console)
             with ExpDB(f"sqlite:///{tb.expdb_path}") as db:

@@ -100,6 +100,25 @@ def test_latency_band(p99: float, replicas: int, want: int) -> None:
     assert LatencyPolicy(slo_ms=100, low=0.5).propose(obs).desired == want
 
 
+def test_latency_scale_down_waits_for_its_stabilisation_window() -> None:
+    """Over the SLO at 0 s (up to 3), well under from 2 s: with window_s=5 the scale-down waits
+    until the 0 s proposal has left the window; without one it goes at once."""
+    def at(t: float, p99: float, replicas: int) -> Observation:
+        return Observation(t_s=t, replicas=replicas, ready=replicas, p99_ms=p99, rps=10.0)
+
+    steady = LatencyPolicy(slo_ms=100, window_s=5)
+    assert steady.propose(at(0, 150.0, 2)).desired == 3
+    held = steady.propose(at(2, 10.0, 3))
+    assert held.desired == 3 and "stabilisation: the highest proposal of the last 5 s" in \
+        held.reason
+    assert steady.propose(at(4, 10.0, 3)).desired == 3
+    assert steady.propose(at(6, 10.0, 3)).desired == 2  # the 0 s proposal is out of the window
+    assert steady.describe().endswith(",window_s=5")
+    quick = LatencyPolicy(slo_ms=100)
+    assert quick.propose(at(0, 150.0, 2)).desired == 3
+    assert quick.propose(at(2, 10.0, 3)).desired == 2 and "window" not in quick.describe()
+
+
 def test_latency_without_stats_holds_with_the_observers_reason() -> None:
     obs = Observation(t_s=0, replicas=2, missing="no client group sends to 'kv'")
     p = LatencyPolicy(slo_ms="50").propose(obs)

@@ -457,3 +457,65 @@ def test_pages_are_light_local_fit_500px_and_pass_axe(browser: Any, server: Serv
                 p.close()
         finally:
             context.close()
+
+
+def test_live_replicas_chart_and_decisions_follow_a_running_autoscaler(
+        page: Watched, server: Server, cluster: Galileo, db: ExpDB,
+        dash_settings: Settings) -> None:
+    """A real autoscaler (schedule policy: 1 replica, 3 from 4 s) scales a service of a real
+    node agent and reconciler while the run page is open: the replicas chart, placed after
+    latency, steps from 1 to 3 declared and then ready, live, and the decisions table shows the
+    newest decision with its reason."""
+    import threading
+
+    from galileo.autoscaling import Autoscaler
+    from galileo.services.reconciler import Reconciler
+
+    g = cluster
+    procs = ProcessGroup(dash_settings)
+    rec = Reconciler(g.redis, g.keys, [])
+    stop = threading.Event()
+    thread = threading.Thread(target=rec.run, args=(stop,), daemon=True)
+    exp_id = g.experiment.start(name="autoscaled")
+    group = g.spawn("echo", 1, hosts=WORKER, request={"method": "GET", "path": "/"}, rps=10)
+    scaler = None
+    try:
+        procs.start("node", ["node", "--name", "dash-node", "--address", "127.0.0.1",
+                             "--ports", "23500-23599"])
+        thread.start()
+        until(lambda: g.redis.exists(g.keys.node("dash-node")), 30, "the node agent")
+        g.services.run("dash-scaled", app="echo", replicas=1)
+        g.services.wait("dash-scaled", 60)
+        until(lambda: db.get_experiment(exp_id) is not None, 20, "the recorder to store the run")
+        p = _open(page, f"{server.url}/runs/{exp_id}")
+        p.wait_for_function("(document.getElementById('fig-rate')?.dataset.points | 0) > 1",
+                            timeout=20_000)
+        assert p.locator("#autoscale-box").is_hidden()  # no autoscaler yet: no table
+        scaler = Autoscaler(g, "dash-scaled", "schedule", 1, 3, period_s=0.5,
+                            options={"at": "0s=1,4s=3"}, exp_id=exp_id).start()
+        line = ("(document.getElementById('fig-replicas')?.data || [])"
+                ".find(t => t.name === 'dash-scaled {}')?.y || []")
+        declared, ready = line.format("declared"), line.format("ready")
+        p.wait_for_function(f"({declared}).length > 0", timeout=20_000)
+        assert max(p.evaluate(declared)) == 1  # before the schedule's step
+        order = p.evaluate("[...document.querySelectorAll('#live-figures .fig')]"
+                           ".map(d => d.dataset.figure)")
+        assert order[:3] == ["rate", "latency", "replicas"], order
+        p.wait_for_function(f"Math.max(...{declared}) === 3", timeout=20_000)  # it updates
+        first = p.locator("#autoscale tr[data-service='dash-scaled']").first
+        assert "1 → 3" in first.inner_text()
+        assert "schedule: 3 replica(s) from 4 s" in first.locator(".reason").inner_text()
+        p.wait_for_function(f"Math.max(...{ready}) === 3", timeout=60_000)  # then ready
+        page.shot("live-autoscaled")
+    finally:
+        if scaler is not None:
+            scaler.stop()
+        group.close()
+        if g.services.get("dash-scaled") is not None:
+            g.services.remove("dash-scaled")
+            until(lambda: not g.services.instances("dash-scaled"), 30, "the instances to go")
+        stop.set()
+        thread.join(10)
+        procs.stop_all()
+        if g.experiment.current() == exp_id:
+            g.experiment.stop()

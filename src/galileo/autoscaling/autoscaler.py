@@ -55,10 +55,12 @@ class Decision:
                 "t_s": round(self.t_s, 3)}
 
     def _key(self) -> tuple[object, ...]:
-        """What makes a hold worth recording again: its replicas, proposal and kind of reason."""
+        """What makes a hold worth recording again: its replicas (declared and ready), proposal
+        and kind of reason (so the stored decisions also trace the ready replicas over time)."""
         kind = (re.sub(r"[0-9][0-9.]*", "#", self.reason) if self.desired is None
                 else "cooldown" in self.reason)
-        return (self.action, self.replicas_from, self.replicas_to, self.desired, kind)
+        return (self.action, self.replicas_from, self.replicas_to, self.desired, kind,
+                self.inputs.get("ready"))
 
 
 class Autoscaler:

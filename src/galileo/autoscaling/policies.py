@@ -103,6 +103,25 @@ class Policy(ABC):
         return self.name
 
 
+class DownStabiliser:
+    """Scale-down stabilisation (Kubernetes HPA's): the highest recommendation of the last
+    ``window_s`` seconds (the current one included), never above the current replicas; a
+    scale-up passes at once. A window of 0 passes everything."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._recommendations: deque[tuple[float, int]] = deque()
+
+    def __call__(self, now: float, raw: int, current: int) -> int:
+        recs = self._recommendations
+        recs.append((now, raw))
+        while recs and recs[0][0] < now - self.window_s:
+            recs.popleft()
+        if raw >= current:
+            return raw
+        return min(current, max(r for _t, r in recs))
+
+
 class CpuPolicy(Policy):
     """The Kubernetes HPA rule on CPU utilisation (used cores / requested cores)."""
 
@@ -115,7 +134,7 @@ class CpuPolicy(Policy):
         self.target = _number(self.name, "target", target)
         self.tolerance = _number(self.name, "tolerance", tolerance, low_open=False)
         self.window_s = _number(self.name, "window_s", window_s, low_open=False)
-        self._recommendations: deque[tuple[float, int]] = deque()
+        self._stabilise = DownStabiliser(self.window_s)
 
     def describe(self) -> str:
         return (f"cpu,target={self.target:g},tolerance={self.tolerance:g},"
@@ -152,27 +171,17 @@ class CpuPolicy(Policy):
         inputs["recommendation"] = raw
         return Proposal(desired, why, round(utilisation, 4), self.target, inputs)
 
-    def _stabilise(self, now: float, raw: int, current: int) -> int:
-        """Scale-down stabilisation: the max of the recommendations of the last ``window_s``
-        (the current one included), never above the current replicas; scale-up at once."""
-        recs = self._recommendations
-        recs.append((now, raw))
-        while recs and recs[0][0] < now - self.window_s:
-            recs.popleft()
-        if raw >= current:
-            return raw
-        return min(current, max(r for _t, r in recs))
-
 
 class LatencyPolicy(Policy):
     """p99 latency of the clients vs an SLO: up when over it, down one replica when well under
-    (below ``low`` x SLO), hold inside the band."""
+    (below ``low`` x SLO), hold inside the band; with ``window_s`` > 0 a scale-down waits until
+    no proposal of the last ``window_s`` seconds wanted more (as the CPU policy's)."""
 
     name = "latency"
     metric = "p99_ms"
 
     def __init__(self, slo_ms: object = 100.0, low: object = 0.5, max_factor: object = 2.0,
-                 **options: Any) -> None:
+                 window_s: object = 0.0, **options: Any) -> None:
         super().__init__(**options)
         self.slo_ms = _number(self.name, "slo_ms", slo_ms)
         self.low = _number(self.name, "low", low)
@@ -180,9 +189,13 @@ class LatencyPolicy(Policy):
             raise ConfigError(f"autoscaling policy 'latency': option low must be below 1 (a "
                               f"fraction of the SLO), got {low!r}.")
         self.max_factor = _number(self.name, "max_factor", max_factor, low=1.0, low_open=False)
+        self.window_s = _number(self.name, "window_s", window_s, low_open=False)
+        self._stabilise = DownStabiliser(self.window_s)
 
     def describe(self) -> str:
-        return f"latency,slo_ms={self.slo_ms:g},low={self.low:g},max_factor={self.max_factor:g}"
+        return (f"latency,slo_ms={self.slo_ms:g},low={self.low:g},"
+                f"max_factor={self.max_factor:g}" +
+                (f",window_s={self.window_s:g}" if self.window_s else ""))
 
     def propose(self, obs: Observation) -> Proposal:
         if obs.p99_ms is None:
@@ -203,6 +216,11 @@ class LatencyPolicy(Policy):
             desired = obs.replicas
             why = (f"p99 {p99:.1f} ms is inside the band [{self.low * self.slo_ms:g}, "
                    f"{self.slo_ms:g}] ms")
+        stable = self._stabilise(obs.t_s, desired, obs.replicas)
+        if stable != desired:
+            why += (f"; scale-down stabilisation: the highest proposal of the last "
+                    f"{self.window_s:g} s is {stable}")
+            desired = stable
         return Proposal(desired, why, round(p99, 3), self.slo_ms, inputs)
 
 

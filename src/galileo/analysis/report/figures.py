@@ -11,6 +11,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from galileo.analysis.autoscale import ReplicaSeries
+
 from . import hist
 from .runs import PERCENTILES, RunData
 
@@ -151,6 +153,38 @@ def latency_figure(run: RunData) -> Figure:
     return with_events(fig, run.events, run.seconds)
 
 
+def _extended(steps: Sequence[tuple[float, float]], end_s: float
+              ) -> tuple[list[float], list[float]]:
+    """A step function's points with its last value carried on to ``end_s``."""
+    xs, ys = [t for t, _ in steps], [v for _, v in steps]
+    if xs and end_s > xs[-1]:
+        xs.append(end_s)
+        ys.append(ys[-1])
+    return xs, ys
+
+
+def replicas_figure(replicas: dict[str, ReplicaSeries], events: Sequence[dict[str, Any]],
+                    span_s: float, **extra: Any) -> Figure | None:
+    """Ready (solid) and declared (dashed) replicas per autoscaled service over time, as steps,
+    with the events; ``None`` when no service was autoscaled."""
+    if not replicas:
+        return None
+    data = []
+    end = max([span_s] + [t for s in replicas.values() for t, _ in s.declared + s.ready])
+    for i, (name, s) in enumerate(sorted(replicas.items())):
+        colour = COLOURS[i % len(COLOURS)]
+        for label, steps, dash in (("ready", s.ready, "solid"), ("declared", s.declared, "dash")):
+            if steps:
+                xs, ys = _extended(steps, end)
+                data.append(series(f"{name} {label}", xs, ys, colour, "replicas", dash, 0,
+                                   line={"color": colour, "dash": dash, "shape": "hv"}))
+    lay = layout("Replicas (autoscaled services)", "time (s)", "replicas", **extra)
+    lay["yaxis"] = {"title": {"text": "replicas"}, "rangemode": "tozero", "dtick": 1}
+    lay["xaxis"] = {"title": {"text": "time (s)"}, "rangemode": "tozero"}  # as rate, latency
+    fig: Figure = {"data": data, "layout": lay}
+    return with_events(fig, [e for e in events if e["kind"] == "autoscale"], span_s)
+
+
 def _spectrum_trace(h: np.ndarray, name: str, colour: str) -> dict[str, Any]:
     values = hist.percentiles(h[None, :], list(SPECTRUM_PCTS))[0]
     x = 1.0 / (1.0 - np.minimum(SPECTRUM_PCTS, 99.999) / 100.0)
@@ -224,9 +258,11 @@ def telemetry_figure(run: RunData, metric: str) -> Figure | None:
 def run_figures(run: RunData) -> list[tuple[str, Figure]]:
     """Every figure of a one-run report, with a stable name (also the PNG's file name)."""
     figs: list[tuple[str, Figure]] = [("rate", rate_figure(run)),
-                                      ("latency", latency_figure(run)),
-                                      ("spectrum", spectrum_figure([run])),
-                                      ("histogram", histogram_figure([run]))]
+                                      ("latency", latency_figure(run))]
+    replicas = replicas_figure(run.replicas, run.events, float(run.seconds))
+    if replicas is not None:
+        figs.append(("replicas", replicas))
+    figs += [("spectrum", spectrum_figure([run])), ("histogram", histogram_figure([run]))]
     for metric in ("cpu", "ram", "rx", "tx"):
         fig = telemetry_figure(run, metric)
         if fig is not None:

@@ -25,7 +25,8 @@ def _draw(ax: Any, trace: dict[str, Any]) -> None:
         return
     dash = (trace.get("line") or {}).get("dash")
     style = {"dash": "--", "dot": ":", None: "-", "solid": "-"}.get(dash, "-")
-    ax.plot(x, y, style, color=colour, label=trace.get("name"), linewidth=1.2)
+    steps = "steps-post" if (trace.get("line") or {}).get("shape") == "hv" else "default"
+    ax.plot(x, y, style, color=colour, label=trace.get("name"), linewidth=1.2, drawstyle=steps)
 
 
 def save_png(fig: Figure, path: Path) -> None:
@@ -59,6 +60,10 @@ def save_png(fig: Figure, path: Path) -> None:
         ax.set_title(str(lay["title"]["text"]), fontsize=11)
         ax.set_xlabel(_title(xaxis))
         ax.set_ylabel(_title(lay.get("yaxis")))
+        if (lay.get("yaxis") or {}).get("dtick") == 1:  # counts (replicas): whole numbers
+            from matplotlib.ticker import MaxNLocator
+
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if any(t.get("meta") != "events" for t in fig["data"]):
             ax.legend(fontsize=7, loc="best")
         figure.tight_layout()

@@ -15,6 +15,12 @@ from typing import Any, Final
 
 import numpy as np
 
+from galileo.analysis.autoscale import (
+    AutoscaleMetrics,
+    ReplicaSeries,
+    evaluate,
+    replica_timeline,
+)
 from galileo.analysis.counts import (
     order_rank,
     request_counts,
@@ -97,6 +103,7 @@ class RunData:
     verdicts: list[str]
     thresholds_passed: bool | None
     totals: dict[str, Any] = field(default_factory=dict)  # run_totals(): counts, exact p99
+    replicas: dict[str, ReplicaSeries] = field(default_factory=dict)  # from autoscale events
 
     @property
     def requests(self) -> int:
@@ -113,10 +120,30 @@ class RunData:
             out = out + s.total
         return out
 
+    def autoscale_metrics(self, slo_ms: float, service: str | None = None, *,
+                          start_s: float = 0.0, end_s: float | None = None,
+                          step_s: float | None = None) -> AutoscaleMetrics:
+        """The autoscaler evaluation of ``service`` (default: the first with replicas, else the
+        first loaded) over ``[start_s, end_s)`` of this run: see
+        :func:`galileo.analysis.autoscale.evaluate`."""
+        names = [s.service for s in self.services]
+        name = service or next((n for n in self.replicas if n in names), None) or (
+            names[0] if names else "")
+        s = next((x for x in self.services if x.service == name), None)
+        if s is None:
+            raise NotFoundError(f"run {self.exp_id} sent nothing to service {name!r} "
+                                f"(services: {', '.join(names) or 'none'})")
+        return evaluate(s.sent.tolist(), _clean_p99(s), s.target, self.replicas.get(name),
+                        slo_ms, service=name, start_s=start_s, end_s=end_s, step_s=step_s)
+
     @property
     def title(self) -> str:
         name = self.experiment.name if self.experiment is not None else ""
         return f"{name} ({self.exp_id})" if name else self.exp_id
+
+
+def _clean_p99(s: ServiceSeries) -> list[float | None]:
+    return [_num(v) for v in s.percentile_series()[:, PERCENTILES.index(99.0)]]
 
 
 def _num(x: float) -> float | None:
@@ -202,6 +229,9 @@ def _event_text(e: dict[str, Any]) -> str:
     if kind in ("group_close", "group_pause", "group_resume"):
         return f"{who}: " + {"group_close": "stopped", "group_pause": "paused",
                              "group_resume": "resumed"}[kind]
+    if kind == "autoscale":
+        return (f"{who}: {data.get('action', 'decision')} {data.get('replicas_from')} → "
+                f"{data.get('replicas_to')} ({data.get('reason', '')})")
     if kind == "routing_set":
         hosts = data.get("hosts") or []
         return f"routing {e['name']}: {len(hosts)} host(s)"
@@ -273,7 +303,8 @@ def load_run(db: ExpDB, exp_id: str) -> RunData:
         verdicts=[str(v) for v in verdicts],
         thresholds_passed=meta.get("thresholds_passed") if verdicts else None,
         totals={"counts": request_counts(db, [exp_id])[exp_id],
-                "p99_ms": _exact_p99_ms(cols)})
+                "p99_ms": _exact_p99_ms(cols)},
+        replicas=replica_timeline(events, t0_ns))
 
 
 def _exact_p99_ms(cols: dict[str, np.ndarray]) -> float | None:

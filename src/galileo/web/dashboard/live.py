@@ -20,12 +20,14 @@ from typing import Any, Final
 import msgspec
 from hdrh.histogram import HdrHistogram
 
+from galileo.analysis.autoscale import ScaleDecision, replica_timeline
 from galileo.analysis.counts import request_counts, run_outcome
 from galileo.analysis.report.figures import (
     COLOURS,
     empty,
     layout,
     rate_traces,
+    replicas_figure,
     series,
     with_events,
 )
@@ -45,6 +47,7 @@ MAX_ENTRIES_PER_TICK: Final = 3000  # stats entries decoded per tick (all groups
 SETTLED_S: Final = 3  # a second older than this gets no more worker entries
 PCTS: Final = (50.0, 95.0, 99.0)
 HEADLINE_S: Final = 10  # the headline strip's rates and error share: the last 10 s
+DECISIONS_SHOWN: Final = 20  # the newest autoscale decisions in the table
 NS_PER_S: Final = 1_000_000_000
 
 
@@ -210,6 +213,10 @@ class LiveHub:
                 "no successful responses yet"),
                 events, span),
         }
+        replicas = replica_timeline(db.events(exp.id), t0 * NS_PER_S)
+        fig = replicas_figure(replicas, events, span, **keep)
+        if fig is not None:
+            figures["replicas"] = {**fig, "after": "latency"}  # placed next to rate, latency
         for metric, found in _telemetry_by_metric(db, exp.id, t0 * NS_PER_S).items():
             figures[f"telemetry-{metric}"] = {"data": [
                 series(s["node"], s["t"], s["v"], COLOURS[i % len(COLOURS)], s["unit"])
@@ -240,7 +247,18 @@ class LiveHub:
                         "workers": len(grp.workers), "clients": len(grp.clients)}
                        for grp in groups],
             "errors": recent_errors(db, exp.id, (now_s - 60) * NS_PER_S),
+            "autoscale": recent_decisions([d for s in replicas.values() for d in s.decisions]),
         }
+
+
+def recent_decisions(decisions: list[ScaleDecision], n: int = DECISIONS_SHOWN
+                     ) -> list[dict[str, Any]]:
+    """The newest ``n`` autoscale decisions, newest first, as table rows."""
+    newest = sorted(decisions, key=lambda d: d.t_s, reverse=True)[:n]
+    return [{"t_s": round(d.t_s, 1), "service": d.service, "action": d.action,
+             "replicas_from": d.replicas_from, "replicas_to": d.replicas_to, "ready": d.ready,
+             "metric": d.metric, "observed": d.observed, "target": d.target,
+             "reason": d.reason} for d in newest]
 
 
 def trace_backlog(g: Galileo) -> dict[str, Any] | None:

@@ -41,6 +41,10 @@ const Galileo = (() => {
       div = document.createElement("div");
       div.className = "fig"; div.id = "fig-" + name; div.dataset.figure = name;
       container.appendChild(div);
+      // a chart that appears later (replicas once an autoscaler decides) takes its place in
+      // the server's order, next to rate and latency, not after the telemetry
+      const after = document.getElementById("fig-" + (fig.after || ""));
+      if (after && after.parentNode === container) after.after(div);
     }
     // layout.uirevision is constant per run: Plotly.react keeps the user's zoom and the
     // series hidden in the legend across updates
@@ -84,6 +88,9 @@ const Galileo = (() => {
       for (const [name, fig] of Object.entries(s.figures)) plot(box, name, fig, config);
       rows("#services", s.services.map((r) => `<tr data-service="${esc(r.service)}"><td class="l">${esc(r.service)}</td><td>${num(r.target)}</td><td class="sent">${r.sent}</td><td class="errors ${r.errors ? "err" : ""}">${r.errors}</td><td>${r.late}</td><td>${r.inflight}</td><td>${num(r.p50_ms, 2)}</td><td>${num(r.p95_ms, 2)}</td><td>${num(r.p99_ms, 2)}</td></tr>`).join(""));
       rows("#workers", s.workers.map((w) => `<tr><td class="l">${esc(w.worker)}</td><td class="l" title="group ${esc(w.group)}">${esc(w.name)}</td><td>${w.sent}</td><td class="${w.errors ? "err" : ""}">${w.errors}</td><td>${w.inflight}</td><td>${num(w.p99_ms, 2)}</td><td>${w.age_s} s ago</td></tr>`).join(""));
+      const decisions = s.autoscale || [];
+      $("#autoscale-box").hidden = !decisions.length;
+      rows("#autoscale", decisions.map((d) => `<tr data-service="${esc(d.service)}"><td>${num(d.t_s)}</td><td class="l">${esc(d.service)}</td><td class="l">${esc(d.action)}</td><td>${d.replicas_from} → ${d.replicas_to}</td><td>${d.ready ?? "–"}</td><td class="l">${esc(d.metric)}</td><td>${num(d.observed, 2)}</td><td>${num(d.target, 2)}</td><td class="l reason">${esc(d.reason)}</td></tr>`).join(""));
       rows("#errors", s.errors.map((e) => `<tr><td class="l">${esc(e.service)}</td><td class="l">${esc(e.kind)}</td><td class="err">${e.count}</td></tr>`).join(""));
       updateGroups(s.groups);
     });

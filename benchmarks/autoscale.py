@@ -115,7 +115,7 @@ def run_policy(settings: Settings, policy: str, args: argparse.Namespace,
 
 def health_kills(db: ExpDB, exp_id: str) -> int:
     """Instances of the service the node agents killed during the run because their health
-    check failed (overload makes ``/health`` time out: see docs/evaluation-autoscalers.md)."""
+    check failed (overload makes ``/health`` time out: see docs/evaluation.md, Autoscalers)."""
     exp = db.get_experiment(exp_id)
     if exp is None or not exp.start or not exp.end:
         return 0

@@ -47,6 +47,11 @@ def test_a_load_step_scales_up_and_the_window_delays_the_scale_down(
     start_agent("gas1")
     g.services.run("gascs", app="checksum", cpus=0.2, replicas=1)
     g.services.wait("gascs", 60)
+    # the agent's first measurements may still hold the instance's start-up (imports): on a
+    # loaded machine that alone is over the target; wait until it measures the idle instance
+    wait_until(lambda: any(i.cpu_used is not None and i.cpu_used < 0.2 * TARGET * 0.2
+                           for i in g.services.instances("gascs")), 30,
+               "the agent measuring the idle instance")
     exp = "gas-exp-" + g.keys.ns[-6:]
     group = g.spawn("gascs", 1, request={"path": "/checksum?kib=4096"}, rps=2, timeout_s=30)
     decisions: list[tuple[float, Decision]] = []  # (monotonic time, decision)

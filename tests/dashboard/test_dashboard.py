@@ -133,6 +133,9 @@ def test_live_run_updates_and_the_rate_control_changes_what_workers_send(
         first = int(p.get_attribute("#fig-rate", "data-points") or 0)
         p.wait_for_function(f"(document.getElementById('fig-rate').dataset.points | 0) > {first}",
                             timeout=10_000)  # the chart grows while the run goes on
+        # >= 3 full seconds at 20/s recorded before the change (a loaded machine may start the
+        # group's sending seconds after the run's first chart points)
+        until(lambda: len(db.traces(exp_id)) >= 80, 30, "4 s of traces at the first rate")
         row = p.locator(f'tr[data-gid="{group.gid}"]')
         row.locator("input.rate").fill("-5")
         row.locator("button.set-rate").click()

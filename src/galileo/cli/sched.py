@@ -198,7 +198,7 @@ def validate(
         "measured solo saturation rate.")] = None,
     out: Annotated[Path, typer.Option(help="Directory of the CSV files and the PNG.")]
     = Path("sched-validate"),
-    seed: Annotated[int, typer.Option(help="Seed of the schedulers.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed for the schedulers.")] = 0,
     budget: Annotated[float, typer.Option(min=0.01, help="metis' training budget.")] = 0.2,
     prefix: PrefixOpt = "pico", host_cores: HostCoresOpt = "", load_cores: LoadCoresOpt = "",
 ) -> None:

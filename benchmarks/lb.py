@@ -195,7 +195,7 @@ def open_loop(g: Galileo, client: bus.Bus, service: str, path: str, rate: float,
     """Run ``rate`` req/s for ``seconds`` (``during(t0)`` called in the middle); the traces."""
     keys = Keys(g.keys.ns)
     await_worker(g)
-    drain_traces(client, keys)
+    settle_traces(client, keys)
     group = g.spawn(service, num=16, hosts="load", max_inflight=4096,
                     request={"method": "GET", "path": path})
     group.rps(rate)
@@ -212,7 +212,21 @@ def open_loop(g: Galileo, client: bus.Bus, service: str, path: str, rate: float,
             break
     group.close()
     time.sleep(0.5)  # the worker's trace writer flushes every 0.1 s
-    return drain_traces(client, keys)
+    return [t for t in drain_traces(client, keys) if t.group_id == group.gid]
+
+
+def settle_traces(client: bus.Bus, keys: Keys, quiet_s: float = 1.0,
+                  timeout_s: float = 60.0) -> None:
+    """Empty the trace stream once the previous phase's traces stopped arriving: a worker
+    still shipping a closed-loop phase's backlog would load the machine during the next
+    measurement (and its traces are not this phase's)."""
+    deadline = time.monotonic() + timeout_s
+    drain_traces(client, keys)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        if not client.xlen(keys.traces):
+            return
+        drain_traces(client, keys)
 
 
 def latency_ms(traces: list[Any], skip_s: float = 1.0) -> list[float]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from galileo.lb.backends import HealthConfig, ServiceBackends
+from galileo.lb.batching import WriteBatch
 from galileo.lb.deadlines import Deadlines
 from galileo.lb.policies import Policy
 from galileo.lb.upstream import UpstreamPool
@@ -25,7 +26,7 @@ __all__ = ["Balancer", "ProxyConfig", "Timeouts"]
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_HEADER_BYTES: Final = 16 * 1024
-MAX_HOST_NAMES: Final = 4096  # Host headers whose parsed name is remembered
+MAX_REMEMBERED: Final = 4096  # (Host, URL) pairs whose service and target are remembered
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,13 +58,15 @@ class Balancer:
         self.policy = policy
         self.policy_name = policy.describe()
         self.services: dict[str, ServiceBackends] = {}
-        self.pool = UpstreamPool(config.timeouts.connect_s)
+        self.writes = WriteBatch()  # writes of one loop pass, sent at its end
+        self.pool = UpstreamPool(config.timeouts.connect_s, self.writes)
         self.deadlines = Deadlines()  # response timeouts of the requests in flight
         self.tracer = tracer
         self.exp_id: str | None = None
         self.tracing = tracer is not None
         self.wall_offset_ns = time.time_ns() - time.monotonic_ns()
-        self._host_names: dict[bytes, str] = {}  # Host header -> its name (port dropped)
+        # (Host header, URL) -> (service name or "", URL to send); emptied on routing changes
+        self._resolved: dict[tuple[bytes | None, bytes], tuple[str, bytes]] = {}
 
     # ------------------------------------------------------------------ live changes
     def update_route(self, service: str, record: RoutingRecord | None) -> None:
@@ -76,6 +79,7 @@ class Balancer:
         backends.update(record)
         if record is None:
             del self.services[service]
+        self._resolved.clear()
         self.pool.drop_except({b.address for s in self.services.values() for b in s.backends})
         log.debug("service %s now routes to %s", service,
                   record.hosts if record is not None else "nothing")
@@ -94,15 +98,21 @@ class Balancer:
         """(service name, its backends or None, the URL to send) for a request."""
         if self.config.service is not None:
             return self.config.service, self.services.get(self.config.service), url
+        key = (host, url)
+        hit = self._resolved.get(key)  # the same few (Host, URL) pairs come again and again
+        if hit is None:
+            if len(self._resolved) >= MAX_REMEMBERED:
+                self._resolved.clear()
+            hit = self._resolved[key] = self._choose(host, url)
+        name, target = hit
+        return name, self.services.get(name) if name else None, target
+
+    def _choose(self, host: bytes | None, url: bytes) -> tuple[str, bytes]:
+        """(service name or "" when none matches, URL to send) by Host, then first segment."""
         if host:
-            name = self._host_names.get(host)
-            if name is None:
-                if len(self._host_names) >= MAX_HOST_NAMES:
-                    self._host_names.clear()
-                name = self._host_names[host] = _host_name(host)
-            found = self.services.get(name)
-            if found is not None:
-                return name, found, url
+            name = _host_name(host)
+            if name in self.services:
+                return name, url
         if url.startswith(b"/"):
             end = len(url)
             for sep in (b"/", b"?"):
@@ -110,11 +120,10 @@ class Balancer:
                 if 0 < i < end:
                     end = i
             name = url[1:end].decode("latin-1")
-            found = self.services.get(name)
-            if found is not None:
+            if name in self.services:
                 rest = url[end:]
-                return name, found, rest if rest.startswith(b"/") else b"/" + rest
-        return "", None, url
+                return name, rest if rest.startswith(b"/") else b"/" + rest
+        return "", url
 
     def timeouts(self, service: str) -> Timeouts:
         config = self.config

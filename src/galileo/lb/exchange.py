@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Final, Protocol
 
 from galileo.lb.backends import Backend, ServiceBackends
-from galileo.lb.headers import REQUEST_ID, error_response, request_head, response_head
+from galileo.lb.headers import error_response, request_head, response_head
 from galileo.load.group import next_request_id
 from galileo.protocol import LbTrace, TraceStatus
 
@@ -38,8 +38,6 @@ class ClientSide(Protocol):
     closing: bool
 
     def write(self, data: bytes) -> None: ...
-    def cork(self) -> None: ...
-    def uncork(self) -> None: ...
     def pause_reading(self, paused: bool, why: str = "upstream") -> None: ...
     def exchange_done(self, exchange: Exchange, reusable: bool) -> None: ...
     def abort(self) -> None: ...
@@ -48,7 +46,8 @@ class ClientSide(Protocol):
 class Exchange:
     """A request from one client connection and its way through one or more backends."""
 
-    __slots__ = ("_armed_s", "_client_keep", "_early", "_no_body", "_rechunk", "_recorded",
+    __slots__ = ("_armed_s", "_client_keep", "_connection", "_early", "_no_body", "_rechunk",
+                 "_recorded",
                  "attempts",
                  "backend", "balancer", "body_done", "body_len", "conn", "error", "head_sent",
                  "headers", "host", "keep_alive", "method", "request_id", "service",
@@ -57,7 +56,10 @@ class Exchange:
 
     def __init__(self, conn: ClientSide, balancer: Balancer, method: bytes, url: bytes,
                  headers: list[tuple[bytes, bytes]], *, keep_alive: bool,
-                 body_len: int | None) -> None:
+                 body_len: int | None, host: bytes | None = None,
+                 request_id: bytes | None = None, connection: bytes | None = None) -> None:
+        """``headers``: names in lower case; ``host``, ``request_id`` and ``connection`` the
+        values of those headers in them (the client connection notes them while parsing)."""
         self.conn = conn
         self.balancer = balancer
         self.method = method
@@ -66,14 +68,9 @@ class Exchange:
         self.keep_alive = keep_alive
         self.body_len = body_len  # Content-Length, -1 chunked, None: no body
         self.body_done = body_len is None or body_len == 0
-        self.host: bytes | None = None
-        request_id: bytes | None = None
-        for name, value in headers:  # names are lower case
-            if name == b"host":
-                self.host = value
-            elif name == REQUEST_ID:
-                request_id = value
+        self.host = host
         self.request_id = request_id
+        self._connection = connection
         self.t_received = time.monotonic_ns()
         self.t_sent = self.t_up_done = self.t_done = 0
         self.service_name = ""
@@ -138,7 +135,7 @@ class Exchange:
         self.backend = backend
         self.tried.append(backend)
         self.attempts += 1
-        backend.started()
+        backend.outstanding += 1  # (Backend.started, inlined: the hot path)
         timeouts = balancer.timeouts(self.service_name)
         conn = balancer.pool.acquire(backend.address, self, timeouts.connect_s,
                                      head_request=self.method == b"HEAD")
@@ -147,7 +144,8 @@ class Exchange:
         if self.request_id is None:
             rid = self.request_id = next_request_id().encode()
         conn.write(request_head(self.method, self.target, self.headers, client=self.conn.peer,
-                                body=self.body_len, request_id=rid, backend=backend.address))
+                                body=self.body_len, request_id=rid, backend=backend.address,
+                                connection=self._connection))
         early, self._early = self._early, []
         for data in early:
             conn.write(data)
@@ -172,12 +170,6 @@ class Exchange:
     def upstream_connected(self) -> None:
         pass
 
-    def hold_writes(self, hold: bool) -> None:
-        if hold:
-            self.conn.cork()
-        else:
-            self.conn.uncork()
-
     def upstream_connect_failed(self, error: str) -> None:
         conn, self.upstream = self.upstream, None
         self._cancel_timer()
@@ -195,13 +187,15 @@ class Exchange:
                       f"{self.service_name!r}", self.error)
 
     def response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
-                      keep_alive: bool) -> None:
+                      keep_alive: bool, *, length: int | None = None, chunked: bool = False,
+                      connection: bytes | None = None) -> None:
+        """The backend's response head: ``length`` its Content-Length (None: none or invalid),
+        ``chunked`` its Transfer-Encoding, ``connection`` its Connection header's value(s)."""
         if 100 <= status < 200:
             return  # interim response (103 Early Hints, …): wait for the final one
         self._cancel_timer()
         self.status = status
         self.error = ""  # an earlier attempt's connect failure is not this request's error
-        length, chunked = _framing(headers)
         head_request = self.method == b"HEAD"
         self._no_body = head_request or status in (204, 304)
         self._client_keep = self.keep_alive and not self.conn.closing
@@ -217,7 +211,7 @@ class Exchange:
                 self._client_keep = False  # HTTP/1.0 client: the body ends with the connection
         self.head_sent = True
         self.conn.write(response_head(status, reason, headers, body=body, chunked=self._rechunk,
-                                      keep_alive=self._client_keep))
+                                      keep_alive=self._client_keep, connection=connection))
 
     def response_body(self, data: bytes) -> None:
         if not self.head_sent or self._no_body:
@@ -350,17 +344,3 @@ class Exchange:
             error=str(self.error), attempts=self.attempts,
         ))
 
-
-def _framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
-    """(Content-Length or None when absent or invalid, chunked?) of a response head."""
-    length: int | None = None
-    chunked = False
-    for name, value in headers:
-        if name == b"content-length":
-            try:
-                length = int(value)
-            except ValueError:
-                length = None
-        elif name == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
-    return length, chunked

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Final
 
-__all__ = ["error_response", "hop_by_hop", "request_head", "response_head"]
+__all__ = ["drop_set", "error_response", "hop_by_hop", "request_head", "response_head"]
 
 HOP_BY_HOP: Final = frozenset({
     b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate",
@@ -27,23 +27,30 @@ _drop_sets: dict[bytes, frozenset[bytes]] = {}
 def hop_by_hop(headers: Headers) -> frozenset[bytes]:
     """Lower-case names not to forward: the fixed set plus those listed in ``Connection``."""
     extra = [v for n, v in headers if n == b"connection"]
-    if not extra:
+    return drop_set(b",".join(extra) if extra else None)
+
+
+def drop_set(connection: bytes | None) -> frozenset[bytes]:
+    """The names not to forward given the ``Connection`` header's value(s), comma-joined
+    (None: the message has none)."""
+    if connection is None:
         return HOP_BY_HOP
-    key = extra[0] if len(extra) == 1 else b",".join(extra)
-    drop = _drop_sets.get(key)  # the same few values ("keep-alive", "close") come again
+    drop = _drop_sets.get(connection)  # the same few values ("keep-alive", "close") come again
     if drop is None:
-        named = {t.strip().lower() for t in key.split(b",") if t.strip()}
+        named = {t.strip().lower() for t in connection.split(b",") if t.strip()}
         if len(_drop_sets) >= MAX_REMEMBERED:
             _drop_sets.clear()
-        drop = _drop_sets[key] = HOP_BY_HOP | named
+        drop = _drop_sets[connection] = HOP_BY_HOP | named
     return drop
 
 
 def request_head(method: bytes, target: bytes, headers: Headers, *, client: str,
-                 body: int | None, request_id: bytes | None, backend: str) -> bytes:
+                 body: int | None, request_id: bytes | None, backend: str,
+                 connection: bytes | None = None) -> bytes:
     """Request head for a backend. ``body``: its Content-Length, or -1 for chunked, None for
-    no body. ``request_id`` is added when the client did not send one."""
-    drop = hop_by_hop(headers)
+    no body. ``request_id`` is added when the client did not send one. ``connection``: the
+    value(s) of the ``Connection`` headers among ``headers`` (None: there are none)."""
+    drop = drop_set(connection)
     out = [method, b" ", target, b" HTTP/1.1\r\n"]
     xff = b""
     has_host = False
@@ -69,10 +76,11 @@ def request_head(method: bytes, target: bytes, headers: Headers, *, client: str,
 
 
 def response_head(status: int, reason: bytes, headers: Headers, *, body: int | None,
-                  chunked: bool, keep_alive: bool) -> bytes:
+                  chunked: bool, keep_alive: bool, connection: bytes | None = None) -> bytes:
     """Response head for the client: ``body`` is the Content-Length when known; ``chunked``
-    says the proxy re-chunks the body; otherwise the body (if any) ends with the connection."""
-    drop = hop_by_hop(headers)
+    says the proxy re-chunks the body; otherwise the body (if any) ends with the connection.
+    ``connection`` as for :func:`request_head`."""
+    drop = drop_set(connection)
     out = [b"HTTP/1.1 %d " % status, reason or _reason(status), b"\r\n"]
     for name, value in headers:
         if name not in drop:

@@ -20,7 +20,7 @@ import httptools
 
 from galileo.lb.balancer import Balancer
 from galileo.lb.exchange import Exchange
-from galileo.lb.headers import error_response
+from galileo.lb.headers import REQUEST_ID, error_response
 
 __all__ = ["ClientConnection", "ProxyServer"]
 
@@ -30,6 +30,9 @@ MAX_QUEUED: Final = 32
 BACKLOG: Final = 4096
 HEAD_SLACK_BYTES: Final = 64 * 1024  # a head line still unfinished this far past the limit
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+# request headers the exchange needs to know about (framing, routing, request id, Expect)
+_NOTED: Final = frozenset({b"host", REQUEST_ID, b"connection", b"transfer-encoding",
+                           b"content-length", b"expect"})
 
 
 class _HeadTooLarge(Exception):
@@ -54,12 +57,17 @@ class ClientConnection(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect = False
+        self._host: bytes | None = None
+        self._request_id: bytes | None = None
+        self._connection: bytes | None = None  # the Connection header's value(s)
+        self._body_len: int | None = None  # Content-Length, -1 chunked, None: no body
         self._current: Exchange | None = None  # the request being parsed
         self._active: Exchange | None = None  # the request being answered
         self._queue: deque[Exchange] = deque()
         self._paused: set[str] = set()
         self._eof = False
-        self._held: list[bytes] | None = None  # writes held while corked (see cork)
+        self._out: list[bytes] = []  # writes held until the loop pass ends (lb.batching)
+        self._batch = balancer.writes
 
     # ------------------------------------------------------------------ asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -122,18 +130,37 @@ class ClientConnection(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._expect = False
+        self._host = self._request_id = self._connection = None
+        self._body_len = None
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._count(len(url))
+        self._head_bytes += len(url)
+        if self._head_bytes > self._limit:
+            raise _HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()  # once here; everything after compares lower-case names
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > self._limit:
+            raise _HeadTooLarge
+        if name in _NOTED:  # noted here, so no one scans the headers for them again
+            if name == b"expect":
+                self._expect = value.lower() == b"100-continue"
+                return  # end-to-end in theory; the balancer answers it
+            if name == b"host":
+                self._host = value
+            elif name == REQUEST_ID:
+                self._request_id = value
+            elif name == b"connection":
+                self._connection = value if self._connection is None else \
+                    self._connection + b"," + value
+            elif name == b"transfer-encoding":
+                if b"chunked" in value.lower():
+                    self._body_len = -1
+            elif self._body_len != -1:  # content-length (httptools rejects conflicting ones)
+                self._body_len = int(value)
         self._headers.append((name, value))
-        self._count(len(name) + len(value) + 4)
-        if name == b"expect":
-            self._expect = value.lower() == b"100-continue"
-            self._headers.pop()  # end-to-end in theory; the balancer answers it
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -141,8 +168,9 @@ class ClientConnection(asyncio.Protocol):
         parser = self._parser
         self.http11 = parser.get_http_version() == "1.1"
         exchange = Exchange(self, self.balancer, parser.get_method(), self._url, self._headers,
-                            keep_alive=parser.should_keep_alive(),
-                            body_len=_body_length(self._headers))
+                            keep_alive=parser.should_keep_alive(), body_len=self._body_len,
+                            host=self._host, request_id=self._request_id,
+                            connection=self._connection)
         self._current = exchange
         if self._active is None:
             self._active = exchange
@@ -163,29 +191,18 @@ class ClientConnection(asyncio.Protocol):
         if current is not None:
             current.body_complete()
 
-    def _count(self, n: int) -> None:
-        self._head_bytes += n
-        if self._head_bytes > self._limit:
-            raise _HeadTooLarge
-
     # ------------------------------------------------------------------ exchanges
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closing:
-            if self._held is not None:
-                self._held.append(data)
-            else:
-                self.transport.write(data)
+            if not self._out:
+                self._batch.add(self)
+            self._out.append(data)
 
-    def cork(self) -> None:
-        """Hold writes until :meth:`uncork`: what one read from a backend produces (response
-        head, body, last chunk) goes out in one ``send`` instead of two or three."""
-        if self._held is None:
-            self._held = []
-
-    def uncork(self) -> None:
-        held, self._held = self._held, None
-        if held and self.transport is not None:
-            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+    def flush(self) -> None:
+        """Send what was written in this loop pass (one ``send``; called by the batch)."""
+        out, self._out = self._out, []
+        if out and self.transport is not None:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def pause_reading(self, paused: bool, why: str = "upstream") -> None:
         if paused:
@@ -229,26 +246,16 @@ class ClientConnection(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
-        self.uncork()  # what is held goes out first; close() then flushes the transport
+        self.flush()  # what is held goes out first; close() then flushes the transport
         self.closing = True
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
-        self._held = None
+        self._out = []
         self.closing = True
         if self.transport is not None:
             self.transport.abort()
-
-
-def _body_length(headers: list[tuple[bytes, bytes]]) -> int | None:
-    """Content-Length, -1 for chunked, None for no body (httptools rejects conflicting ones)."""
-    for name, value in headers:
-        if name == b"transfer-encoding" and b"chunked" in value.lower():
-            return -1
-        if name == b"content-length":
-            return int(value)
-    return None
 
 
 class ProxyServer:

@@ -14,21 +14,23 @@ from typing import Final, Protocol, cast
 
 import httptools
 
+from galileo.lb.batching import WriteBatch
 from galileo.load.httpclient import parse_address
 
 __all__ = ["Upstream", "UpstreamListener", "UpstreamPool"]
 
 MAX_IDLE_PER_BACKEND: Final = 512
+_FRAMING: Final = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 
 
 class UpstreamListener(Protocol):
     """What an upstream connection reports to the exchange it carries."""
 
     def upstream_connected(self) -> None: ...
-    def hold_writes(self, hold: bool) -> None: ...
     def upstream_connect_failed(self, error: str) -> None: ...
     def response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
-                      keep_alive: bool) -> None: ...
+                      keep_alive: bool, *, length: int | None, chunked: bool,
+                      connection: bytes | None) -> None: ...
     def response_body(self, data: bytes) -> None: ...
     def response_done(self) -> None: ...
     def upstream_failed(self, error: str, got_bytes: bool) -> None: ...
@@ -38,7 +40,8 @@ class UpstreamListener(Protocol):
 class Upstream(asyncio.Protocol):
     """One connection to a backend."""
 
-    __slots__ = ("_headers", "_pending", "_reason", "address", "got_bytes", "head_request",
+    __slots__ = ("_chunked", "_connection", "_headers", "_length", "_out", "_pending", "_reason",
+                 "address", "got_bytes", "head_request",
                  "keep_alive", "listener", "parser", "pool", "reused", "transport")
 
     def __init__(self, pool: UpstreamPool, address: str) -> None:
@@ -52,8 +55,12 @@ class Upstream(asyncio.Protocol):
         self.keep_alive = False
         self.head_request = False
         self._pending: list[bytes] = []
+        self._out: list[bytes] = []
         self._reason = b""
         self._headers: list[tuple[bytes, bytes]] = []
+        self._length: int | None = None  # of the response being parsed: Content-Length,
+        self._chunked = False  # Transfer-Encoding chunked,
+        self._connection: bytes | None = None  # the Connection header's value(s)
 
     # ------------------------------------------------------------------ asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -70,15 +77,12 @@ class Upstream(asyncio.Protocol):
             self.abort()
             return
         self.got_bytes = True
-        listener.hold_writes(True)  # one read from the backend: one write to the client
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
             self.listener = None
             self.abort()
             listener.upstream_failed("protocol", True)
-        finally:
-            listener.hold_writes(False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -100,17 +104,32 @@ class Upstream(asyncio.Protocol):
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
+        name = name.lower()
+        if name in _FRAMING:  # noted here, so no one scans the headers for them again
+            if name == b"content-length":
+                try:
+                    self._length = int(value)
+                except ValueError:
+                    self._length = None
+            elif name == b"connection":
+                self._connection = value if self._connection is None else \
+                    self._connection + b"," + value
+            elif b"chunked" in value.lower():  # transfer-encoding
+                self._chunked = True
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         headers, self._headers = self._headers, []
         reason, self._reason = self._reason, b""
+        length, chunked, connection = self._length, self._chunked, self._connection
+        self._length, self._chunked, self._connection = None, False, None
         self.keep_alive = self.parser.should_keep_alive()
         listener = self.listener
         if listener is None:
             return
         status = self.parser.get_status_code()
-        listener.response_head(status, reason, headers, self.keep_alive)
+        listener.response_head(status, reason, headers, self.keep_alive, length=length,
+                               chunked=chunked, connection=connection)
         if self.head_request and status >= 200:
             # httptools cannot be told that a HEAD response has no body: end it here and do not
             # reuse the connection (its parser would wait for Content-Length bytes)
@@ -137,7 +156,15 @@ class Upstream(asyncio.Protocol):
         if self.transport is None:
             self._pending.append(data)
         else:
-            self.transport.write(data)
+            if not self._out:
+                self.pool.writes.add(self)
+            self._out.append(data)
+
+    def flush(self) -> None:
+        """Send what was written in this loop pass (called by the batch)."""
+        out, self._out = self._out, []
+        if out and self.transport is not None:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def take_pending(self) -> list[bytes]:
         """What was written before the connection was made (and is not sent now)."""
@@ -150,6 +177,7 @@ class Upstream(asyncio.Protocol):
                 (self.transport.pause_reading if paused else self.transport.resume_reading)()
 
     def abort(self) -> None:
+        self._out = []
         self.listener = None
         self.pool.forget(self)
         if self.transport is not None:
@@ -159,8 +187,9 @@ class Upstream(asyncio.Protocol):
 class UpstreamPool:
     """Keep-alive connections per backend address for one event loop."""
 
-    def __init__(self, connect_timeout_s: float) -> None:
+    def __init__(self, connect_timeout_s: float, writes: WriteBatch | None = None) -> None:
         self.connect_timeout_s = connect_timeout_s
+        self.writes = writes or WriteBatch()
         self._idle: dict[str, list[Upstream]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -70,7 +70,13 @@ class Backend:
     def finished(self, ok: bool, latency_ns: int, now_ns: int, health: HealthConfig) -> None:
         """Account a finished request: ``ok`` False for an error or timeout."""
         self.outstanding -= 1
-        self._observe(latency_ns, now_ns)
+        # peak EWMA: jump up to a slower sample at once, decay towards faster ones
+        if latency_ns > self._cost_ns:
+            self._cost_ns = float(latency_ns)
+        else:
+            w = math.exp(-max(now_ns - self._stamp_ns, 0) / EWMA_DECAY_NS)
+            self._cost_ns = self._cost_ns * w + latency_ns * (1.0 - w)
+        self._stamp_ns = now_ns
         if ok:
             self.failures = 0
             self.ejections = 0
@@ -81,16 +87,6 @@ class Backend:
             self.out_until_ns = now_ns + int(backoff * 1e9)
             self.ejections += 1
             self.failures = 0
-
-    def _observe(self, latency_ns: int, now_ns: int) -> None:
-        """Peak EWMA: jump up to a slower sample at once, decay towards faster ones."""
-        if latency_ns > self._cost_ns:
-            self._cost_ns = float(latency_ns)
-        else:
-            elapsed = max(now_ns - self._stamp_ns, 0)
-            w = math.exp(-elapsed / EWMA_DECAY_NS)
-            self._cost_ns = self._cost_ns * w + latency_ns * (1.0 - w)
-        self._stamp_ns = now_ns
 
     @property
     def ewma_ns(self) -> float:
@@ -130,7 +126,7 @@ class ServiceBackends:
         now = time.monotonic_ns() if now_ns is None else now_ns
         weighted = self._weighted
         for b in weighted:
-            if not b.healthy(now):
+            if not (b.active_ok and now >= b.out_until_ns):  # (healthy(), inlined)
                 return [b for b in weighted if b.healthy(now)]
         return weighted  # all healthy (the usual case): the same list until the next update
 

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Final, Protocol
 
 from galileo.lb.backends import Backend, ServiceBackends
-from galileo.lb.headers import error_response, request_head, response_head
+from galileo.lb.headers import error_response, header_value, request_head, response_head
 from galileo.load.group import next_request_id
 from galileo.protocol import LbTrace, TraceStatus
 
@@ -34,6 +34,7 @@ class ClientSide(Protocol):
     declared here so the exchange does not import the proxy that creates it)."""
 
     peer: str
+    peer_bytes: bytes
     http11: bool
     closing: bool
 
@@ -47,30 +48,31 @@ class Exchange:
     """A request from one client connection and its way through one or more backends."""
 
     __slots__ = ("_armed_s", "_client_keep", "_connection", "_early", "_no_body", "_rechunk",
-                 "_recorded",
-                 "attempts",
-                 "backend", "balancer", "body_done", "body_len", "conn", "error", "head_sent",
-                 "headers", "host", "keep_alive", "method", "request_id", "service",
-                 "service_name", "status", "t_done", "t_received", "t_sent", "t_up_done",
-                 "target", "tried", "upstream", "url")
+                 "_recorded", "_xff", "attempts", "backend", "balancer", "body_done", "body_len",
+                 "conn", "error", "head_sent", "host", "keep_alive", "method", "pieces",
+                 "request_id", "service", "service_name", "status", "t_done", "t_received",
+                 "t_sent", "t_up_done", "target", "tried", "upstream", "url")
 
     def __init__(self, conn: ClientSide, balancer: Balancer, method: bytes, url: bytes,
-                 headers: list[tuple[bytes, bytes]], *, keep_alive: bool,
-                 body_len: int | None, host: bytes | None = None,
-                 request_id: bytes | None = None, connection: bytes | None = None) -> None:
-        """``headers``: names in lower case; ``host``, ``request_id`` and ``connection`` the
-        values of those headers in them (the client connection notes them while parsing)."""
+                 pieces: list[bytes], *, keep_alive: bool, body_len: int | None,
+                 host: bytes | None = None, request_id: bytes | None = None,
+                 connection: bytes | None = None, xff: bytes | None = None) -> None:
+        """``pieces``: the forwardable headers (:mod:`galileo.lb.headers`); ``host``,
+        ``request_id``, ``connection`` and ``xff`` the values of those headers (the client
+        connection notes them while parsing; Connection and X-Forwarded-For are not among
+        the pieces)."""
         self.conn = conn
         self.balancer = balancer
         self.method = method
         self.url = url
-        self.headers = headers
+        self.pieces = pieces
         self.keep_alive = keep_alive
         self.body_len = body_len  # Content-Length, -1 chunked, None: no body
         self.body_done = body_len is None or body_len == 0
         self.host = host
         self.request_id = request_id
         self._connection = connection
+        self._xff = xff
         self.t_received = time.monotonic_ns()
         self.t_sent = self.t_up_done = self.t_done = 0
         self.service_name = ""
@@ -143,13 +145,16 @@ class Exchange:
         rid = None
         if self.request_id is None:
             rid = self.request_id = next_request_id().encode()
-        conn.write(request_head(self.method, self.target, self.headers, client=self.conn.peer,
-                                body=self.body_len, request_id=rid, backend=backend.address,
+        conn.write(request_head(self.method, self.target, self.pieces,
+                                client=self.conn.peer_bytes, xff=self._xff, body=self.body_len,
+                                request_id=rid,
+                                backend=backend.address if self.host is None else None,
                                 connection=self._connection))
-        early, self._early = self._early, []
-        for data in early:
-            conn.write(data)
-        self.t_sent = time.monotonic_ns()
+        if self._early:
+            early, self._early = self._early, []
+            for data in early:
+                conn.write(data)
+        self.t_sent = now  # (the write goes out at the end of this loop pass)
         if self._armed_s:
             self._cancel_timer()
         self._armed_s = timeouts.response_s
@@ -161,10 +166,10 @@ class Exchange:
         return self.conn.peer
 
     def header(self, name: bytes) -> bytes | None:
-        for n, v in self.headers:
-            if n == name:
-                return v
-        return None
+        """The value of request header ``name`` (lower case)."""
+        if name == b"x-forwarded-for":
+            return self._xff
+        return header_value(self.pieces, name)
 
     # ------------------------------------------------------------------ upstream events
     def upstream_connected(self) -> None:
@@ -186,14 +191,16 @@ class Exchange:
             self.fail(502, f"cannot connect to backend {self.tried[-1].address} of service "
                       f"{self.service_name!r}", self.error)
 
-    def response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+    def response_head(self, status: int, reason: bytes, pieces: list[bytes],
                       keep_alive: bool, *, length: int | None = None, chunked: bool = False,
                       connection: bytes | None = None) -> None:
-        """The backend's response head: ``length`` its Content-Length (None: none or invalid),
-        ``chunked`` its Transfer-Encoding, ``connection`` its Connection header's value(s)."""
+        """The backend's response head: ``pieces`` its forwardable headers, ``length`` its
+        Content-Length (None: none or invalid), ``chunked`` its Transfer-Encoding,
+        ``connection`` its Connection header's value(s)."""
         if 100 <= status < 200:
             return  # interim response (103 Early Hints, …): wait for the final one
-        self._cancel_timer()
+        if self._armed_s:
+            self._cancel_timer()
         self.status = status
         self.error = ""  # an earlier attempt's connect failure is not this request's error
         head_request = self.method == b"HEAD"
@@ -210,7 +217,7 @@ class Exchange:
             if not self._rechunk:
                 self._client_keep = False  # HTTP/1.0 client: the body ends with the connection
         self.head_sent = True
-        self.conn.write(response_head(status, reason, headers, body=body, chunked=self._rechunk,
+        self.conn.write(response_head(status, reason, pieces, body=body, chunked=self._rechunk,
                                       keep_alive=self._client_keep, connection=connection))
 
     def response_body(self, data: bytes) -> None:
@@ -303,7 +310,10 @@ class Exchange:
 
     def _finish(self, reusable: bool) -> None:
         self.t_done = time.monotonic_ns()
-        self._record()
+        if self.balancer.tracing:
+            self._record()
+        else:
+            self._recorded = True
         self.conn.exchange_done(self, reusable)
 
     def _backend_done(self, ok: bool | None) -> None:

@@ -64,12 +64,16 @@ class WeightedRoundRobin(Policy):
     """Smooth weighted round robin on the routing weights (the clients' algorithm)."""
 
     name = "wrr"
+    MAX_PRECOMPUTED: Final = 4096  # periods up to this long are walked as a list
 
     def __init__(self, **options: str) -> None:
         super().__init__(**options)
         self._key: tuple[tuple[str, float], ...] = ()
         self._swrr: SmoothWeightedRoundRobin | None = None
+        self._order: list[str] = []  # one period of the schedule (when short enough)
         self._by_address: dict[str, Backend] = {}
+        self._cycle: list[Backend] = []  # ``_order`` as backends
+        self._turn = 0
         self._last: Sequence[Backend] = ()  # kept: a list's identity is never reused meanwhile
 
     def choose(self, candidates: Sequence[Backend], request: RequestInfo) -> Backend:
@@ -78,9 +82,19 @@ class WeightedRoundRobin(Policy):
             key = tuple((b.address, b.weight) for b in candidates)
             if key != self._key or self._swrr is None:
                 self._key = key
-                self._swrr = SmoothWeightedRoundRobin([a for a, _ in key], [w for _, w in key])
+                swrr = self._swrr = SmoothWeightedRoundRobin([a for a, _ in key],
+                                                             [w for _, w in key])
+                self._order = ([swrr.next() for _ in range(swrr.period)]
+                               if swrr.period <= self.MAX_PRECOMPUTED else [])
+                self._turn = 0
             # the same addresses can come back as new Backend objects after a routing update
             self._by_address = {b.address: b for b in candidates}
+            self._cycle = [self._by_address[a] for a in self._order]
+        cycle = self._cycle
+        if cycle:  # the schedule's period as a list: the next pick is an index
+            turn = self._turn
+            self._turn = turn + 1 if turn + 1 < len(cycle) else 0
+            return cycle[turn]
         return self._by_address[self._swrr.next()]
 
 

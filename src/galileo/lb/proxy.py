@@ -20,7 +20,7 @@ import httptools
 
 from galileo.lb.balancer import Balancer
 from galileo.lb.exchange import Exchange
-from galileo.lb.headers import REQUEST_ID, error_response
+from galileo.lb.headers import CRLF, HOP_BY_HOP, REQUEST_ID, SEP, XFF, error_response
 
 __all__ = ["ClientConnection", "ProxyServer"]
 
@@ -31,8 +31,7 @@ BACKLOG: Final = 4096
 HEAD_SLACK_BYTES: Final = 64 * 1024  # a head line still unfinished this far past the limit
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 # request headers the exchange needs to know about (framing, routing, request id, Expect)
-_NOTED: Final = frozenset({b"host", REQUEST_ID, b"connection", b"transfer-encoding",
-                           b"content-length", b"expect"})
+_NOTED: Final = HOP_BY_HOP | {b"host", REQUEST_ID, XFF, b"expect"}
 
 
 class _HeadTooLarge(Exception):
@@ -48,6 +47,7 @@ class ClientConnection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.peer = ""
+        self.peer_bytes = b""  # ``peer`` encoded (for X-Forwarded-For)
         self.http11 = True
         self.closing = False
         self._limit = balancer.config.max_header_bytes
@@ -55,7 +55,8 @@ class ClientConnection(asyncio.Protocol):
         self._head_bytes = 0
         self._raw_head = 0
         self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._pieces: list[bytes] = []  # the request's forwardable headers (lb.headers)
+        self._xff: bytes | None = None
         self._expect = False
         self._host: bytes | None = None
         self._request_id: bytes | None = None
@@ -74,6 +75,7 @@ class ClientConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else "unix"
+        self.peer_bytes = self.peer.encode("latin-1")
         self._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -128,9 +130,9 @@ class ClientConnection(asyncio.Protocol):
         self._in_head = True
         self._head_bytes = 0
         self._url = b""
-        self._headers = []
+        self._pieces = []
         self._expect = False
-        self._host = self._request_id = self._connection = None
+        self._host = self._request_id = self._connection = self._xff = None
         self._body_len = None
 
     def on_url(self, url: bytes) -> None:
@@ -140,37 +142,40 @@ class ClientConnection(asyncio.Protocol):
             raise _HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()  # once here; everything after compares lower-case names
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > self._limit:
             raise _HeadTooLarge
-        if name in _NOTED:  # noted here, so no one scans the headers for them again
-            if name == b"expect":
-                self._expect = value.lower() == b"100-continue"
-                return  # end-to-end in theory; the balancer answers it
-            if name == b"host":
+        lname = name.lower()
+        if lname in _NOTED:  # noted here, so no one scans the headers for them again
+            if lname == b"host":
                 self._host = value
-            elif name == REQUEST_ID:
+            elif lname == REQUEST_ID:
                 self._request_id = value
-            elif name == b"connection":
-                self._connection = value if self._connection is None else \
-                    self._connection + b"," + value
-            elif name == b"transfer-encoding":
-                if b"chunked" in value.lower():
-                    self._body_len = -1
-            elif self._body_len != -1:  # content-length (httptools rejects conflicting ones)
-                self._body_len = int(value)
-        self._headers.append((name, value))
+            else:
+                if lname == b"expect":
+                    self._expect = value.lower() == b"100-continue"
+                elif lname == XFF:
+                    self._xff = value if self._xff is None else self._xff + b", " + value
+                elif lname == b"connection":
+                    self._connection = value if self._connection is None else \
+                        self._connection + b"," + value
+                elif lname == b"transfer-encoding":
+                    if b"chunked" in value.lower():
+                        self._body_len = -1
+                elif lname == b"content-length" and self._body_len != -1:
+                    self._body_len = int(value)  # (httptools rejects conflicting ones)
+                return  # hop-by-hop, re-stated or answered by the balancer: not forwarded
+        self._pieces += (name, SEP, value, CRLF)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._raw_head = 0
         parser = self._parser
         self.http11 = parser.get_http_version() == "1.1"
-        exchange = Exchange(self, self.balancer, parser.get_method(), self._url, self._headers,
+        exchange = Exchange(self, self.balancer, parser.get_method(), self._url, self._pieces,
                             keep_alive=parser.should_keep_alive(), body_len=self._body_len,
                             host=self._host, request_id=self._request_id,
-                            connection=self._connection)
+                            connection=self._connection, xff=self._xff)
         self._current = exchange
         if self._active is None:
             self._active = exchange

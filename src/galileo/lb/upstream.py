@@ -15,12 +15,12 @@ from typing import Final, Protocol, cast
 import httptools
 
 from galileo.lb.batching import WriteBatch
+from galileo.lb.headers import CRLF, HOP_BY_HOP, SEP
 from galileo.load.httpclient import parse_address
 
 __all__ = ["Upstream", "UpstreamListener", "UpstreamPool"]
 
 MAX_IDLE_PER_BACKEND: Final = 512
-_FRAMING: Final = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 
 
 class UpstreamListener(Protocol):
@@ -28,7 +28,7 @@ class UpstreamListener(Protocol):
 
     def upstream_connected(self) -> None: ...
     def upstream_connect_failed(self, error: str) -> None: ...
-    def response_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+    def response_head(self, status: int, reason: bytes, pieces: list[bytes],
                       keep_alive: bool, *, length: int | None, chunked: bool,
                       connection: bytes | None) -> None: ...
     def response_body(self, data: bytes) -> None: ...
@@ -40,8 +40,8 @@ class UpstreamListener(Protocol):
 class Upstream(asyncio.Protocol):
     """One connection to a backend."""
 
-    __slots__ = ("_chunked", "_connection", "_headers", "_length", "_out", "_pending", "_reason",
-                 "address", "got_bytes", "head_request",
+    __slots__ = ("_chunked", "_connection", "_length", "_out", "_pending", "_pieces",
+                 "_reason", "address", "got_bytes", "head_request",
                  "keep_alive", "listener", "parser", "pool", "reused", "transport")
 
     def __init__(self, pool: UpstreamPool, address: str) -> None:
@@ -57,7 +57,7 @@ class Upstream(asyncio.Protocol):
         self._pending: list[bytes] = []
         self._out: list[bytes] = []
         self._reason = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._pieces: list[bytes] = []  # the response's forwardable headers (lb.headers)
         self._length: int | None = None  # of the response being parsed: Content-Length,
         self._chunked = False  # Transfer-Encoding chunked,
         self._connection: bytes | None = None  # the Connection header's value(s)
@@ -104,22 +104,23 @@ class Upstream(asyncio.Protocol):
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        if name in _FRAMING:  # noted here, so no one scans the headers for them again
-            if name == b"content-length":
+        lname = name.lower()
+        if lname in HOP_BY_HOP:  # noted here (framing, Connection), not forwarded
+            if lname == b"content-length":
                 try:
                     self._length = int(value)
                 except ValueError:
                     self._length = None
-            elif name == b"connection":
+            elif lname == b"connection":
                 self._connection = value if self._connection is None else \
                     self._connection + b"," + value
-            elif b"chunked" in value.lower():  # transfer-encoding
+            elif lname == b"transfer-encoding" and b"chunked" in value.lower():
                 self._chunked = True
-        self._headers.append((name, value))
+            return
+        self._pieces += (name, SEP, value, CRLF)
 
     def on_headers_complete(self) -> None:
-        headers, self._headers = self._headers, []
+        pieces, self._pieces = self._pieces, []
         reason, self._reason = self._reason, b""
         length, chunked, connection = self._length, self._chunked, self._connection
         self._length, self._chunked, self._connection = None, False, None
@@ -128,7 +129,7 @@ class Upstream(asyncio.Protocol):
         if listener is None:
             return
         status = self.parser.get_status_code()
-        listener.response_head(status, reason, headers, self.keep_alive, length=length,
+        listener.response_head(status, reason, pieces, self.keep_alive, length=length,
                                chunked=chunked, connection=connection)
         if self.head_request and status >= 200:
             # httptools cannot be told that a HEAD response has no body: end it here and do not
@@ -201,7 +202,9 @@ class UpstreamPool:
             conn = idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():
                 conn.reused = True
-                conn.start(listener, head_request)
+                conn.listener = listener  # (start(), inlined: the hot path)
+                conn.got_bytes = False
+                conn.head_request = head_request
                 return conn
         conn = Upstream(self, address)
         conn.start(listener, head_request)

@@ -1,7 +1,7 @@
 """End-to-end recorder rate (Redis Stream → database) against the database path, 1 vs 2 recorders.
 
     .venv/bin/python benchmarks/recorders.py [--traces 100000] [--reps 3]
-        [--backends sqlite,mariadb,postgresql] [--profile sqlite]
+        [--backends sqlite,mariadb,postgresql] [--recorder-cpus 0.1] [--profile sqlite]
 
 Per backend and repetition, in the same run so the ratios survive a noisy machine, on the same
 ``--traces`` generated traces (entries of 500, as workers send them) and a fresh scratch database
@@ -14,14 +14,22 @@ each time:
   ``Recorder``, consumer group, XREADGROUP → decode → fit check → one transaction → XACK+XDEL)
   drains it; timed from the start signal to the stream empty.
 * ``2 recorders``: the same with two recorder processes on one consumer group.
+* ``capped 1`` / ``capped 2``: the same two runs with every recorder process in its own
+  cgroup holding it to ``--recorder-cpus`` of a core (default 0.1; needs root): the recorders,
+  not the database, are then the limit, as on a cluster where each recorder has a host of its
+  own. The share of CFS periods in which the kernel throttled them (near 1) and the two capped
+  recorders' rate against the database path's (well below 1) show that they were the limit.
+  On a small machine the unlimited runs cannot show this: the database server shares the
+  cores with the recorders and is the limit there.
 
 Figures: rows per wall second and rows per recorder CPU-second (the recorder processes' own CPU,
 ``time.process_time`` inside each; Redis's and the database server's CPU are not counted),
 medians of ``--reps``, and how busy each ingesting process was (its CPU-seconds per wall
 second: well below 1, it mostly waited for the database or Redis). Ratios, each the median of
 the per-repetition ratios (the runs of one repetition run back to back, so a ratio sees the
-same machine load): end-to-end / db path (goal >= 0.8) and 2 / 1 recorders in wall rate (goal
->= 1.7 where the database is not the limit). On SQLite the recorder writes in its own thread;
+same machine load): end-to-end / db path (goal >= 0.8) and 2 / 1 recorders in wall rate, the
+capped pair being where the database is not the limit (goal >= 1.7; SQLite takes one writer at
+a time, so there the database stays the limit). On SQLite the recorder writes in its own thread;
 on a server one writer thread writes while the next read is decoded (see
 ``galileo.recorder.recorder``). After each run every trace must be a row exactly once and the
 stream empty, else the benchmark stops with the counts. One JSON line at the end.
@@ -36,6 +44,7 @@ Redis: ``GALILEO_TEST_REDIS_URL`` (default the local one); databases as ``benchm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import multiprocessing as mp
@@ -53,12 +62,13 @@ from typing import Any
 import redis
 from expdb import BACKENDS, make_traces
 
-from galileo.errors import StorageError
+from galileo.errors import ConfigError, StorageError
 from galileo.protocol import TRACE_BATCH_MAX, Keys, Trace, TraceBatch, TraceField, encode
 from galileo.recorder.recorder import READ_COUNT, Recorder
 from galileo.settings import Settings
 from galileo.storage import ExpDB
 from galileo.storage.scratch import scratch_database
+from galileo.testbed.cgroups import Cgroups, Resources, detect
 
 REDIS_URL = os.environ.get("GALILEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 GOAL_E2E = 0.8
@@ -147,8 +157,49 @@ def _recorder_process(namespace: str, url: str, consumer: str, ready: Any, go: A
                  time.monotonic(), time.process_time() - cpu))
 
 
-def recorders(url: str, traces: list[Trace], n: int) -> Run:
-    """``n`` recorder processes drain a stream pre-filled with ``traces`` into a fresh db."""
+@dataclass
+class Quota:
+    """Each recorder process in its own cgroup with ``cpus`` of a core: the recorder, not the
+    database, is then the limit (as on a cluster where every recorder has a host of its own
+    and the database a bigger one). ``throttled``: share of CFS periods in which the kernel
+    held a recorder back, summed over runs (near 1: it used its whole quota all the time)."""
+
+    cgroups: Cgroups
+    cpus: float
+    periods: int = 0
+    throttled: int = 0
+
+    @contextmanager
+    def applied(self, pids: list[int]) -> Iterator[None]:
+        rels = [f"galileo-bench/recorder-{uuid.uuid4().hex[:8]}" for _ in pids]
+        try:
+            for rel, pid in zip(rels, pids, strict=True):
+                self.cgroups.create(rel, Resources(cpus=self.cpus))
+                self.cgroups.add(rel, pid)
+            yield
+            for rel in rels:
+                stat = _cpu_stat(self.cgroups, rel)
+                self.periods += stat.get("nr_periods", 0)
+                self.throttled += stat.get("nr_throttled", 0)
+        finally:
+            for rel in rels:
+                self.cgroups.remove(rel)
+
+
+def _cpu_stat(cgroups: Cgroups, rel: str) -> dict[str, int]:
+    d = cgroups.dirs(rel)
+    path = (d[""] if cgroups.version == 2 else d["cpu"]) / "cpu.stat"
+    out: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            out[key] = int(value)
+    return out
+
+
+def recorders(url: str, traces: list[Trace], n: int, quota: Quota | None = None) -> Run:
+    """``n`` recorder processes drain a stream pre-filled with ``traces`` into a fresh db
+    (each held to ``quota`` when given)."""
     ctx = mp.get_context("spawn")
     with _namespace() as ns, scratch_database(url, prefix="gbrec") as scratch:
         ExpDB(scratch).close()  # tables, before the recorders race to create them
@@ -162,8 +213,10 @@ def recorders(url: str, traces: list[Trace], n: int) -> Run:
                 if not ready.acquire(timeout=120):
                     raise SystemExit("a recorder process did not start")
             _fill(ns, traces)
-            go.set()
-            results = [out.get(timeout=600) for _ in procs]
+            with (quota.applied([p.pid for p in procs if p.pid]) if quota is not None
+                  else contextlib.nullcontext()):
+                go.set()
+                results = [out.get(timeout=600) for _ in procs]
         finally:
             for p in procs:
                 p.join(30)
@@ -212,7 +265,11 @@ def main() -> None:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--profile", choices=list(BACKENDS), default=None,
                         help="profile one in-process recorder on this backend instead")
+    parser.add_argument("--recorder-cpus", type=float, default=0.1,
+                        help="CPU quota of each recorder in the capped 1-vs-2 runs, in cores "
+                             "(0: no capped runs)")
     args = parser.parse_args()
+    quota_cpus = args.recorder_cpus if args.recorder_cpus > 0 else None
     with tempfile.TemporaryDirectory() as tmp:
         urls = {name: base or f"sqlite:///{tmp}/bench.sqlite" for name, base in BACKENDS.items()}
         if args.profile:
@@ -224,23 +281,47 @@ def main() -> None:
                 raise SystemExit(f"--backends: unknown backend {name!r} "
                                  f"(one of {', '.join(urls)})")
             try:
-                results[name] = bench_backend(name, urls[name], args.traces, args.reps)
+                results[name] = bench_backend(name, urls[name], args.traces, args.reps,
+                                              quota_cpus)
             except StorageError as e:
                 print(f"{name:<11} skipped: {e}")
     print(json.dumps({"bench": "recorders", "traces": args.traces, "reps": args.reps,
                       "read": f"{READ_COUNT} entries x {TRACE_BATCH_MAX} traces",
                       "cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
-                      "results": results,
+                      "recorder_cpus": quota_cpus, "results": results,
                       "goals": {"e2e_vs_db_path": GOAL_E2E, "two_vs_one": GOAL_SCALE}}))
 
 
-def bench_backend(name: str, url: str, n: int, reps: int) -> dict[str, Any]:
+def _quota(cpus: float | None) -> Quota | None:
+    """A quota for the capped runs, or None (with the reason printed) where cgroups cannot be
+    written (not root, no cpu controller)."""
+    if cpus is None:
+        return None
+    try:
+        cgroups = detect()
+        probe = f"galileo-bench/probe-{uuid.uuid4().hex[:8]}"
+        cgroups.create(probe, Resources(cpus=cpus))
+        cgroups.remove(probe)
+    except (ConfigError, OSError) as e:
+        print(f"capped runs skipped: cannot make a cgroup with a CPU quota here ({e})")
+        return None
+    return Quota(cgroups, cpus)
+
+
+def bench_backend(name: str, url: str, n: int, reps: int,
+                  quota_cpus: float | None = None) -> dict[str, Any]:
+    quota = _quota(quota_cpus)
     runs: dict[str, list[Run]] = {"db_path": [], "recorder_1": [], "recorders_2": []}
+    if quota is not None:
+        runs |= {"capped_1": [], "capped_2": []}
     for rep in range(reps):
         traces = make_traces(n)
         runs["db_path"].append(db_path(url, traces))
         runs["recorder_1"].append(recorders(url, traces, 1))
         runs["recorders_2"].append(recorders(url, traces, 2))
+        if quota is not None:
+            runs["capped_1"].append(recorders(url, traces, 1, quota))
+            runs["capped_2"].append(recorders(url, traces, 2, quota))
         print(f"{name:<11} rep {rep + 1}: " + ", ".join(
             f"{k} {v[-1].rate:,.0f} rows/s" for k, v in runs.items()), flush=True)
     entry: dict[str, Any] = {}
@@ -260,8 +341,17 @@ def bench_backend(name: str, url: str, n: int, reps: int) -> dict[str, Any]:
     entry["two_vs_one"] = paired("recorders_2", "recorder_1", "rate")
     print(f"{name:<11} end-to-end / db path: {entry['e2e_vs_db_path']['wall']:.2f}x wall, "
           f"{entry['e2e_vs_db_path']['cpu']:.2f}x per CPU-second (goal >= {GOAL_E2E}); "
-          f"2 / 1 recorders: {entry['two_vs_one']:.2f}x (goal >= {GOAL_SCALE} where the "
-          "database is not the limit)", flush=True)
+          f"2 / 1 recorders: {entry['two_vs_one']:.2f}x (unlimited: on a small machine the "
+          "database shares the cores and is the limit)", flush=True)
+    if quota is not None:
+        entry["two_vs_one_capped"] = paired("capped_2", "capped_1", "rate")
+        entry["capped_2_vs_db_path"] = paired("capped_2", "db_path", "rate")
+        entry["throttled"] = round(quota.throttled / max(quota.periods, 1), 2)
+        print(f"{name:<11} recorders held to {quota.cpus:g} CPU each: 2 / 1 recorders "
+              f"{entry['two_vs_one_capped']:.2f}x (goal >= {GOAL_SCALE}); two capped recorders "
+              f"reached {entry['capped_2_vs_db_path']:.2f}x of the database path's rate and "
+              f"were throttled in {entry['throttled']:.0%} of their CPU periods, i.e. the "
+              "recorders, not the database, were the limit", flush=True)
     return entry
 
 

@@ -29,8 +29,9 @@ second: well below 1, it mostly waited for the database or Redis). Ratios, each 
 the per-repetition ratios (the runs of one repetition run back to back, so a ratio sees the
 same machine load): end-to-end / db path (goal >= 0.8) and 2 / 1 recorders in wall rate, the
 capped pair being where the database is not the limit (goal >= 1.7; SQLite takes one writer at
-a time, so there the database stays the limit). On SQLite the recorder writes in its own thread;
-on a server one writer thread writes while the next read is decoded (see
+a time, so there the database stays the limit). On SQLite the recorder reads, decodes and
+writes in turn (the writes run in this process, holding the GIL); on a server one writer thread
+writes while the next read is decoded (see
 ``galileo.recorder.recorder``). After each run every trace must be a row exactly once and the
 stream empty, else the benchmark stops with the counts. One JSON line at the end.
 

@@ -118,9 +118,11 @@ class Exchange:
             self._early.append(data)
 
     def _attempt(self) -> None:
-        assert self.service is not None
+        service = self.service
+        if service is None:  # (start sets it before the first attempt)
+            return
         now = time.monotonic_ns()
-        candidates = self.service.candidates(now)
+        candidates = service.candidates(now)
         if self.tried:
             candidates = [b for b in candidates if b not in self.tried]
         if not candidates:

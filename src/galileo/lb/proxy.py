@@ -126,15 +126,8 @@ class ClientConnection(asyncio.Protocol):
             self._active.upstream.pause_reading(False)
 
     # ------------------------------------------------------------------ httptools
-    def on_message_begin(self) -> None:
-        self._in_head = True
-        self._head_bytes = 0
-        self._url = b""
-        self._pieces = []
-        self._expect = False
-        self._host = self._request_id = self._connection = self._xff = None
-        self._body_len = None
-
+    # (no on_message_begin: a callback less per request; the head's state is reset once it
+    # has been handed to its exchange, in on_headers_complete)
     def on_url(self, url: bytes) -> None:
         self._url += url
         self._head_bytes += len(url)
@@ -176,10 +169,17 @@ class ClientConnection(asyncio.Protocol):
                             keep_alive=parser.should_keep_alive(), body_len=self._body_len,
                             host=self._host, request_id=self._request_id,
                             connection=self._connection, xff=self._xff)
+        expect = self._expect
+        self._head_bytes = 0  # ready for the next request's head
+        self._url = b""
+        self._pieces = []
+        self._expect = False
+        self._host = self._request_id = self._connection = self._xff = None
+        self._body_len = None
         self._current = exchange
         if self._active is None:
             self._active = exchange
-            if self._expect and not exchange.body_done:
+            if expect and not exchange.body_done:
                 self.write(_CONTINUE)
             exchange.start()
         else:
@@ -192,8 +192,9 @@ class ClientConnection(asyncio.Protocol):
             self._current.feed_body(body)
 
     def on_message_complete(self) -> None:
+        self._in_head = True  # what follows is the next request's head
         current, self._current = self._current, None
-        if current is not None:
+        if current is not None and current.body_len is not None:  # (nothing to do without)
             current.body_complete()
 
     # ------------------------------------------------------------------ exchanges

@@ -245,8 +245,8 @@ class Exchange:
                 self.balancer.pool.release(conn)
             else:  # the backend answered before the request body ended: not reusable
                 conn.abort()
-        self._backend_done(self.status < 500)
-        self._finish(self._client_keep and self.body_done)
+        self._backend_done(self.status < 500, self.t_up_done)
+        self._finish(self._client_keep and self.body_done, self.t_up_done)
 
     def upstream_failed(self, error: str, got_bytes: bool) -> None:
         conn, self.upstream = self.upstream, None
@@ -310,20 +310,21 @@ class Exchange:
         self.t_done = time.monotonic_ns()
         self._record()
 
-    def _finish(self, reusable: bool) -> None:
-        self.t_done = time.monotonic_ns()
+    def _finish(self, reusable: bool, now: int = 0) -> None:
+        self.t_done = now or time.monotonic_ns()
         if self.balancer.tracing:
             self._record()
         else:
             self._recorded = True
         self.conn.exchange_done(self, reusable)
 
-    def _backend_done(self, ok: bool | None) -> None:
-        """Account the end of the current attempt (``None``: neither success nor failure)."""
+    def _backend_done(self, ok: bool | None, now: int = 0) -> None:
+        """Account the end of the current attempt (``None``: neither success nor failure) at
+        ``now`` (monotonic ns; 0: read the clock)."""
         backend = self.backend
         if backend is None or backend.outstanding <= 0:
             return
-        now = time.monotonic_ns()
+        now = now or time.monotonic_ns()
         if ok is None:
             backend.outstanding -= 1
         else:

@@ -33,6 +33,7 @@ _NOT_NAMES: Final = HOP_BY_HOP | {b"close"}
 
 MAX_REMEMBERED: Final = 1024  # Connection header values whose drop set is remembered
 _drop_sets: dict[bytes, frozenset[bytes]] = {}
+_named: dict[bytes, frozenset[bytes]] = {}  # Connection value -> the header names it adds
 
 
 def drop_set(connection: bytes | None) -> frozenset[bytes]:
@@ -51,7 +52,13 @@ def drop_set(connection: bytes | None) -> frozenset[bytes]:
 
 def without_named(pieces: list[bytes], connection: bytes | None) -> list[bytes]:
     """``pieces`` without the headers that ``connection`` names beyond the fixed set."""
-    extra = drop_set(connection) - _NOT_NAMES
+    if connection is None:
+        return pieces
+    extra = _named.get(connection)  # usually "keep-alive" or "close": nothing beyond
+    if extra is None:
+        if len(_named) >= MAX_REMEMBERED:
+            _named.clear()
+        extra = _named[connection] = drop_set(connection) - _NOT_NAMES
     if not extra:
         return pieces
     out: list[bytes] = []

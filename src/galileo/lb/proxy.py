@@ -206,9 +206,11 @@ class ClientConnection(asyncio.Protocol):
 
     def flush(self) -> None:
         """Send what was written in this loop pass (one ``send``; called by the batch)."""
-        out, self._out = self._out, []
-        if out and self.transport is not None:
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out = self._out
+        if out:
+            if self.transport is not None:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def pause_reading(self, paused: bool, why: str = "upstream") -> None:
         if paused:

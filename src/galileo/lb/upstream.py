@@ -163,9 +163,11 @@ class Upstream(asyncio.Protocol):
 
     def flush(self) -> None:
         """Send what was written in this loop pass (called by the batch)."""
-        out, self._out = self._out, []
-        if out and self.transport is not None:
-            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out = self._out
+        if out:
+            if self.transport is not None:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
     def take_pending(self) -> list[bytes]:
         """What was written before the connection was made (and is not sent now)."""

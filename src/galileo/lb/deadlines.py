@@ -37,13 +37,13 @@ class Deadlines:
     def __len__(self) -> int:
         return sum(len(d) for d in self._by_timeout.values())
 
-    def arm(self, item: Expiring, timeout_s: float) -> None:
-        """``item.expired()`` in ``timeout_s`` unless disarmed first (an item is armed at most
-        once at a time)."""
+    def arm(self, item: Expiring, timeout_s: float, now_ns: int = 0) -> None:
+        """``item.expired()`` in ``timeout_s`` (from ``now_ns``, monotonic; 0: now) unless
+        disarmed first (an item is armed at most once at a time)."""
         pending = self._by_timeout.get(timeout_s)
         if pending is None:
             pending = self._by_timeout[timeout_s] = OrderedDict()
-        pending[item] = time.monotonic_ns() + int(timeout_s * 1e9)
+        pending[item] = (now_ns or time.monotonic_ns()) + int(timeout_s * 1e9)
         if self._timer is None:
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()

@@ -160,7 +160,7 @@ class Exchange:
         if self._armed_s:
             self._cancel_timer()
         self._armed_s = timeouts.response_s
-        balancer.deadlines.arm(self, timeouts.response_s)
+        balancer.deadlines.arm(self, timeouts.response_s, now)
 
     # ------------------------------------------------------------------ policy view
     @property

@@ -246,7 +246,7 @@ class Exchange:
             else:  # the backend answered before the request body ended: not reusable
                 conn.abort()
         self._backend_done(self.status < 500, self.t_up_done)
-        self._finish(self._client_keep and self.body_done, self.t_up_done)
+        self._finish(self._client_keep and self.body_done)
 
     def upstream_failed(self, error: str, got_bytes: bool) -> None:
         conn, self.upstream = self.upstream, None
@@ -310,8 +310,8 @@ class Exchange:
         self.t_done = time.monotonic_ns()
         self._record()
 
-    def _finish(self, reusable: bool, now: int = 0) -> None:
-        self.t_done = now or time.monotonic_ns()
+    def _finish(self, reusable: bool) -> None:
+        self.t_done = time.monotonic_ns()  # (the write itself leaves at the pass's end)
         if self.balancer.tracing:
             self._record()
         else:

@@ -12,11 +12,28 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-__all__ = ["Flushable", "WriteBatch"]
+__all__ = ["Flushable", "HeldWrites", "WriteBatch"]
 
 
 class Flushable(Protocol):
     def flush(self) -> None: ...
+
+
+class HeldWrites:
+    """A connection whose writes of one pass are held in ``_out`` (the subclass appends to it
+    and registers with its :class:`WriteBatch`) and sent together by :meth:`flush`."""
+
+    __slots__ = ()
+    transport: asyncio.Transport | None
+    _out: list[bytes]
+
+    def flush(self) -> None:
+        """Send what was written in this loop pass in one ``write`` (called by the batch)."""
+        out = self._out
+        if out:
+            if self.transport is not None:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
 
 
 class WriteBatch:

@@ -19,6 +19,7 @@ from typing import Final, cast
 import httptools
 
 from galileo.lb.balancer import Balancer
+from galileo.lb.batching import HeldWrites
 from galileo.lb.exchange import Exchange
 from galileo.lb.headers import CRLF, HOP_BY_HOP, REQUEST_ID, SEP, XFF, error_response
 
@@ -38,7 +39,7 @@ class _HeadTooLarge(Exception):
     pass
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(HeldWrites, asyncio.Protocol):
     """One client connection to the balancer."""
 
     def __init__(self, balancer: Balancer, connections: set[ClientConnection]) -> None:
@@ -203,14 +204,6 @@ class ClientConnection(asyncio.Protocol):
             if not self._out:
                 self._batch.add(self)
             self._out.append(data)
-
-    def flush(self) -> None:
-        """Send what was written in this loop pass (one ``send``; called by the batch)."""
-        out = self._out
-        if out:
-            if self.transport is not None:
-                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
-            out.clear()
 
     def pause_reading(self, paused: bool, why: str = "upstream") -> None:
         if paused:

@@ -14,7 +14,7 @@ from typing import Final, Protocol, cast
 
 import httptools
 
-from galileo.lb.batching import WriteBatch
+from galileo.lb.batching import HeldWrites, WriteBatch
 from galileo.lb.headers import CRLF, HOP_BY_HOP, SEP
 from galileo.load.httpclient import parse_address
 
@@ -37,7 +37,7 @@ class UpstreamListener(Protocol):
     def pause_client(self, paused: bool) -> None: ...
 
 
-class Upstream(asyncio.Protocol):
+class Upstream(HeldWrites, asyncio.Protocol):
     """One connection to a backend."""
 
     __slots__ = ("_chunked", "_connection", "_length", "_out", "_pending", "_pieces",
@@ -160,14 +160,6 @@ class Upstream(asyncio.Protocol):
             if not self._out:
                 self.pool.writes.add(self)
             self._out.append(data)
-
-    def flush(self) -> None:
-        """Send what was written in this loop pass (called by the batch)."""
-        out = self._out
-        if out:
-            if self.transport is not None:
-                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
-            out.clear()
 
     def take_pending(self) -> list[bytes]:
         """What was written before the connection was made (and is not sent now)."""

@@ -77,6 +77,18 @@ def _settled(g: Galileo, name: str, cpus: float, args: list[str]) -> bool:
             and all(_cmdline(s.pid)[-len(args):] == args for s in live))
 
 
+def _roll(g: Galileo, tmp_path: Path, name: str, spec: str, cpus: float,
+          args: list[str]) -> tuple[list[int], set[str]]:
+    """Apply ``spec`` while sampling ``name``'s ready-and-routed count until every instance
+    runs it: (the samples, the ids of the instances live then)."""
+    with _sampled(g, name) as samples:
+        _apply(g, tmp_path, spec)
+        wait_until(lambda: _settled(g, name, cpus, args), 90, "every instance on the new spec")
+        g.services.wait(name, 30)
+    live = {s.id for s in g.services.instances(name) if s.state != InstanceState.STOPPED}
+    return samples, live
+
+
 def test_a_changed_spec_rolls_one_at_a_time_and_never_dips(
         g: Galileo, start_agent: AgentStarter, reconciler: Reconciler, tmp_path: Path) -> None:
     start_agent("n1")
@@ -84,14 +96,8 @@ def test_a_changed_spec_rolls_one_at_a_time_and_never_dips(
     _apply(g, tmp_path, "roll: {app: echo, replicas: 3, cpus: 0.1, args: [--delay, 0ms]}\n")
     g.services.wait("roll", 60)
     before = {s.id for s in g.services.instances("roll")}
-    with _sampled(g, "roll") as samples:
-        _apply(g, tmp_path, "roll: {app: echo, replicas: 3, cpus: 0.2, "
-                            "args: [--delay, 1ms]}\n")
-        wait_until(lambda: _settled(g, "roll", 0.2, ["--delay", "1ms"]), 90,
-                   "every instance on the new spec")
-        g.services.wait("roll", 30)
-    after = {s.id for s in g.services.instances("roll")
-             if s.state != InstanceState.STOPPED}
+    samples, after = _roll(g, tmp_path, "roll", "roll: {app: echo, replicas: 3, cpus: 0.2, "
+                           "args: [--delay, 1ms]}\n", 0.2, ["--delay", "1ms"])
     assert not after & before, "every old instance was replaced"
     assert len(samples) > 20
     assert min(samples) >= 3, f"ready and routed dipped to {min(samples)} (surge room existed)"
@@ -124,14 +130,9 @@ def test_without_room_an_old_one_stops_first_within_max_unavailable(
     time.sleep(1.0)
     assert {s.id for s in g.services.instances("tight")} == before
     assert _serving(g, "tight") == 3
-    with _sampled(g, "tight") as samples:
-        _apply(g, tmp_path, "tight: {app: echo, replicas: 3, cpus: 0.1, "
-                            "args: [--delay, 1ms], max_unavailable: 1}\n")
-        wait_until(lambda: _settled(g, "tight", 0.1, ["--delay", "1ms"]), 90,
-                   "every instance on the new spec")
-        g.services.wait("tight", 30)
-    assert not {s.id for s in g.services.instances("tight")
-                if s.state != InstanceState.STOPPED} & before
+    samples, after = _roll(g, tmp_path, "tight", "tight: {app: echo, replicas: 3, cpus: 0.1, "
+                           "args: [--delay, 1ms], max_unavailable: 1}\n", 0.1, ["--delay", "1ms"])
+    assert not after & before, "every old instance was replaced"
     assert min(samples) >= 2, f"ready and routed dipped to {min(samples)} (max_unavailable 1)"
     assert min(samples) == 2, "stop-first: one old instance went before its replacement"
     assert not [d for k, d in _events(g, "tight") if k == "instance_refused"]

@@ -7,10 +7,14 @@ Per backend and repetition, in the same run so the ratios survive a noisy machin
 ``--traces`` generated traces (entries of 500, as workers send them) and a fresh scratch database
 each time:
 
-* ``db path``: the traces, already decoded, inserted through ``Transaction.insert_traces`` in
-  the transaction shape the recorder uses (one transaction per read: ``READ_COUNT`` entries ×
-  500 traces), in this process: what the database path costs with nothing else around it.
-* ``1 recorder``: the stream pre-filled with every entry, then one recorder process (the real
+* ``db path``: the entries, already decoded (msgspec's output: one column struct per entry,
+  ``decode_trace_columns``), made into rows and inserted through
+  ``Transaction.insert_trace_rows`` in the transaction shape the recorder uses (one
+  transaction per read: ``READ_COUNT`` entries × 500 traces), in this process: what the
+  database path costs with nothing else around it. (With the rows form, the database path
+  started from ``Trace`` objects and made the rows with ``astuple``: the same split.)
+* ``1 recorder``: the stream pre-filled with every entry (in columns, as workers send them),
+  then one recorder process (the real
   ``Recorder``, consumer group, XREADGROUP → decode → fit check → one transaction → XACK+XDEL)
   drains it; timed from the start signal to the stream empty.
 * ``2 recorders``: the same with two recorder processes on one consumer group.
@@ -64,7 +68,16 @@ import redis
 from expdb import BACKENDS, make_traces
 
 from galileo.errors import ConfigError, StorageError
-from galileo.protocol import TRACE_BATCH_MAX, Keys, Trace, TraceBatch, TraceField, encode
+from galileo.process import quiet_gc
+from galileo.protocol import (
+    TRACE_BATCH_MAX,
+    Keys,
+    Trace,
+    TraceField,
+    TraceRow,
+    encode_trace_batch,
+)
+from galileo.protocol.trace_wire import column_rows, decode_trace_columns
 from galileo.recorder.recorder import READ_COUNT, Recorder
 from galileo.settings import Settings
 from galileo.storage import ExpDB
@@ -117,26 +130,35 @@ def _namespace() -> Iterator[str]:
         client.close()
 
 
+def _entries(traces: list[Trace]) -> list[bytes]:
+    """The stream entries' payloads, as a worker sends them."""
+    return [encode_trace_batch("bench", traces[i:i + TRACE_BATCH_MAX])
+            for i in range(0, len(traces), TRACE_BATCH_MAX)]
+
+
 def _fill(namespace: str, traces: list[Trace]) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     pipe = client.pipeline(transaction=False)
-    for i in range(0, len(traces), TRACE_BATCH_MAX):
-        batch = TraceBatch(worker="bench", traces=traces[i:i + TRACE_BATCH_MAX])
-        pipe.xadd(Keys(namespace).traces, {TraceField: encode(batch)})
+    for data in _entries(traces):
+        pipe.xadd(Keys(namespace).traces, {TraceField: data})
     pipe.execute()
     client.close()
 
 
 def db_path(url: str, traces: list[Trace]) -> Run:
-    """The decoded traces into a fresh database, one transaction per recorder read."""
-    per_tx = READ_COUNT * TRACE_BATCH_MAX
+    """The entries the recorders read, decoded before the clock starts, into a fresh database
+    (rows made as the recorder makes them), one transaction per recorder read."""
+    decoded = [decode_trace_columns(data) for data in _entries(traces)]
     with scratch_database(url, prefix="gbrec") as scratch, ExpDB(scratch) as db:
         db.insert_traces(make_traces(10, exp_id="warm-up"))
         wall, cpu = time.monotonic(), time.process_time()
         written = 0
-        for i in range(0, len(traces), per_tx):
+        for i in range(0, len(decoded), READ_COUNT):
+            rows: list[TraceRow] = []
+            for columns in decoded[i:i + READ_COUNT]:
+                rows.extend(column_rows(columns))
             with db.transaction() as tx:
-                written += tx.insert_traces(traces[i:i + per_tx])
+                written += tx.insert_trace_rows(rows)
         run = Run(len(traces), time.monotonic() - wall, time.process_time() - cpu)
     if written != len(traces):
         raise SystemExit(f"db path: {written} rows written of {len(traces)}")
@@ -145,7 +167,9 @@ def db_path(url: str, traces: list[Trace]) -> Run:
 
 def _recorder_process(namespace: str, url: str, consumer: str, ready: Any, go: Any,
                       out: Any) -> None:
-    """One recorder: connected and warmed up, then drains the stream when ``go`` is set."""
+    """One recorder: connected and warmed up, then drains the stream when ``go`` is set (the
+    process set up as ``galileo recorder`` sets up its own: ``quiet_gc``)."""
+    quiet_gc()
     with ExpDB(url, create_tables=False) as db, \
             Recorder(_settings(namespace, url), db, consumer=consumer) as rec:
         db.count_traces()  # a database connection in the pool
@@ -237,6 +261,7 @@ def recorders(url: str, traces: list[Trace], n: int, quota: Quota | None = None)
 def profile(url: str, n_traces: int, top: int = 25) -> None:
     """One recorder in this process under cProfile on a pre-filled stream (unpipelined)."""
     traces = make_traces(n_traces)
+    quiet_gc()  # as in a ``galileo recorder`` process
     with _namespace() as ns, scratch_database(url, prefix="gbrec") as scratch, \
             ExpDB(scratch) as db, Recorder(_settings(ns, scratch), db, consumer="p") as rec:
         rec.run_once(0)

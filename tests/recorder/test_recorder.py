@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 import redis
 
@@ -22,12 +23,15 @@ from galileo.protocol import (
     TraceBatch,
     TraceField,
     encode,
+    encode_trace_batch,
     new_event,
 )
+from galileo.protocol.trace_wire import TraceColumns
 from galileo.recorder import Recorder
 from galileo.settings import Settings
 from galileo.storage import ExpDB, ExperimentStatus
 from galileo.storage.scratch import scratch_database
+from galileo.storage.traces import trace_row
 
 T0 = 1_700_000_000_000_000_000
 
@@ -40,7 +44,8 @@ def traces(n: int, exp_id: str | None = None, sent_ns: int = T0) -> list[Trace]:
 
 
 def push(client: redis.Redis, keys: Keys, batch: list[Trace]) -> None:
-    client.xadd(keys.traces, {TraceField: encode(TraceBatch(worker="w1", traces=batch))})
+    """As a worker sends traces: one entry, the batch in columns."""
+    client.xadd(keys.traces, {TraceField: encode_trace_batch("w1", batch)})
 
 
 def push_event(client: redis.Redis, keys: Keys, event: Event) -> None:
@@ -133,6 +138,51 @@ def test_malformed_entries_are_skipped_counted_and_removed(
     assert expdb.count_traces() == 9
     assert bad_id in caplog.text and "request_id longer than 32" in caplog.text
     assert redis_client.xlen(keys.traces) == 0 and pending(redis_client, keys) == 0
+
+
+def _columns_with(change: dict[str, Any]) -> bytes:
+    """A column batch of 3 traces (strings: e1, g1, c0, c1, c2, w1, ...) with some elements
+    replaced, by name."""
+    raw = msgspec.msgpack.decode(encode_trace_batch("w1", traces(3, exp_id="e1")))
+    for name, value in change.items():
+        at = TraceColumns.__struct_fields__.index(name)
+        raw[at] = value(raw[at]) if callable(value) else value
+    return msgspec.msgpack.encode(raw)
+
+
+MALFORMED_COLUMNS = {
+    "index past the string table": {"group_id": [1, 1, 99]},
+    "negative index": {"group_id": [1, 1, -1]},
+    "columns of different lengths": {"sent_ns": [T0, T0]},
+    "a null where the column cannot be null": {"strings": lambda t: ["e1", None, *t[2:]]},
+    "another format": {"format": 3},
+    "a string where a number belongs": {"status": ["200", 200, 200]},
+}
+
+
+def test_malformed_column_batches_are_skipped_and_the_rest_recorded(
+        settings: Settings, keys: Keys, redis_client: redis.Redis, expdb: ExpDB,
+        caplog: pytest.LogCaptureFixture) -> None:
+    for change in MALFORMED_COLUMNS.values():
+        redis_client.xadd(keys.traces, {TraceField: _columns_with(change)})
+    push(redis_client, keys, traces(5))
+    with caplog.at_level(logging.WARNING), Recorder(settings, expdb, consumer="r1") as rec:
+        assert rec.drain() == len(MALFORMED_COLUMNS) + 1
+        assert (rec.stats.malformed, rec.stats.traces_written) == (len(MALFORMED_COLUMNS), 5)
+    assert expdb.count_traces() == 5
+    assert caplog.text.count("skipping malformed entry") == len(MALFORMED_COLUMNS)
+    assert redis_client.xlen(keys.traces) == 0 and pending(redis_client, keys) == 0
+
+
+def test_batches_in_rows_from_an_older_worker_are_recorded_as_before(
+        settings: Settings, keys: Keys, redis_client: redis.Redis, expdb: ExpDB) -> None:
+    old, new = traces(7, exp_id="e1"), traces(5, exp_id="e1")
+    redis_client.xadd(keys.traces, {TraceField: encode(TraceBatch(worker="w0", traces=old))})
+    push(redis_client, keys, new)
+    with Recorder(settings, expdb, consumer="r1") as rec:
+        rec.drain()
+    stored = {r["request_id"]: r for r in expdb.traces("e1")}
+    assert stored == {t.request_id: trace_row(t) for t in old + new}
 
 
 def test_events_track_the_experiment_and_traces_keep_their_send_time_tag(

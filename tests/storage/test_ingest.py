@@ -10,7 +10,7 @@ import pytest
 from tests.storage.test_storage_traces import make_trace
 
 from galileo.errors import StorageError
-from galileo.protocol import EventKind, new_event
+from galileo.protocol import EventKind, new_event, trace_rows
 from galileo.storage import ExpDB, _bulk
 
 
@@ -60,6 +60,6 @@ def test_mariadb_statements_follow_the_packet_limit(db: ExpDB,
         before = _inserts(tx)
         assert tx.insert_traces(batch + batch[:50]) == 100
         statements = _inserts(tx) - before
-    row = len(_bulk._mysql_values(batch[0], _bulk._ESCAPE or []))
+    row = len(_bulk._mysql_values(trace_rows(batch[:1])[0], _bulk._ESCAPE or []))
     assert statements >= 150 * row // 5000  # split by the budget
     assert db.count_traces() == 200

@@ -21,6 +21,7 @@ from galileo.protocol import (
     encode,
     new_id,
 )
+from galileo.protocol.trace_wire import is_row_batch
 from galileo.settings import Settings
 from galileo.worker import Worker
 
@@ -68,6 +69,7 @@ class Bus:
     def traces(self) -> list[Trace]:
         out: list[Trace] = []
         for _, fields in self.client.xrange(self.keys.traces):
+            assert not is_row_batch(fields[b"b"]), "workers send trace batches in columns"
             out.extend(decode_trace_batch(fields[b"b"]).traces)
         return out
 

@@ -29,9 +29,9 @@ from galileo.lb.follower import LbFollower
 from galileo.lb.launcher import die_with_parent
 from galileo.lb.policies import DEFAULT_POLICY, load_policy
 from galileo.lb.proxy import ProxyServer
-from galileo.load.httpclient import quiet_gc
 from galileo.localenv import await_ready_lines, stop_children
 from galileo.net import bind_socket, new_event_loop
+from galileo.process import quiet_gc
 from galileo.settings import Settings
 
 __all__ = ["READY_PREFIX", "LbOptions", "serve"]

@@ -15,7 +15,6 @@ reported as ``closed``; HEAD responses are not supported.
 from __future__ import annotations
 
 import asyncio
-import gc
 import ssl as _ssl
 import time
 from collections.abc import Callable
@@ -256,12 +255,3 @@ class HttpClient:
             conn.fail(_ERR_TIMEOUT)
         if self._busy and not self.closed:
             self._sweeper = self._get_loop().call_later(SWEEP_INTERVAL_S, self._sweep)
-
-
-def quiet_gc() -> None:
-    """Keep the cyclic garbage collector out of the send path of a load process: objects that
-    exist at start-up are frozen (never scanned again) and young collections run less often, so
-    a collection pause does not delay a scheduled request by milliseconds."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1000)

@@ -28,7 +28,6 @@ from galileo.protocol.codecs import (
     decode_group_stats,
     decode_reply,
     decode_routing_record,
-    decode_trace_batch,
     decode_worker_info,
     encode,
 )
@@ -118,6 +117,14 @@ from galileo.protocol.telemetry import (
     parse_telem_payload,
     parse_telem_topic,
 )
+from galileo.protocol.trace_wire import (
+    TraceRow,
+    decode_trace_batch,
+    decode_trace_rows,
+    encode_trace_batch,
+    trace_rows,
+    traces_of_rows,
+)
 
 __all__ = [
     "DEFAULT_HEALTH_PATH",
@@ -174,6 +181,7 @@ __all__ = [
     "Trace",
     "TraceBatch",
     "TraceField",
+    "TraceRow",
     "TraceStatus",
     "WorkerInfo",
     "WorkerLossPolicy",
@@ -192,8 +200,10 @@ __all__ = [
     "decode_service_spec",
     "decode_telemetry_batch",
     "decode_trace_batch",
+    "decode_trace_rows",
     "decode_worker_info",
     "encode",
+    "encode_trace_batch",
     "format_telem_payload",
     "new_event",
     "new_experiment_id",
@@ -202,5 +212,7 @@ __all__ = [
     "parse_telem_topic",
     "request_failed",
     "request_unsent",
+    "trace_rows",
+    "traces_of_rows",
     "valid_members",
 ]

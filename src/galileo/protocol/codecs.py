@@ -8,7 +8,7 @@ from typing import Final, Literal
 import msgspec
 
 from galileo.protocol.commands import Command, Reply
-from galileo.protocol.records import Event, GroupStats, TraceBatch
+from galileo.protocol.records import Event, GroupStats
 from galileo.protocol.registry import GroupInfo, RoutingRecord, WorkerInfo
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 _encoder: Final = msgspec.msgpack.Encoder()
 _command_decoder: Final = msgspec.msgpack.Decoder(Command)
 _reply_decoder: Final = msgspec.msgpack.Decoder(Reply)
-_batch_decoder: Final = msgspec.msgpack.Decoder(TraceBatch)
 _stats_decoder: Final = msgspec.msgpack.Decoder(GroupStats)
 _event_decoder: Final = msgspec.msgpack.Decoder(Event)
 _worker_decoder: Final = msgspec.msgpack.Decoder(WorkerInfo)
@@ -27,7 +26,6 @@ _record_decoder: Final = msgspec.msgpack.Decoder(RoutingRecord)
 encode = _encoder.encode
 decode_command = _command_decoder.decode
 decode_reply = _reply_decoder.decode
-decode_trace_batch = _batch_decoder.decode
 decode_group_stats = _stats_decoder.decode
 decode_event = _event_decoder.decode
 decode_worker_info = _worker_decoder.decode

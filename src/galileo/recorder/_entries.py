@@ -17,21 +17,30 @@ from galileo.protocol import (
     LbTrace,
     TelemetryBatch,
     Trace,
+    TraceBatch,
     TraceField,
+    TraceRow,
     decode_event,
     decode_lb_trace_batch,
-    decode_trace_batch,
+    trace_rows,
+    traces_of_rows,
 )
+from galileo.protocol.trace_wire import column_rows, decode_trace_columns, is_row_batch
 from galileo.recorder.telemetry import TELEMETRY_KIND, decode_entry
 from galileo.storage.lb_traces import lb_trace_misfits
 from galileo.storage.schema import EXP_ID_LEN
-from galileo.storage.traces import fitting_trace_batch_decoder, trace_misfits
+from galileo.storage.traces import (
+    fitting_trace_batch_decoder,
+    trace_columns_fit,
+    trace_misfits,
+)
 
 log = logging.getLogger(__name__)
 
 _R = TypeVar("_R", Trace, LbTrace)
 
 _FITTING_BATCH = fitting_trace_batch_decoder()
+_ROW_BATCH = msgspec.msgpack.Decoder(TraceBatch)
 
 LB_TRACES = "lb_traces"  # the kind of the ``keys.lb_traces`` stream
 
@@ -43,7 +52,7 @@ RawEntry = tuple[bytes | None, dict[bytes, bytes] | None]
 class Batch:
     """Everything decoded from one read, written in one transaction, then acknowledged."""
 
-    traces: list[Trace] = field(default_factory=list)
+    traces: list[TraceRow] = field(default_factory=list)  # rows, in TRACE_COLUMNS order
     lb_traces: list[LbTrace] = field(default_factory=list)
     events: list[tuple[str, Event]] = field(default_factory=list)  # (source id, event)
     done: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
@@ -69,7 +78,8 @@ class Batch:
                     self.telemetry.append(decode_entry(fields))
                 else:
                     self._add_event(stream, entry_id, fields)
-            except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as e:
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError,
+                    ValueError, IndexError) as e:
                 log.warning("skipping malformed entry %s of %s: %s",
                             _text(entry_id), stream, _reason(e))
                 self.malformed[stream].append(entry_id)
@@ -77,13 +87,24 @@ class Batch:
             self.done[stream].append(entry_id)
 
     def _add_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:
+        """A batch in columns (straight to rows, the fit checked per column) or in rows (an
+        older worker's: the fit checked while decoding)."""
         data = fields[TraceField]
-        try:  # the usual case: every trace fits, checked while decoding
-            self.traces.extend(_FITTING_BATCH.decode(data).traces)
-            return
-        except msgspec.ValidationError:  # a trace that does not fit, or a malformed entry
-            traces = decode_trace_batch(data).traces  # raises for a malformed entry
-        self.traces.extend(self._fitting(traces, trace_misfits(traces), stream, entry_id, ""))
+        if not is_row_batch(data):
+            columns = decode_trace_columns(data)
+            rows = column_rows(columns)  # raises for a malformed entry
+            if trace_columns_fit(columns):  # the usual case
+                self.traces.extend(rows)
+                return
+            traces = traces_of_rows(rows)
+        else:
+            try:  # every trace fits, checked while decoding
+                self.traces.extend(trace_rows(_FITTING_BATCH.decode(data).traces))
+                return
+            except msgspec.ValidationError:  # a trace that does not fit, or a malformed entry
+                traces = _ROW_BATCH.decode(data).traces  # raises for a malformed entry
+        fitting = self._fitting(traces, trace_misfits(traces), stream, entry_id, "")
+        self.traces.extend(trace_rows(fitting))
 
     def _add_lb_traces(self, stream: str, entry_id: bytes, fields: Any) -> None:
         traces = decode_lb_trace_batch(fields[TraceField]).traces

@@ -291,7 +291,7 @@ class Recorder:
             events_written = tx.insert_events([e for _, e in batch.events],
                                               [s for s, _ in batch.events])
             traces = batch.traces
-            written = tx.insert_traces(traces)
+            written = tx.insert_trace_rows(traces)
             tx.insert_lb_traces(batch.lb_traces)
             self._write_telemetry(tx, batch, windows)
         self.stats.events_written += events_written

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import sqlalchemy as sa
 
 from galileo.errors import StorageError
-from galileo.protocol import Event, LbTrace, TelemetrySample, Trace
+from galileo.protocol import Event, LbTrace, TelemetrySample, Trace, TraceRow, traces_of_rows
 from galileo.storage import events as _events
 from galileo.storage import experiments as _exps
 from galileo.storage import lb_traces as _lb_traces
@@ -64,6 +64,14 @@ class Transaction:
         if self.runtime is not None:
             return self.runtime.insert_traces(traces)
         return _traces.insert_traces(self.conn, traces, method)
+
+    def insert_trace_rows(self, rows: Sequence[TraceRow],
+                          method: _traces.IngestMethod = "bulk") -> int:
+        """:meth:`insert_traces` for rows (a trace's values in ``TRACE_COLUMNS`` order), as
+        the recorder decodes them."""
+        if self.runtime is not None:
+            return self.runtime.insert_traces(traces_of_rows(rows))
+        return _traces.insert_trace_rows(self.conn, rows, method)
 
     def insert_telemetry(self, pairs: Sequence[tuple[str | None, TelemetrySample]]) -> int:
         """Samples with the experiment each belongs to (a replayed sample is stored once)."""

@@ -9,8 +9,9 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from galileo.protocol import Trace, TraceBatch
-from galileo.storage._bulk import bulk_insert_traces, executemany_insert_traces
+from galileo.protocol import Trace, TraceBatch, TraceRow, trace_rows
+from galileo.protocol.trace_wire import INDEXED_FIELDS
+from galileo.storage._bulk import bulk_insert_rows, executemany_insert_rows
 from galileo.storage.schema import TRACE_COLUMNS
 from galileo.storage.schema import traces as traces_table
 
@@ -42,9 +43,16 @@ def insert_traces(conn: sa.Connection, traces: Sequence[Trace],
     ``request_id`` are ignored either way.
 
     Returns the rows newly inserted when the driver reports it, else the rows attempted."""
+    return insert_trace_rows(conn, trace_rows(traces), method)
+
+
+def insert_trace_rows(conn: sa.Connection, rows: Sequence[TraceRow],
+                      method: IngestMethod = "bulk") -> int:
+    """:func:`insert_traces` for rows (values in ``TRACE_COLUMNS`` order): the recorder's
+    path, which decodes a batch straight into rows."""
     if method == "executemany":
-        return executemany_insert_traces(conn, traces)
-    return bulk_insert_traces(conn, traces)
+        return executemany_insert_rows(conn, rows)
+    return bulk_insert_rows(conn, rows)
 
 
 def _where_exp(stmt: Any, exp_id: str | None) -> Any:
@@ -128,6 +136,28 @@ class FitCheck:
                                     kw_only=True, array_like=config.array_like)
         return cast("type[_S]", checked)
 
+    def columns_fit(self, columns: Any) -> bool:
+        """Whether every trace of a decoded column batch (``TraceColumns``) fits: checked per
+        column at C speed, the string table's lengths once. False sends the caller to
+        :meth:`misfits` for the traces and reasons."""
+        ids = columns.request_id
+        if ids:
+            limit = self.strings.get("request_id")
+            if min(map(len, ids)) == 0 or (limit is not None and max(map(len, ids)) > limit):
+                return False
+        longest = max((len(s) for s in columns.strings if s is not None), default=0)
+        for name, limit in self.strings.items():
+            if longest > limit and name in INDEXED_FIELDS:
+                strings = columns.strings
+                if any(strings[i] is not None and len(strings[i]) > limit
+                       for i in set(getattr(columns, name))):
+                    return False
+        for name, bound in self.ints.items():
+            values = getattr(columns, name, None)
+            if values and (min(values) < -bound or max(values) >= bound):
+                return False
+        return True
+
     def misfits(self, records: Sequence[Any]) -> list[tuple[int, str]]:
         """``(index, reason)`` of every record in ``records`` that cannot be stored."""
         if not records:
@@ -166,6 +196,12 @@ def trace_problem(t: Trace) -> str | None:
 def trace_misfits(traces: Sequence[Trace]) -> list[tuple[int, str]]:
     """``(index, reason)`` of each trace in ``traces`` that cannot be stored (usually none)."""
     return _FIT.misfits(traces)
+
+
+def trace_columns_fit(columns: Any) -> bool:
+    """Whether every trace of a decoded column batch fits the traces table (usually: then
+    nothing is looked at trace by trace)."""
+    return _FIT.columns_fit(columns)
 
 
 def fitting_trace_batch_decoder() -> msgspec.msgpack.Decoder[TraceBatch]:

@@ -323,7 +323,8 @@ def run_worker(settings: Settings, *, name: str | None = None,
     """Run a worker on a (uv)loop until SIGINT/SIGTERM; exit cleanly."""
     import signal
 
-    from galileo.load.httpclient import new_event_loop, quiet_gc
+    from galileo.load.httpclient import new_event_loop
+    from galileo.process import quiet_gc
 
     from .loops import run_to_end
 

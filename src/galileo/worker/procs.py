@@ -22,7 +22,8 @@ from typing import Any, Protocol
 
 from galileo import bus
 from galileo.errors import BusError, GalileoError
-from galileo.load.httpclient import new_event_loop, quiet_gc
+from galileo.load.httpclient import new_event_loop
+from galileo.process import quiet_gc
 from galileo.protocol import Keys
 from galileo.settings import Settings
 from galileo.worker.engine import Engine

@@ -31,9 +31,9 @@ from galileo.protocol import (
     EventField,
     EventKind,
     Keys,
-    TraceBatch,
     TraceField,
     encode,
+    encode_trace_batch,
     new_event,
 )
 from galileo.settings import Settings
@@ -194,7 +194,7 @@ class TraceWriter:
 
     def _encode_batch(self, traces: list[Any]) -> bytes:
         """One stream entry's payload (a subclass ships another record type the same way)."""
-        return encode(TraceBatch(worker=self._worker, traces=traces))
+        return encode_trace_batch(self._worker, traces)
 
     def _note(self, kind: EventKind, **data: Any) -> None:
         """An event about this writer's limits, sent with the next successful write."""

@@ -1,15 +1,16 @@
 """What one trace costs Redis: server CPU per million traces on the traces stream.
 
 Starts a private ``redis-server`` (its CPU is ours alone: ``INFO cpu`` before and after), writes
-``--entries`` real trace batches (``TRACE_BATCH_MAX`` traces each, encoded as workers encode them)
-the way workers do (the capped ``XADD`` script, pipelined), then reads, acknowledges and deletes
-them the way the recorder does (``XREADGROUP`` + ``XACK`` + ``XDEL``). Prints a table and one
-JSON line: Redis CPU-seconds per million traces for each side, bytes per trace in Redis, and the
-traces/s one Redis core could carry at that cost -- the per-unit figures ``docs/scale.md``
-extrapolates from::
+``--entries`` real trace batches (``TRACE_BATCH_MAX`` traces each, encoded as workers encode
+them: in columns; ``--form rows`` for the rows form Galileo sent before) the way workers do (the
+capped ``XADD`` script, pipelined), then reads, acknowledges and deletes them the way the
+recorder does (``XREADGROUP`` + ``XACK`` + ``XDEL``). Prints a table and one JSON line: Redis
+CPU-seconds per million traces for each side, bytes per trace in Redis, and the traces/s one
+Redis core could carry at that cost -- the per-unit figures ``docs/scale.md`` extrapolates
+from::
 
     .venv/bin/python benchmarks/bus_cost.py
-    .venv/bin/python benchmarks/bus_cost.py --entries 2000 --repeats 5
+    .venv/bin/python benchmarks/bus_cost.py --entries 2000 --repeats 5 --form rows
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from rich.table import Table
 
 from galileo import bus
 from galileo.localenv import free_port, wait_for_port
-from galileo.protocol import TRACE_BATCH_MAX, Keys, Trace, TraceBatch, TraceField, encode
+from galileo.protocol import (
+    TRACE_BATCH_MAX,
+    Keys,
+    Trace,
+    TraceBatch,
+    TraceField,
+    encode,
+    encode_trace_batch,
+)
 from galileo.settings import Settings
 from galileo.worker.traces import CAPPED_XADD
 
@@ -37,13 +46,15 @@ console = Console()
 T0 = 1_700_000_000_000_000_000
 
 
-def batch_payload() -> bytes:
+def batch_payload(form: str = "columns") -> bytes:
     traces = [Trace(request_id=uuid.uuid4().hex, exp_id="202612070300-abcd", group_id="g" * 32,
                     client_id="c1", worker="worker-01", service="svc", host="10.0.0.1:8080",
                     method="GET", path="/api/items/42", intended_ns=T0 + i, sent_ns=T0 + i + 50,
                     done_ns=T0 + i + 900_000, status=200, bytes_received=512)
               for i in range(TRACE_BATCH_MAX)]
-    return encode(TraceBatch(worker="worker-01", traces=traces))
+    if form == "rows":
+        return encode(TraceBatch(worker="worker-01", traces=traces))
+    return encode_trace_batch("worker-01", traces)
 
 
 def cpu_s(client: bus.Bus) -> float:
@@ -81,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1000, help="batches per round")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--form", choices=["columns", "rows"], default="columns",
+                        help="how batches are encoded (workers send columns)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="galileo-buscost-"))
     port = free_port()
@@ -92,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env({"galileo_redis_url": f"redis://127.0.0.1:{port}/0"})
         client = bus.connect(settings)
         keys = Keys("buscost")
-        payload = batch_payload()
+        payload = batch_payload(args.form)
         rounds = []
         started = time.monotonic()
         for _ in range(args.repeats):
@@ -103,12 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(10)
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     both = med["write_cpu_s_per_m"] + med["read_cpu_s_per_m"]
-    result = {"benchmark": "bus_cost", "traces_per_round": args.entries * TRACE_BATCH_MAX,
+    result = {"benchmark": "bus_cost", "form": args.form,
+              "traces_per_round": args.entries * TRACE_BATCH_MAX,
               "repeats": args.repeats, "payload_bytes_per_trace": len(payload) / TRACE_BATCH_MAX,
               **{k: round(v, 3) for k, v in med.items()},
               "traces_per_redis_core_s": round(1e6 / both) if both else None,
               "seconds": round(time.monotonic() - started, 1)}
-    table = Table(title="Redis cost of the traces stream (medians)")
+    table = Table(title=f"Redis cost of the traces stream, batches in {args.form} (medians)")
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_row("payload per trace (msgpack)", f"{result['payload_bytes_per_trace']:.0f} B")

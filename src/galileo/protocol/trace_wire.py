@@ -71,9 +71,13 @@ def encode_trace_batch(worker: str, traces: Sequence[Trace]) -> bytes:
     table: dict[str | None, int] = {}
     for i in _INDEXED_AT:
         column = columns[i]
-        for value in dict.fromkeys(column):  # distinct values, first-seen order
+        distinct = dict.fromkeys(column)  # first-seen order
+        for value in distinct:
             table.setdefault(value, len(table))
-        columns[i] = list(map(table.__getitem__, column))
+        if len(distinct) == 1:  # the usual case for most columns: one experiment, one worker
+            columns[i] = [table[column[0]]] * len(column)
+        else:
+            columns[i] = list(map(table.__getitem__, column))
     return _encoder.encode([COLUMNS_FORMAT, worker, list(table), *columns])
 
 

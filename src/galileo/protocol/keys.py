@@ -124,7 +124,8 @@ class Keys:
 
     @property
     def traces(self) -> str:
-        """Stream of :class:`TraceBatch` entries (field ``b``)."""
+        """Stream of trace batches (field ``b``: columns, or rows from an older worker; see
+        :mod:`galileo.protocol.trace_wire`)."""
         return f"{self.ns}:traces"
 
     # load balancer (``galileo lb``) ---------------------------------------

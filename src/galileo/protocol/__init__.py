@@ -4,7 +4,8 @@ One package, split by subject behind these public names (``from galileo.protocol
 ``names`` (timing defaults, name checks, ids), ``keys`` (the only place a Redis key is spelled:
 :class:`Keys` carries the namespace, default ``galileo``, so several deployments -- or parallel
 test runs -- can share one Redis), ``commands`` (controller → worker), ``registry`` (workers,
-groups, routing records), ``records`` (traces, stats, events), ``codecs``, ``telemetry``, ``lb``.
+groups, routing records), ``records`` (traces, stats, events), ``trace_wire`` (a trace batch
+on the wire: columns with a string table, or rows), ``codecs``, ``telemetry``, ``lb``.
 Names that enter a key are validated first (:func:`check_name`).
 
 Messages are ``msgspec`` structs, tagged by ``type`` and encoded as msgpack. Decode at the edge

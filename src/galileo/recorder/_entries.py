@@ -17,11 +17,11 @@ from galileo.protocol import (
     LbTrace,
     TelemetryBatch,
     Trace,
-    TraceBatch,
     TraceField,
     TraceRow,
     decode_event,
     decode_lb_trace_batch,
+    decode_trace_batch,
     trace_rows,
     traces_of_rows,
 )
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 _R = TypeVar("_R", Trace, LbTrace)
 
 _FITTING_BATCH = fitting_trace_batch_decoder()
-_ROW_BATCH = msgspec.msgpack.Decoder(TraceBatch)
 
 LB_TRACES = "lb_traces"  # the kind of the ``keys.lb_traces`` stream
 
@@ -102,7 +101,7 @@ class Batch:
                 self.traces.extend(trace_rows(_FITTING_BATCH.decode(data).traces))
                 return
             except msgspec.ValidationError:  # a trace that does not fit, or a malformed entry
-                traces = _ROW_BATCH.decode(data).traces  # raises for a malformed entry
+                traces = decode_trace_batch(data).traces  # raises for a malformed entry
         fitting = self._fitting(traces, trace_misfits(traces), stream, entry_id, "")
         self.traces.extend(trace_rows(fitting))
 

@@ -12,12 +12,17 @@ from galileo.protocol import (
     Trace,
     TraceBatch,
     decode_trace_batch,
-    decode_trace_rows,
     encode,
     encode_trace_batch,
     trace_rows,
 )
-from galileo.protocol.trace_wire import INDEXED_FIELDS, TRACE_FIELDS, is_row_batch
+from galileo.protocol.trace_wire import (
+    INDEXED_FIELDS,
+    TRACE_FIELDS,
+    column_rows,
+    decode_trace_columns,
+    is_row_batch,
+)
 
 T0 = 1_790_000_000_123_456_789
 
@@ -48,8 +53,9 @@ def test_columns_round_trip_every_value(name: str) -> None:
     assert not is_row_batch(data)
     decoded = decode_trace_batch(data)
     assert decoded.worker == "worker-03" and decoded.traces == batch
-    assert decode_trace_rows(data) == trace_rows(batch)
-    assert all(len(row) == len(TRACE_FIELDS) for row in decode_trace_rows(data))
+    rows = column_rows(decode_trace_columns(data))  # the recorder's path
+    assert rows == trace_rows(batch)
+    assert all(len(row) == len(TRACE_FIELDS) for row in rows)
 
 
 @pytest.mark.parametrize("name", BATCHES)
@@ -58,7 +64,6 @@ def test_rows_from_an_older_worker_are_read_the_same(name: str) -> None:
     data = encode(TraceBatch(worker="worker-03", traces=batch))
     assert is_row_batch(data)
     assert decode_trace_batch(data).traces == batch
-    assert decode_trace_rows(data) == trace_rows(batch)
 
 
 def test_a_typical_batch_is_much_smaller_in_columns() -> None:

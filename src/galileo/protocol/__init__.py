@@ -121,7 +121,6 @@ from galileo.protocol.telemetry import (
 from galileo.protocol.trace_wire import (
     TraceRow,
     decode_trace_batch,
-    decode_trace_rows,
     encode_trace_batch,
     trace_rows,
     traces_of_rows,
@@ -201,7 +200,6 @@ __all__ = [
     "decode_service_spec",
     "decode_telemetry_batch",
     "decode_trace_batch",
-    "decode_trace_rows",
     "decode_worker_info",
     "encode",
     "encode_trace_batch",

@@ -6,7 +6,7 @@ client, worker, service, host, method, path, error) as indexes into one table of
 distinct strings, the other columns as plain lists. A batch repeats those strings in nearly
 every trace, so columns are about 40 % smaller in Redis than rows, and the recorder decodes
 them into database rows without a Python object per repeated string (see
-:func:`decode_trace_rows`).
+:func:`column_rows`).
 
 The **rows** form (``TraceBatch``, one array per trace) is what Galileo sent before; it is
 still read everywhere, so entries left by an older worker or in a worker's spill file are
@@ -112,15 +112,6 @@ def column_rows(columns: Any) -> list[TraceRow]:
             column = picked if len(column) > 1 else (picked,)
         values.append(column)
     return list(zip(*values, strict=True))
-
-
-def decode_trace_rows(data: bytes) -> list[TraceRow]:
-    """The rows of one entry's payload, in either form (the recorder's path: no ``Trace``
-    objects for a column batch). Raises ``msgspec`` errors, ``ValueError`` or ``IndexError``
-    for a malformed payload."""
-    if is_row_batch(data):
-        return trace_rows(_rows_decoder.decode(data).traces)
-    return column_rows(decode_trace_columns(data))
 
 
 def decode_trace_batch(data: bytes) -> TraceBatch:

@@ -3,8 +3,10 @@ JSON line.
 
     .venv/bin/python benchmarks/lb.py [--quick]
 
-The proxies (``galileo lb serve``, one process; HAProxy, ``nbthread 1``; Envoy, one worker
-thread: see ``lb_anchors.py`` for how each is configured) run pinned to CPU 1; the load
+The proxies (``galileo lb serve``, one process: ``lb`` compiled with mypyc as it runs after
+``galileo lb build``, built first if needed, and ``lb-py``, the same source in pure Python;
+HAProxy, ``nbthread 1``; Envoy, one worker thread: see ``lb_anchors.py`` for how each is
+configured) run pinned to CPU 1; the load
 generator (Galileo's worker, one process, or ``wrk``) and the backends to CPU 0. Every measured
 process runs at ``nice -10`` (``lb_anchors.NICE``), ahead of unrelated work on the machine.
 Balancer tracing is off (HAProxy and Envoy log nothing either); client tracing is on: latencies
@@ -69,10 +71,12 @@ from rich.table import Table
 
 from galileo import bus
 from galileo.control.galileo import Galileo
+from galileo.errors import ConfigError
+from galileo.lb import native
 from galileo.lb.commands import switch_policy
 from galileo.localenv import ProcessGroup, free_port, settings_env, wait_for_port
 from galileo.protocol import Keys, TraceField, decode_trace_batch, request_failed
-from galileo.settings import Settings
+from galileo.settings import Settings, default_data_dir
 
 console = Console()
 
@@ -150,14 +154,18 @@ def serve_backend(port: int, service_ms: float, name: str) -> None:
 
 
 @contextlib.contextmanager
-def balancer(settings: Settings, work: Path, name: str) -> Iterator[tuple[int, int]]:
-    """(port, pid) of ``galileo lb serve`` (one process, no tracing) pinned to PROXY_CPU."""
+def balancer(settings: Settings, work: Path, name: str, native: Path | None
+             ) -> Iterator[tuple[int, int]]:
+    """(port, pid) of ``galileo lb serve`` (one process, no tracing) pinned to PROXY_CPU;
+    ``native``: the data directory of the compiled build it must run (None: pure Python)."""
     port = free_port()
     log = open(work / f"lb-{name}.log", "wb")  # noqa: SIM115
+    mode = {"galileo_lb_native": "off"} if native is None else {
+        "galileo_lb_native": "require", "galileo_data_dir": str(native)}
     proc = subprocess.Popen([*pinned(PROXY_CPU), sys.executable, "-m", "galileo", "lb",
                              "serve", "--port", str(port), "--name", name, "--no-trace",
                              "--response-timeout", "5"],
-                            env=settings_env(settings, galileo_log_level="WARNING"),
+                            env=settings_env(settings, galileo_log_level="WARNING", **mode),
                             stdout=log, stderr=subprocess.STDOUT)
     log.close()
     try:
@@ -166,6 +174,21 @@ def balancer(settings: Settings, work: Path, name: str) -> Iterator[tuple[int, i
     finally:
         proc.terminate()
         proc.wait()
+
+
+def compiled_balancer() -> Path | None:
+    """The data directory holding the compiled balancer for this source (built if needed, as
+    ``galileo lb build`` does), or None when it cannot be built here."""
+    data_dir = default_data_dir()
+    if not native.status(data_dir)[0]:
+        try:
+            with console.status("building the compiled balancer (galileo lb build, about a "
+                                "minute)"):
+                native.build(data_dir)
+        except ConfigError as e:
+            console.print(f"  compiled balancer not available ({e}): lb runs pure Python only")
+            return None
+    return data_dir
 
 
 # ----------------------------------------------------------------------------- traces
@@ -382,8 +405,15 @@ def run_all(settings: Settings, work: Path, *, quick: bool, phases: str = "12345
                            cpus=[LOAD_CPU])
         a = stack.enter_context(nginx(work, "a"))
         b = stack.enter_context(nginx(work, "b"))
-        lb_port, lb_pid = stack.enter_context(balancer(settings, work, "bench"))
+        # "lb": the balancer as `galileo lb serve` runs once `galileo lb build` was run
+        # (compiled with mypyc); "lb-py": the same source, pure Python
+        built = compiled_balancer()
+        lb_port, lb_pid = stack.enter_context(balancer(settings, work, "bench", built))
         proxies: dict[str, Proxy] = {"lb": Proxy("lb", lb_port, lb_pid)}
+        result["lb_compiled"] = built is not None
+        if built is not None:
+            py_port, py_pid = stack.enter_context(balancer(settings, work, "bench-py", None))
+            proxies["lb-py"] = Proxy("lb-py", py_port, py_pid)
         for name, start, policy in ANCHORS:
             anchor = stack.enter_context(start(work, [a, b], policy, name))
             if anchor is None:
@@ -397,7 +427,7 @@ def run_all(settings: Settings, work: Path, *, quick: bool, phases: str = "12345
         g.rtbl.set("direct", [a, b])
         for name, proxy in proxies.items():
             g.rtbl.set(f"via-{name}", [f"127.0.0.1:{proxy.port}"])
-        path = {name: "/pair/" if name == "lb" else "/" for name in proxies}
+        path = {name: "/pair/" if name.startswith("lb") else "/" for name in proxies}
         console.print(f"[bold]setup[/]: nginx a={a} b={b}; " + ", ".join(
             f"{n} :{p.port}" for n, p in proxies.items())
             + f"; proxies on CPU {PROXY_CPU}, load and backends on CPU {LOAD_CPU}")
@@ -431,6 +461,12 @@ def run_all(settings: Settings, work: Path, *, quick: bool, phases: str = "12345
                 rows.append(("wrk: requests per proxy CPU-second, lb vs HAProxy (median of rounds)",
                              f"{wrk_fig['lb']['req_per_cpu_s']:,} vs "
                              f"{wrk_fig['haproxy']['req_per_cpu_s']:,} = {eff:.2f}x", ">= 0.5x"))
+                if "lb-py" in caps:
+                    result["lb_py_vs_haproxy_per_cpu_s_wrk"] = round(statistics.median(
+                        result["lb-py_vs_haproxy_per_cpu_s_rounds"]), 2)
+                    rows.append(("wrk: the same, lb in pure Python (galileo_lb_native=off)",
+                                 f"{wrk_fig['lb-py']['req_per_cpu_s']:,} = "
+                                 f"{result['lb_py_vs_haproxy_per_cpu_s_wrk']:.2f}x", "-"))
             rows.append(("wrk capacity req/s (proxy's share of its core)", ", ".join(
                 f"{n} {f['rps']:,} ({f['proxy_core']:.2f})" for n, f in wrk_fig.items())
                 + f"; direct {direct_cap.rps:,.0f}", "direct >> proxies, core ~1"))

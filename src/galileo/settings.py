@@ -92,6 +92,11 @@ class Settings(BaseModel):
     etcd_mirror_zone: str = "main"
     etcd_mirror_prefix: str = "golb/function"
 
+    # -- balancer (``galileo lb serve``): its hot path compiled with mypyc (``galileo lb build``,
+    # kept under ``<data_dir>/lb-native``) is used when built for the installed source (``auto``),
+    # never (``off``), or the balancer refuses to start without it (``require``)
+    lb_native: Literal["auto", "off", "require"] = "auto"
+
     # -- worker
     worker_name: str = Field(default_factory=socket.gethostname)
     # request generators this worker runs (galileo.worker.generators): ``builtin``, module

@@ -3,12 +3,22 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+if os.environ.get(NATIVE_ENV := "GALILEO_TEST_LB_NATIVE_DATA_DIR"):  # before the proxy imports
+    # this run checks the compiled balancer (tests/lb/test_lb_native.py starts it): the same
+    # tests, on the modules built under that data directory
+    from galileo.lb.native import activate
+
+    activate("require", Path(os.environ[NATIVE_ENV]))
+
 from tests.lb.backends import LoopThread, TestBackend
 
 from galileo import bus
@@ -19,6 +29,11 @@ from galileo.lb.proxy import ProxyServer
 from galileo.protocol import Keys
 from galileo.routing import RoutingTable
 from galileo.settings import Settings
+
+if os.environ.get(NATIVE_ENV):
+    from galileo.lb.native import running
+
+    assert running() == "compiled with mypyc", "the proxy modules were not the compiled ones"
 
 
 @pytest.fixture

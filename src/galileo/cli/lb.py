@@ -1,7 +1,8 @@
-"""``galileo lb serve|policy|policies|haproxy``: the load balancer on the routing table."""
+"""``galileo lb serve|build|policy|policies|haproxy``: the load balancer on the routing table."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -65,11 +66,18 @@ def serve_cmd(
         help="Record a lb trace per request while tracing is on.")] = True,
 ) -> None:
     """Proxy HTTP/1.1 to the services of the routing table until SIGTERM / Ctrl-C."""
+    import logging
+
     from galileo.apps.server import parse_cpus
-    from galileo.lb.server import LbOptions, serve
+    from galileo.lb.native import activate
     from galileo.settings import load_settings
 
     settings = load_settings()
+    native = activate(settings.lb_native, settings.data_dir)  # before the proxy is imported
+    if not native.active:
+        logging.getLogger("galileo.lb").info("balancer runs %s", native.describe())
+    from galileo.lb.server import LbOptions, serve
+
     options = LbOptions(
         host=host, port=port, processes=processes, cpus=parse_cpus(cpus) or [],
         name=name, policy=policy, allowed_modules=allow_policy_module or [],
@@ -137,11 +145,40 @@ def haproxy_cmd(
         typer.echo(f"weights {sync.last_mapping.weights}: {sync.last_mapping.describe()}")
 
 
+def build_cmd(
+    force: Annotated[bool, typer.Option(help="Build again even when up to date.")] = False,
+    check: Annotated[bool, typer.Option(
+        help="Only say whether a build for this source exists (exit 1 if not).")] = False,
+) -> None:
+    """Compile the balancer's hot path with mypyc (about a minute; needs a C compiler)."""
+    from rich.console import Console
+
+    from galileo.lb.native import MODULES, build, status
+    from galileo.settings import load_settings
+
+    settings = load_settings()
+    built, root = status(settings.data_dir)
+    if check:
+        typer.echo(f"compiled balancer: {'built' if built else 'not built'} ({root})")
+        raise typer.Exit(0 if built else 1)
+    if built and not force:
+        typer.echo(f"compiled balancer up to date: {root}")
+        return
+    console = Console(stderr=True)
+    t0 = time.monotonic()
+    with console.status(f"compiling {len(MODULES)} modules of galileo.lb with mypyc "
+                        "(about a minute)..."):
+        root = build(settings.data_dir, force=force)
+    typer.echo(f"compiled balancer built in {time.monotonic() - t0:.0f} s: {root}\n"
+               "`galileo lb serve` uses it from now on (galileo_lb_native=off: never).")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``lb`` command group to the ``galileo`` CLI."""
     lb_cli = typer.Typer(name="lb", no_args_is_help=True,
                          help="HTTP load balancer on the routing table; HAProxy sync.")
     lb_cli.command("serve")(serve_cmd)
+    lb_cli.command("build")(build_cmd)
     lb_cli.command("policy")(policy_cmd)
     lb_cli.command("policies")(policies_cmd)
     lb_cli.command("haproxy")(haproxy_cmd)

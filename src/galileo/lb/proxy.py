@@ -39,8 +39,9 @@ class _HeadTooLarge(Exception):
     pass
 
 
-class ClientConnection(HeldWrites, asyncio.Protocol):
-    """One client connection to the balancer."""
+class ClientConnection(HeldWrites):
+    """One client connection to the balancer: an asyncio protocol by its methods (not by base
+    class, so that mypyc can compile it: :mod:`galileo.lb.native`)."""
 
     def __init__(self, balancer: Balancer, connections: set[ClientConnection]) -> None:
         self.balancer = balancer
@@ -270,8 +271,8 @@ class ProxyServer:
     async def start(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: ClientConnection(self.balancer, self.connections), sock=sock,
-            backlog=BACKLOG)
+            lambda: cast(asyncio.Protocol, ClientConnection(self.balancer, self.connections)),
+            sock=sock, backlog=BACKLOG)
 
     @property
     def address(self) -> tuple[str, int]:

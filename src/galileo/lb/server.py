@@ -27,6 +27,7 @@ from galileo.lb.balancer import Balancer, ProxyConfig, Timeouts
 from galileo.lb.checks import ActiveChecks, CheckConfig
 from galileo.lb.follower import LbFollower
 from galileo.lb.launcher import die_with_parent
+from galileo.lb.native import running
 from galileo.lb.policies import DEFAULT_POLICY, load_policy
 from galileo.lb.proxy import ProxyServer
 from galileo.localenv import await_ready_lines, stop_children
@@ -105,7 +106,8 @@ def serve(settings: Settings, options: LbOptions, *, child: bool = False,
         url_host = f"[{options.host}]" if ":" in options.host else options.host
         plural = "es" if options.processes > 1 else ""
         line = (f"{READY_PREFIX} on http://{url_host}:{port} ({options.processes} "
-                f"process{plural}, policy {options.policy}, balancer {options.name})")
+                f"process{plural}, policy {options.policy}, balancer {options.name}, "
+                f"{running()})")
         loop.run_until_complete(_run(settings, options, sock, line, announce))
     finally:
         stop_children(children)
@@ -158,7 +160,8 @@ def _print_flush(line: str) -> None:
 
 
 def child_main(argv: list[str]) -> None:
-    """``python -m galileo.lb <options JSON>``: one extra process of a balancer."""
+    """``python -m galileo.lb <options JSON>``: one extra process of a balancer (the compiled
+    modules, if any, were activated by ``galileo.lb.__main__`` before this module loaded)."""
     from galileo.settings import load_settings
 
     options = LbOptions(**msgspec.json.decode(argv[0]))

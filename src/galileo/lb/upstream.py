@@ -37,8 +37,9 @@ class UpstreamListener(Protocol):
     def pause_client(self, paused: bool) -> None: ...
 
 
-class Upstream(HeldWrites, asyncio.Protocol):
-    """One connection to a backend."""
+class Upstream(HeldWrites):
+    """One connection to a backend: an asyncio protocol by its methods (not by base class, so
+    that mypyc can compile it: :mod:`galileo.lb.native`)."""
 
     __slots__ = ("_chunked", "_connection", "_length", "_out", "_pending", "_pieces",
                  "_reason", "address", "got_bytes", "head_request",
@@ -83,6 +84,9 @@ class Upstream(HeldWrites, asyncio.Protocol):
             self.listener = None
             self.abort()
             listener.upstream_failed("protocol", True)
+
+    def eof_received(self) -> bool | None:
+        return None  # the backend closed its side: close ours (connection_lost follows)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -214,7 +218,8 @@ class UpstreamPool:
             addr = parse_address(conn.address)
             loop = asyncio.get_running_loop()
             async with asyncio.timeout(timeout_s):  # not wait_for: it can lose a cancellation
-                await loop.create_connection(lambda: conn, addr.host, addr.port)
+                await loop.create_connection(lambda: cast(asyncio.Protocol, conn), addr.host,
+                                             addr.port)
         except TimeoutError:
             error = "timeout"
         except asyncio.CancelledError:

@@ -98,17 +98,20 @@ def test_off_and_a_missing_build(built, serving, tmp_path):
 
 
 def test_a_build_for_other_source_is_never_used(tmp_path, monkeypatch):
-    src = Path(native.__file__).parent
-    copy = tmp_path / "galileo" / "lb"
-    copy.mkdir(parents=True)
-    for name in native.MODULES:
-        shutil.copy(src / f"{name}.py", copy / f"{name}.py")
+    package = Path(native.__file__).parents[1]
+    copy = tmp_path / "galileo"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     here = native.digest()
-    monkeypatch.setattr(native, "_source_dir", lambda: copy)
+    monkeypatch.setattr(native, "_source_dir", lambda: copy / "lb")
     assert native.digest() == here  # the same source, the same build
-    with open(copy / "exchange.py", "a") as f:
-        f.write("\n# edited\n")
-    assert native.digest() != here  # an edit: the old build's directory no longer matches
+    (copy / "lb" / "exchange.py").write_text((package / "lb" / "exchange.py").read_text()
+                                            + "\n# edited\n")
+    edited = native.digest()
+    assert edited != here  # a compiled module edited: the old build no longer matches
+    shutil.copy(package / "lb" / "exchange.py", copy / "lb" / "exchange.py")
+    assert native.digest() == here
+    (copy / "protocol" / "__init__.py").write_text("# edited\n")
+    assert native.digest() not in (here, edited)  # so does a module they import
     assert native.build_dir(tmp_path).name == native.digest()
     assert native.status(tmp_path)[0] is False
 

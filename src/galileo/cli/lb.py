@@ -75,7 +75,7 @@ def serve_cmd(
     settings = load_settings()
     native = activate(settings.lb_native, settings.data_dir)  # before the proxy is imported
     if not native.active:
-        logging.getLogger("galileo.lb").info("balancer runs %s", native.describe())
+        logging.getLogger("galileo.lb").debug("balancer runs %s", native.describe())
     from galileo.lb.server import LbOptions, serve
 
     options = LbOptions(

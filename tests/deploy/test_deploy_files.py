@@ -193,13 +193,14 @@ def test_every_pip_install_in_the_build_uses_the_constraints() -> None:
 
 def _requirement_names() -> set[str]:
     """Every distribution the images may install: the lean set and every extra but the test
-    tools (``dev``) and the benchmark anchors (``bench``), which no image carries."""
+    tools (``dev``), the benchmark anchors (``bench``) and the balancer's compiler (``native``:
+    mypy, for ``galileo lb build`` on a host with a C compiler), which no image carries."""
     import tomllib
 
     project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
     for name, extra in project["optional-dependencies"].items():
-        if name not in ("dev", "bench"):
+        if name not in ("dev", "bench", "native"):
             reqs += extra
     names = set()
     for req in reqs:

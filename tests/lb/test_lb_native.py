@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from tests.lb.http import backend_of
 
 from galileo.lb import native
+from galileo.localenv import stop_children
 
 ROOT = Path(__file__).resolve().parents[2]
 # the tests of proxy behaviour that run in this process (heads, framing, bad input, policies,
@@ -56,17 +56,10 @@ def serving(settings) -> Iterator:
         return procs[-1]
 
     yield start
+    stop_children(procs, timeout_s=5)  # type: ignore[arg-type]  (SIGTERM, then SIGKILL)
     for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def test_every_process_serves_compiled(built, serving, backends, routing):

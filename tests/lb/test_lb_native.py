@@ -90,6 +90,23 @@ def test_off_and_a_missing_build(built, serving, tmp_path):
     assert "Traceback" not in err
 
 
+def test_a_damaged_build_is_not_used(built, serving, tmp_path):
+    build = native.build_dir(built)
+    copy = tmp_path / "lb-native" / build.name
+    shutil.copytree(build, copy)
+    compiled = copy / "galileo" / "lb" / next(p.name for p in (build / "galileo" / "lb").iterdir()
+                                              if p.name.startswith("exchange."))
+    compiled.write_bytes(b"\x7fELF damaged")  # an extension the loader rejects
+    proc = serving(tmp_path, "auto")
+    line = proc.stdout.readline()
+    assert line.rstrip().endswith(", pure Python)"), line + proc.stderr.read()
+    proc = serving(tmp_path, "require")
+    assert proc.wait(timeout=30) != 0
+    err = proc.stderr.read()
+    assert "galileo_lb_native=require" in err and "does not load" in err, err
+    assert "Traceback" not in err
+
+
 def test_a_build_for_other_source_is_never_used(tmp_path, monkeypatch):
     package = Path(native.__file__).parents[1]
     copy = tmp_path / "galileo"

@@ -128,13 +128,29 @@ def activate(mode: Mode, data_dir: Path) -> NativeStatus:
     shared = _shared_library(root)
     assert shared is not None  # (_complete checked)
     name = shared.name.split(".", 1)[0]
-    if name not in sys.modules:  # the compiled modules import it by this top-level name
-        spec = importlib.util.spec_from_file_location(name, shared)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    package.__path__.insert(0, package_dir)
+    try:
+        if name not in sys.modules:  # the compiled modules import it by this top-level name
+            spec = importlib.util.spec_from_file_location(name, shared)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {shared}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        package.__path__.insert(0, package_dir)
+        for module_name in MODULES:  # now, so that a build that does not load is found here
+            importlib.import_module(f"{PACKAGE}.{module_name}")
+        if running() != "compiled with mypyc":
+            raise ImportError(f"{PACKAGE}.proxy did not load from {package_dir}")
+    except (ImportError, OSError) as e:  # a damaged build, or one for another interpreter
+        if package_dir in package.__path__:
+            package.__path__.remove(package_dir)
+        for module_name in (*(f"{PACKAGE}.{m}" for m in MODULES), name):
+            sys.modules.pop(module_name, None)  # (the pure modules load instead)
+        reason = f"the build in {root} does not load: {e}"
+        if mode == "require":
+            raise ConfigError(f"galileo_lb_native=require, but {reason}.") from None
+        log.warning("balancer runs pure Python: %s", reason)
+        return NativeStatus(False, reason)
     return NativeStatus(True, str(root))
 
 

@@ -111,8 +111,13 @@ def _load(tb: Testbed, g: Galileo, name: str) -> Iterator[Run]:
     finally:
         g.experiment.stop()
     assert sent > 0
-    until(lambda: len(expdb_rows(tb, run.exp)) >= sent, 20, f"{sent} client traces")
-    until(lambda: len(_lb_rows(tb, run.exp)) >= sent, 20, f"{sent} lb traces")
+    until(lambda: len(expdb_rows(tb, run.exp)) >= sent, 30, f"{sent} client traces")
+    try:  # (once, in a loaded CI run, 20 s were not enough: say how far it got)
+        until(lambda: len(_lb_rows(tb, run.exp)) >= sent, 30, f"{sent} lb traces")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {len(_lb_rows(tb, run.exp))} of {sent} lb traces and "
+                             f"{len(expdb_rows(tb, run.exp))} client traces of {run.exp} "
+                             "stored") from None
     run.rows, run.lb_rows = expdb_rows(tb, run.exp), _lb_rows(tb, run.exp)
     assert len(run.rows) == len(run.lb_rows) == sent  # one lb trace per client request
 

@@ -173,8 +173,8 @@ def build(data_dir: Path, *, force: bool = False) -> Path:
     except ImportError as e:
         raise ConfigError(f"building the compiled balancer needs mypy and setuptools ({e}); "
                           "install them with: pip install 'galileo[native]'.") from e
-    if shutil.which(sysconfig.get_config_var("CC").split()[0] if sysconfig.get_config_var(
-            "CC") else "cc") is None:
+    compiler = str(sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
         raise ConfigError("building the compiled balancer needs a C compiler (cc/gcc) and the "
                           "Python headers; install them (Debian: gcc python3-dev).")
     src = _source_dir()
